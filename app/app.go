@@ -1,0 +1,185 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tickertape/tickertape/broker"
+)
+
+// Config configures the embedded stack. Addresses may use port 0 to pick a free
+// port; an empty RegistryAddr or HTTPAddr turns that listener off.
+type Config struct {
+	KafkaAddr    string
+	RegistryAddr string
+	HTTPAddr     string
+	// Broker is the broker's configuration (DataDir, Fsync, ...).
+	Broker broker.Config
+	Logger *slog.Logger
+}
+
+// Stack is a running embedded stack.
+type Stack struct {
+	Broker *broker.Broker
+
+	kafkaLn    net.Listener
+	registryLn net.Listener
+	httpLn     net.Listener
+	servers    []*http.Server
+	log        *slog.Logger
+	wg         sync.WaitGroup
+	errc       chan error
+	once       sync.Once
+	closeErr   error
+}
+
+// Start opens the data directory, recovers it, binds every listener and serves
+// until Close. When Start returns without error, every address accepts
+// connections.
+func Start(cfg Config) (*Stack, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Broker.Logger == nil {
+		cfg.Broker.Logger = cfg.Logger
+	}
+	if cfg.KafkaAddr == "" {
+		cfg.KafkaAddr = "127.0.0.1:9092"
+	}
+	s := &Stack{log: cfg.Logger, errc: make(chan error, 3)}
+	var err error
+	// Bind first, so that a busy port fails before recovery does any work.
+	if s.kafkaLn, err = listen("kafka", cfg.KafkaAddr, "--kafka-addr"); err != nil {
+		return nil, err
+	}
+	if cfg.RegistryAddr != "" {
+		if s.registryLn, err = listen("schema registry", cfg.RegistryAddr, "--registry-addr"); err != nil {
+			s.closeListeners()
+			return nil, err
+		}
+	}
+	if cfg.HTTPAddr != "" {
+		if s.httpLn, err = listen("http", cfg.HTTPAddr, "--http-addr"); err != nil {
+			s.closeListeners()
+			return nil, err
+		}
+	}
+	if s.Broker, err = broker.New(cfg.Broker); err != nil {
+		s.closeListeners()
+		return nil, err
+	}
+	s.serve(func() error { return s.Broker.Serve(s.kafkaLn) })
+	if s.registryLn != nil {
+		s.serveHTTP(s.registryLn, registryUnavailable())
+	}
+	if s.httpLn != nil {
+		s.serveHTTP(s.httpLn, s.healthMux())
+	}
+	return s, nil
+}
+
+func listen(what, addr, flag string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s listener on %s: %w (is another server using it? choose another address with %s)", what, addr, err, flag)
+	}
+	return ln, nil
+}
+
+func (s *Stack) serve(fn func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- err
+		}
+	}()
+}
+
+func (s *Stack) serveHTTP(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	s.serve(func() error { return srv.Serve(ln) })
+}
+
+// KafkaAddr is the address Kafka clients connect to.
+func (s *Stack) KafkaAddr() string { return s.kafkaLn.Addr().String() }
+
+// RegistryURL is the schema registry's base URL, or "" when it is off.
+func (s *Stack) RegistryURL() string {
+	if s.registryLn == nil {
+		return ""
+	}
+	return "http://" + s.registryLn.Addr().String()
+}
+
+// HTTPURL is the base URL of the health endpoint, or "" when it is off.
+func (s *Stack) HTTPURL() string {
+	if s.httpLn == nil {
+		return ""
+	}
+	return "http://" + s.httpLn.Addr().String()
+}
+
+// Err reports a listener that stopped on its own (for example, an accept error).
+func (s *Stack) Err() <-chan error { return s.errc }
+
+// Close stops accepting, finishes in-flight requests (until ctx is done), then
+// flushes and closes every partition. It is safe to call more than once.
+func (s *Stack) Close(ctx context.Context) error {
+	s.once.Do(func() {
+		var errs []error
+		for _, srv := range s.servers {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := s.Broker.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		s.wg.Wait()
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+func (s *Stack) closeListeners() {
+	for _, ln := range []net.Listener{s.kafkaLn, s.registryLn, s.httpLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+}
+
+func (s *Stack) healthMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"status":     "ok",
+			"kafka":      s.KafkaAddr(),
+			"cluster_id": s.Broker.ClusterID(),
+		})
+	})
+	return mux
+}
+
+// registryUnavailable answers every registry request with 503 in the registry's
+// own error format until the schema registry is part of the stack.
+func registryUnavailable() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]any{
+			"error_code": 50003,
+			"message":    "the schema registry is not available in this build of tickertape yet",
+		})
+	})
+}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickertape/tickertape/broker"
+)
+
+func TestStackServesKafkaHealthAndRegistryPlaceholder(t *testing.T) {
+	s, err := Start(Config{
+		KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Broker: broker.Config{DataDir: t.TempDir()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.DefaultProduceTopic("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if r, err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("hi")}).First(); err != nil || r.Offset != 0 {
+		t.Fatalf("produce through the stack: %v %v", r, err)
+	}
+
+	resp, err := http.Get(s.HTTPURL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health map[string]string
+	json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || health["status"] != "ok" || health["kafka"] != s.KafkaAddr() || health["cluster_id"] == "" {
+		t.Fatalf("healthz: %d %v", resp.StatusCode, health)
+	}
+
+	resp, err = http.Get(s.RegistryURL() + "/subjects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/vnd.schemaregistry.v1+json") || body["error_code"] != float64(50003) {
+		t.Fatalf("registry placeholder: %d %v", resp.StatusCode, body)
+	}
+
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := http.Get(s.HTTPURL() + "/healthz"); err == nil {
+		t.Fatal("http endpoint still answers after Close")
+	}
+}
+
+func TestStartReportsBusyPort(t *testing.T) {
+	s, err := Start(Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	_, err = Start(Config{KafkaAddr: s.KafkaAddr(), Broker: broker.Config{DataDir: t.TempDir()}})
+	if err == nil || !strings.Contains(err.Error(), "--kafka-addr") {
+		t.Fatalf("second stack on the same port: %v", err)
+	}
+}

@@ -1,0 +1,343 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tickertape/tickertape/commitlog"
+)
+
+// Config is the broker's configuration. The zero value of every field means
+// "use the default" (see DefaultConfig); New reports every invalid field at once.
+type Config struct {
+	// DataDir holds the partition logs and the topic catalogue.
+	DataDir string
+	// NodeID is the broker id reported in metadata; it is also the controller id.
+	NodeID int32
+	// AdvertisedHost and AdvertisedPort are what Metadata tells clients to connect
+	// to. Empty/0 means: the listener's own address.
+	AdvertisedHost string
+	AdvertisedPort int32
+	// AutoCreateTopics creates unknown topics on Metadata (when the client allows
+	// it) and on Produce. Use DisableAutoCreate to turn it off.
+	DisableAutoCreate bool
+	// DefaultPartitions is the partition count of auto-created topics and of
+	// CreateTopics requests that ask for -1.
+	DefaultPartitions int32
+	// Fsync is the durability policy for every partition.
+	Fsync commitlog.FsyncPolicy
+	// MaxRequestBytes bounds one request frame (socket.request.max.bytes).
+	MaxRequestBytes int32
+	// LogDefaults are the broker-level defaults of topic configs
+	// (log.retention.ms, log.segment.bytes, ...).
+	LogDefaults commitlog.Config
+	// RetentionCheckInterval is how often retention runs (log.retention.check.interval.ms).
+	RetentionCheckInterval time.Duration
+	// Logger receives the broker's few log lines; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults New fills in.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:                "./data",
+		NodeID:                 1,
+		DefaultPartitions:      1,
+		Fsync:                  commitlog.FsyncPolicy{Mode: commitlog.FsyncAlways},
+		MaxRequestBytes:        100 << 20,
+		LogDefaults:            commitlog.DefaultConfig(),
+		RetentionCheckInterval: 5 * time.Minute,
+	}
+}
+
+func (c *Config) fill() error {
+	d := DefaultConfig()
+	var errs []error
+	if c.DataDir == "" {
+		c.DataDir = d.DataDir
+	}
+	if c.NodeID < 0 {
+		errs = append(errs, fmt.Errorf("node id %d: must be >= 0", c.NodeID))
+	} else if c.NodeID == 0 {
+		c.NodeID = d.NodeID
+	}
+	if c.DefaultPartitions < 0 {
+		errs = append(errs, fmt.Errorf("default partitions %d: must be >= 1", c.DefaultPartitions))
+	} else if c.DefaultPartitions == 0 {
+		c.DefaultPartitions = d.DefaultPartitions
+	}
+	if c.MaxRequestBytes < 0 {
+		errs = append(errs, fmt.Errorf("max request bytes %d: must be > 0", c.MaxRequestBytes))
+	} else if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = d.MaxRequestBytes
+	}
+	if c.Fsync.Mode == commitlog.FsyncInterval && c.Fsync.Interval <= 0 {
+		errs = append(errs, errors.New("fsync interval must be > 0"))
+	}
+	if c.LogDefaults == (commitlog.Config{}) {
+		c.LogDefaults = d.LogDefaults
+	}
+	if c.RetentionCheckInterval <= 0 {
+		c.RetentionCheckInterval = d.RetentionCheckInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return errors.Join(errs...)
+}
+
+// Broker is one running broker. Create it with New, then Serve a listener.
+type Broker struct {
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+
+	mu        sync.RWMutex // guards the catalogue below; taken before any commitlog lock
+	clusterID string
+	topics    map[string]*topic
+	topicIDs  map[[16]byte]*topic
+	pids      producerIDs
+
+	lnMu  sync.Mutex
+	lns   []net.Listener
+	addr  net.Addr
+	conns map[*conn]struct{}
+
+	connWG sync.WaitGroup // connection goroutines
+	bgWG   sync.WaitGroup // background loops (retention, interval fsync)
+	closed chan struct{}
+	once   sync.Once
+}
+
+// New opens (or creates) the data directory, recovers every partition and
+// returns a broker that is ready to Serve.
+func New(cfg Config) (*Broker, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, fmt.Errorf("broker config: %w", err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		ctx:      ctx,
+		cancel:   cancel,
+		topics:   make(map[string]*topic),
+		topicIDs: make(map[[16]byte]*topic),
+		conns:    make(map[*conn]struct{}),
+		closed:   make(chan struct{}),
+	}
+	if err := b.loadCatalogue(); err != nil {
+		cancel()
+		b.closeLogs()
+		return nil, err
+	}
+	b.bgWG.Add(1)
+	go b.retentionLoop()
+	if cfg.Fsync.Mode == commitlog.FsyncInterval {
+		b.bgWG.Add(1)
+		go b.flushLoop(cfg.Fsync.Interval)
+	}
+	return b, nil
+}
+
+// Serve accepts Kafka connections on ln until Close. It returns nil after Close.
+func (b *Broker) Serve(ln net.Listener) error {
+	b.lnMu.Lock()
+	select {
+	case <-b.closed:
+		b.lnMu.Unlock()
+		ln.Close()
+		return errors.New("broker closed")
+	default:
+	}
+	b.lns = append(b.lns, ln)
+	if b.addr == nil {
+		b.addr = ln.Addr()
+	}
+	b.lnMu.Unlock()
+	var tempDelay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-b.closed:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+				time.Sleep(tempDelay)
+				continue
+			}
+			return err
+		}
+		tempDelay = 0
+		cn := newConn(b, c)
+		b.lnMu.Lock()
+		select {
+		case <-b.closed:
+			b.lnMu.Unlock()
+			c.Close()
+			return nil
+		default:
+		}
+		b.conns[cn] = struct{}{}
+		b.connWG.Add(1)
+		b.lnMu.Unlock()
+		go func() {
+			defer b.connWG.Done()
+			cn.serve()
+			b.lnMu.Lock()
+			delete(b.conns, cn)
+			b.lnMu.Unlock()
+		}()
+	}
+}
+
+// Addr is the address of the first listener passed to Serve, or nil.
+func (b *Broker) Addr() net.Addr {
+	b.lnMu.Lock()
+	defer b.lnMu.Unlock()
+	return b.addr
+}
+
+// ClusterID is this broker's persistent cluster id.
+func (b *Broker) ClusterID() string { return b.clusterID }
+
+// Close stops accepting, lets in-flight requests finish (up to ctx's deadline),
+// then flushes and closes every partition. It is safe to call more than once.
+func (b *Broker) Close(ctx context.Context) error {
+	var err error
+	b.once.Do(func() {
+		b.lnMu.Lock()
+		close(b.closed)
+		for _, ln := range b.lns {
+			ln.Close()
+		}
+		for c := range b.conns {
+			c.stopReading()
+		}
+		b.lnMu.Unlock()
+		done := make(chan struct{})
+		go func() { b.connWG.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			b.lnMu.Lock()
+			for c := range b.conns {
+				c.nc.Close()
+			}
+			b.lnMu.Unlock()
+			<-done
+		}
+		b.cancel()
+		b.bgWG.Wait()
+		err = b.closeLogs()
+	})
+	return err
+}
+
+func (b *Broker) closeLogs() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []error
+	for _, t := range b.topics {
+		for _, p := range t.parts {
+			if err := p.log.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close %s-%d: %w", t.name, p.index, err))
+			}
+		}
+	}
+	if err := b.pids.close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// advertised returns the host and port that Metadata hands to clients.
+func (b *Broker) advertised() (string, int32) {
+	host, port := b.cfg.AdvertisedHost, b.cfg.AdvertisedPort
+	if host != "" && port != 0 {
+		return host, port
+	}
+	if a := b.Addr(); a != nil {
+		h, p, err := net.SplitHostPort(a.String())
+		if err == nil {
+			if host == "" {
+				host = h
+				if ip := net.ParseIP(h); ip != nil && ip.IsUnspecified() {
+					host = "127.0.0.1"
+				}
+			}
+			if port == 0 {
+				n, _ := strconv.Atoi(p)
+				port = int32(n)
+			}
+		}
+	}
+	return host, port
+}
+
+func (b *Broker) retentionLoop() {
+	defer b.bgWG.Done()
+	t := time.NewTicker(b.cfg.RetentionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+			b.ApplyRetention()
+		}
+	}
+}
+
+// ApplyRetention runs retention (and time-based segment rolling) on every
+// partition now, as the background loop does every RetentionCheckInterval.
+func (b *Broker) ApplyRetention() {
+	for _, p := range b.allPartitions() {
+		if n, err := p.log.ApplyRetention(); err != nil && !errors.Is(err, commitlog.ErrClosed) {
+			b.log.Warn("retention failed", "partition", p.String(), "err", err)
+		} else if n > 0 {
+			b.log.Debug("retention deleted segments", "partition", p.String(), "segments", n)
+		}
+	}
+}
+
+func (b *Broker) flushLoop(every time.Duration) {
+	defer b.bgWG.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-t.C:
+			for _, p := range b.allPartitions() {
+				if err := p.log.Flush(); err != nil && !errors.Is(err, commitlog.ErrClosed) {
+					b.log.Error("fsync failed", "partition", p.String(), "err", err)
+				}
+			}
+		}
+	}
+}
+
+func newClusterID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	return base64.RawURLEncoding.EncodeToString(u[:])
+}

@@ -1,0 +1,78 @@
+package broker
+
+// DescribeCluster (key 60, v0-v2) and OffsetForLeaderEpoch (key 23, v0-v4).
+//
+// Behaviour: DescribeCluster lists this one broker, which is also the
+// controller; asking for controller endpoints (EndpointType 2) gets
+// UNSUPPORTED_ENDPOINT_TYPE as from any Kafka broker. OffsetForLeaderEpoch
+// answers from the partition's single leader epoch: the current epoch ends at
+// the log end offset; a newer epoch is unknown (-1, -1).
+// Left out: follower requests (ReplicaID >= 0) are answered like consumers.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() {
+	regKey(60, 0, 2, handleDescribeCluster)
+	regKey(23, 0, 4, handleOffsetForLeaderEpoch)
+}
+
+// allClusterOps is the KIP-430 bitfield of cluster operations (CREATE, ALTER,
+// DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE).
+const allClusterOps = 1<<4 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
+
+func handleDescribeCluster(c *conn, kreq kmsg.Request) reply {
+	b := c.b
+	req := kreq.(*kmsg.DescribeClusterRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
+	resp.EndpointType = req.EndpointType
+	if req.Version >= 1 && req.EndpointType != 1 {
+		resp.ErrorCode = errUnsupportedEndpointType
+		resp.ErrorMessage = strp("this broker only describes broker endpoints (EndpointType 1)")
+		return respond(resp)
+	}
+	host, port := b.advertised()
+	br := kmsg.NewDescribeClusterResponseBroker()
+	br.NodeID, br.Host, br.Port = b.cfg.NodeID, host, port
+	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
+	resp.ClusterID = b.clusterID
+	resp.ControllerID = b.cfg.NodeID
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = allClusterOps
+	}
+	return respond(resp)
+}
+
+func handleOffsetForLeaderEpoch(c *conn, kreq kmsg.Request) reply {
+	b := c.b
+	req := kreq.(*kmsg.OffsetForLeaderEpochRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		st.Topic = rt.Topic
+		t := b.lookup(rt.Topic)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.LeaderEpoch, sp.EndOffset = -1, -1
+			p := b.partitionOf(t, rp.Partition)
+			switch {
+			case p == nil:
+				sp.ErrorCode = errUnknownTopicOrPartition
+			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch > p.log.LeaderEpoch():
+				sp.ErrorCode = errUnknownLeaderEpoch
+			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.log.LeaderEpoch():
+				sp.ErrorCode = errFencedLeaderEpoch
+			case rp.LeaderEpoch > p.log.LeaderEpoch():
+				// unknown epoch: -1, -1
+			default:
+				// Every record was written in the current epoch, so any epoch up to it ends at the log end.
+				sp.LeaderEpoch, sp.EndOffset = p.log.LeaderEpoch(), p.log.EndOffset()
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return respond(resp)
+}

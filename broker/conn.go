@@ -1,0 +1,202 @@
+package broker
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// maxInFlight bounds how many requests one connection may have decoded but not
+// yet answered; past it the reader stops reading (backpressure).
+const maxInFlight = 64
+
+// conn is one client connection: a reader that decodes requests and applies
+// them in order, and a writer that sends responses in the same order.
+type conn struct {
+	b        *Broker
+	nc       net.Conn
+	pending  chan *pendingReply
+	clientID string
+}
+
+// pendingReply is a response slot in request order.
+type pendingReply struct {
+	corrID   int32
+	key      int16
+	flexible bool
+	done     chan reply // receives exactly one reply
+}
+
+// reply is what a handler returns. Exactly one of resp, wait or none/close is used.
+type reply struct {
+	resp kmsg.Response
+	// wait, if set, is run in its own goroutine; its result is sent in order.
+	wait func() reply
+	// none means the request gets no response (produce with acks=0).
+	none bool
+	// close means: send nothing and close the connection (Kafka's answer to
+	// requests it cannot or will not parse, and to failed acks=0 produces).
+	close bool
+}
+
+func respond(r kmsg.Response) reply { return reply{resp: r} }
+
+func newConn(b *Broker, nc net.Conn) *conn {
+	return &conn{b: b, nc: nc, pending: make(chan *pendingReply, maxInFlight)}
+}
+
+// stopReading makes the reader return at its next read; responses already in
+// flight are still written.
+func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Unix(1, 0)) }
+
+func (c *conn) serve() {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	close(c.pending)
+	<-writerDone
+	c.nc.Close()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !isTimeout(err) {
+		c.b.log.Debug("closed client connection", "remote", c.nc.RemoteAddr().String(), "client_id", c.clientID, "reason", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (c *conn) readLoop() error {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+			return err
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > c.b.cfg.MaxRequestBytes {
+			return fmt.Errorf("request frame of %d bytes is outside [8, %d] (socket.request.max.bytes)", size, c.b.cfg.MaxRequestBytes)
+		}
+		body := make([]byte, size)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return err
+		}
+		p, r, err := c.handle(body)
+		if err != nil {
+			return err
+		}
+		if r.close {
+			return errors.New("closing connection as Kafka does for this request")
+		}
+		if r.none {
+			continue
+		}
+		p.done = make(chan reply, 1)
+		if r.wait != nil {
+			go func(w func() reply) { p.done <- w() }(r.wait)
+		} else {
+			p.done <- r
+		}
+		select {
+		case c.pending <- p:
+		case <-c.b.ctx.Done():
+			return net.ErrClosed
+		}
+	}
+}
+
+// handle decodes one request and runs its handler.
+func (c *conn) handle(body []byte) (*pendingReply, reply, error) {
+	rd := kbin.Reader{Src: body}
+	key := rd.Int16()
+	version := rd.Int16()
+	corrID := rd.Int32()
+	clientID := rd.NullableString()
+	if !rd.Ok() {
+		return nil, reply{}, errors.New("truncated request header")
+	}
+	if clientID != nil {
+		c.clientID = *clientID
+	}
+	h := lookupHandler(key)
+	if h == nil {
+		return nil, reply{}, fmt.Errorf("unknown or unsupported api key %d (%s)", key, kmsg.NameForKey(key))
+	}
+	p := &pendingReply{corrID: corrID, key: key}
+	if version < h.min || version > h.max {
+		if key == apiVersionsKey {
+			// KIP-511: answer in v0 with UNSUPPORTED_VERSION and our ranges so the
+			// client can retry with a version we serve.
+			return p, respond(unsupportedAPIVersions()), nil
+		}
+		return nil, reply{}, fmt.Errorf("%s v%d is not served (we serve v%d-v%d)", kmsg.NameForKey(key), version, h.min, h.max)
+	}
+	req := kmsg.RequestForKey(key)
+	req.SetVersion(version)
+	if req.IsFlexible() {
+		kmsg.SkipTags(&rd)
+	}
+	p.flexible = req.IsFlexible()
+	if err := req.ReadFrom(rd.Src); err != nil || !rd.Ok() {
+		if key == apiVersionsKey {
+			// A client that sends an ApiVersions body we cannot parse (for example
+			// a version newer than kmsg knows) still learns our ranges.
+			return p, respond(unsupportedAPIVersions()), nil
+		}
+		return nil, reply{}, fmt.Errorf("malformed %s v%d request: %v", kmsg.NameForKey(key), version, err)
+	}
+	return p, h.fn(c, req), nil
+}
+
+func (c *conn) writeLoop() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	buf := make([]byte, 0, 4096)
+	broken := false
+	for p := range c.pending {
+		r := <-p.done
+		for r.wait != nil { // a deferred reply may itself defer (never expected, but safe)
+			r = r.wait()
+		}
+		if broken || r.resp == nil {
+			continue
+		}
+		buf = buf[:0]
+		buf = append(buf, 0, 0, 0, 0)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(p.corrID))
+		// The response header is flexible (one empty tag byte) for flexible
+		// versions, except for ApiVersions, whose response header is always v0.
+		if p.flexible && p.key != apiVersionsKey {
+			buf = append(buf, 0)
+		}
+		buf = r.resp.AppendTo(buf)
+		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
+		if _, err := bw.Write(buf); err != nil {
+			broken = true
+			c.nc.Close()
+			continue
+		}
+		// Flush when no further response is ready, so pipelined responses share a write.
+		if len(c.pending) == 0 || cap(buf) > 1<<20 {
+			if err := bw.Flush(); err != nil {
+				broken = true
+				c.nc.Close()
+			}
+		}
+		if cap(buf) > 1<<20 {
+			buf = make([]byte, 0, 4096)
+		}
+	}
+	if !broken {
+		bw.Flush()
+	}
+}

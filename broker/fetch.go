@@ -1,0 +1,128 @@
+package broker
+
+// Fetch, key 1, v4-v18.
+//
+// Behaviour: returns whole stored record batches (never split, recompressed or
+// down-converted) up to each partition's high watermark, honouring
+// PartitionMaxBytes and the response-wide MaxBytes with KIP-74's rule (the first
+// batch found is returned even if it is bigger). Long polls: when fewer than
+// MinBytes are ready the request waits, up to MaxWaitMillis, for any requested
+// partition's high watermark to move. Topic IDs are used from v13. Fetch sessions
+// (KIP-227) are answered sessionless: every request is a full fetch and the
+// session id returned is 0, which clients accept; a request naming a session id
+// gets FETCH_SESSION_ID_NOT_FOUND so the client starts over with a full fetch.
+// read_committed sees the same data as read_uncommitted (no transactions yet).
+// Left out: follower fetching (replica ids), preferred read replicas, diverging
+// epoch detection (we have a single leader epoch per partition).
+
+import (
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { regKey(1, 4, 18, handleFetch) }
+
+const defaultFetchMaxBytes = 50 << 20
+
+func handleFetch(c *conn, kreq kmsg.Request) reply {
+	b := c.b
+	req := kreq.(*kmsg.FetchRequest)
+	if req.SessionID != 0 || (req.SessionEpoch != 0 && req.SessionEpoch != -1) {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = errFetchSessionIDNotFound
+		return respond(resp)
+	}
+	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	resp, ready, wake := b.fetchOnce(req)
+	if ready || req.MaxWaitMillis <= 0 {
+		return respond(resp)
+	}
+	return reply{wait: func() reply {
+		for {
+			cases := make([]reflect.SelectCase, 0, len(wake)+2)
+			timer := time.NewTimer(time.Until(deadline))
+			cases = append(cases,
+				reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+				reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(b.closed)})
+			for _, ch := range wake {
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+			}
+			chosen, _, _ := reflect.Select(cases)
+			timer.Stop()
+			resp, ready, wake = b.fetchOnce(req)
+			if ready || chosen < 2 || !time.Now().Before(deadline) {
+				return respond(resp)
+			}
+		}
+	}}
+}
+
+// fetchOnce builds a fetch response from what is readable now. ready reports
+// whether it should be sent at once (MinBytes reached or an error to report);
+// wake holds the channels that signal new data for the requested partitions,
+// taken before reading so that no append is missed.
+func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, ready bool, wake []<-chan struct{}) {
+	resp = req.ResponseKind().(*kmsg.FetchResponse)
+	maxBytes := int(req.MaxBytes)
+	if req.Version < 3 || maxBytes <= 0 {
+		maxBytes = defaultFetchMaxBytes
+	}
+	total := 0
+	hasErr := false
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var t *topic
+		missing := errUnknownTopicOrPartition
+		if req.Version >= 13 {
+			t, missing = b.lookupID(rt.TopicID), errUnknownTopicID
+		} else {
+			t = b.lookup(rt.Topic)
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			p := b.partitionOf(t, rp.Partition)
+			switch {
+			case p == nil:
+				sp.ErrorCode = missing
+			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch > p.log.LeaderEpoch():
+				sp.ErrorCode = errUnknownLeaderEpoch
+			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.log.LeaderEpoch():
+				sp.ErrorCode = errFencedLeaderEpoch
+			default:
+				wake = append(wake, p.log.Changed())
+				hw := p.log.HighWatermark()
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.StartOffset()
+				limit := min(int(rp.PartitionMaxBytes), maxBytes-total)
+				if limit <= 0 || rp.FetchOffset == hw {
+					break
+				}
+				data, err := p.log.Read(rp.FetchOffset, limit)
+				if err != nil {
+					sp.ErrorCode = logErrorCode(err)
+					if sp.ErrorCode == errKafkaStorage {
+						b.log.Error("read failed", "partition", p.String(), "offset", rp.FetchOffset, "err", err)
+					}
+					break
+				}
+				// Read returns the first batch whole even if over the limit (KIP-74);
+				// that exception applies only to the first data in the response.
+				if total > 0 && len(data) > limit {
+					break
+				}
+				sp.RecordBatches = data
+				total += len(data)
+			}
+			if sp.ErrorCode != 0 {
+				hasErr = true
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, hasErr || total >= int(req.MinBytes) || total > 0 && total >= maxBytes, wake
+}

@@ -1,0 +1,205 @@
+package broker
+
+// Produce, key 0, v3-v13 served; v0 advertised as the minimum.
+//
+// Apache Kafka 4 removed Produce v0-v2 but still advertises min 0, because
+// librdkafka turns compression off when a broker's Produce minimum is above 0
+// (KAFKA-18659, librdkafka #4956). We do the same: v0-v2 are advertised and
+// refused (connection closed) if a client really sends them.
+//
+// Behaviour: each partition's Records must be exactly one record batch v2; it is
+// validated (length, magic, CRC32C, idempotent sequence) and stored verbatim by
+// commitlog with only its base offset and leader epoch assigned. Every
+// compression codec is stored untouched (zstd needs v7+, as in Kafka). acks=1
+// and acks=-1 are answered once an fsync covers the batch (group commit); acks=0
+// gets no response, and a failed acks=0 produce closes the connection so that the
+// client refreshes metadata, as Kafka does. Unknown topics are auto-created when
+// auto-creation is on.
+// Left out: transactional produce (no transaction coordinator yet),
+// per-record ErrorRecords, quotas/throttling.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tickertape/tickertape/commitlog"
+)
+
+func init() {
+	regKey(0, 3, 13, handleProduce)
+	handlers[0].advMin = 0
+}
+
+const batchHeaderLen = 61
+
+type producedPartition struct {
+	rp  *kmsg.ProduceResponseTopicPartition
+	p   *partition
+	end int64 // WaitDurable target
+}
+
+func handleProduce(c *conn, kreq kmsg.Request) reply {
+	b := c.b
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	var global int16
+	var globalMsg string
+	switch {
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		global, globalMsg = errInvalidRequiredAcks, fmt.Sprintf("acks=%d: use 0, 1 or -1 (all)", req.Acks)
+	case req.TransactionID != nil:
+		global, globalMsg = errTransactionalIDAuth, "transactions are not supported by this broker yet"
+	}
+	now := time.Now()
+	var waits []producedPartition
+	failed := false
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var t *topic
+		topicCode := int16(0)
+		if global == 0 {
+			if req.Version >= 13 {
+				if t = b.lookupID(rt.TopicID); t == nil {
+					topicCode = errUnknownTopicID
+				}
+			} else if validateTopicName(rt.Topic) != nil {
+				topicCode = errInvalidTopic
+			} else {
+				t, topicCode = b.autoCreate(rt.Topic)
+			}
+		}
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for j, rpReq := range rt.Partitions {
+			sp := &st.Partitions[j]
+			sp.Default()
+			sp.Partition = rpReq.Partition
+			code, msg := global, globalMsg
+			if code == 0 {
+				code = topicCode
+			}
+			var p *partition
+			if code == 0 {
+				if p = b.partitionOf(t, rpReq.Partition); p == nil {
+					code, msg = errUnknownTopicOrPartition, fmt.Sprintf("topic %q has no partition %d", t.name, rpReq.Partition)
+				}
+			}
+			if code == 0 {
+				code, msg = checkBatch(req.Version, rpReq.Records, p)
+			}
+			if code == 0 {
+				res, err := p.log.Append(rpReq.Records)
+				if err != nil {
+					code, msg = logErrorCode(err), err.Error()
+					if code == errKafkaStorage {
+						b.log.Error("append failed", "partition", p.String(), "err", err)
+					}
+				} else {
+					sp.BaseOffset = res.BaseOffset
+					sp.LogAppendTime = res.LogAppendTimeMs
+					sp.LogStartOffset = res.LogStartOffset
+					waits = append(waits, producedPartition{rp: sp, p: p, end: res.LastOffset + 1})
+				}
+			}
+			if code != 0 {
+				failed = true
+				sp.ErrorCode = code
+				sp.BaseOffset = -1
+				if req.Version >= 8 && msg != "" {
+					sp.ErrorMessage = strp(msg)
+				}
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		if failed {
+			return reply{close: true}
+		}
+		return reply{none: true}
+	}
+	if len(waits) == 0 || b.cfg.Fsync.Mode != commitlog.FsyncAlways {
+		return respond(resp)
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return reply{wait: func() reply {
+		ctx, cancel := context.WithDeadline(b.ctx, now.Add(timeout))
+		defer cancel()
+		waitDurable(ctx, waits)
+		return respond(resp)
+	}}
+}
+
+// waitDurable waits for every produced partition to be fsynced; partitions whose
+// fsync fails or times out get an error code instead of their offset.
+func waitDurable(ctx context.Context, waits []producedPartition) {
+	if len(waits) == 1 {
+		setDurableResult(waits[0], waits[0].p.log.WaitDurable(ctx, waits[0].end))
+		return
+	}
+	var wg sync.WaitGroup
+	for _, w := range waits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			setDurableResult(w, w.p.log.WaitDurable(ctx, w.end))
+		}()
+	}
+	wg.Wait()
+}
+
+func setDurableResult(w producedPartition, err error) {
+	if err == nil {
+		return
+	}
+	w.rp.BaseOffset = -1
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		w.rp.ErrorCode = errRequestTimedOut
+		w.rp.ErrorMessage = strp("the batch was written but not yet fsynced when the request timed out")
+		return
+	}
+	w.rp.ErrorCode = logErrorCode(err)
+	w.rp.ErrorMessage = strp(err.Error())
+}
+
+// checkBatch applies the request-level rules Kafka checks before appending.
+func checkBatch(version int16, records []byte, p *partition) (int16, string) {
+	if len(records) < batchHeaderLen {
+		return errCorruptMessage, fmt.Sprintf("records are %d bytes, shorter than a record batch header", len(records))
+	}
+	if magic := records[16]; magic != 2 {
+		return errInvalidRecord, fmt.Sprintf("record batch magic %d: produce v3+ needs record batch v2 (magic 2)", magic)
+	}
+	batchLen := int64(binary.BigEndian.Uint32(records[8:12])) + 12
+	if batchLen != int64(len(records)) {
+		if batchLen < int64(len(records)) {
+			return errInvalidRecord, "produce requests must contain exactly one record batch per partition"
+		}
+		return errCorruptMessage, "record batch length is larger than the records sent"
+	}
+	cfg := p.log.Config()
+	if maxBytes := p.topic.maxMessageBytes.Load(); int64(len(records)) > maxBytes {
+		return errMessageTooLarge, fmt.Sprintf("record batch is %d bytes, over max.message.bytes=%d", len(records), maxBytes)
+	}
+	if int64(len(records)) > cfg.SegmentBytes {
+		return errRecordListTooLarge, fmt.Sprintf("record batch is %d bytes, over segment.bytes=%d", len(records), cfg.SegmentBytes)
+	}
+	attrs := binary.BigEndian.Uint16(records[21:23])
+	switch codec := attrs & 0x07; {
+	case codec > 4:
+		return errUnsupportedCompression, fmt.Sprintf("unknown compression codec %d", codec)
+	case codec == 4 && version < 7:
+		return errUnsupportedCompression, "zstd needs produce v7 or newer"
+	}
+	return 0, ""
+}

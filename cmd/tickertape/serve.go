@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tickertape/tickertape/app"
+	"github.com/tickertape/tickertape/broker"
+	"github.com/tickertape/tickertape/commitlog"
+)
+
+func init() {
+	register(&command{name: "serve", summary: "run the embedded Kafka broker and schema registry", run: runServe})
+}
+
+// stackFlags are the flags of every command that can start the embedded stack.
+type stackFlags struct {
+	dataDir, kafkaAddr, registryAddr, httpAddr string
+	advertised                                 string
+	fsync                                      string
+	noAutoCreate                               bool
+	partitions                                 int
+	maxRequestBytes                            int
+	logLevel                                   string
+}
+
+func (f *stackFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory for partition logs and broker state")
+	fs.StringVar(&f.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address of the Kafka protocol listener")
+	fs.StringVar(&f.registryAddr, "registry-addr", "127.0.0.1:8081", "address of the schema registry (Confluent REST API); empty turns it off")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP endpoint (/healthz); empty turns it off")
+	fs.StringVar(&f.advertised, "advertised-addr", "", "host:port that clients are told to connect to (default: the Kafka listener's address)")
+	fs.StringVar(&f.fsync, "fsync", "always", "when acked data is forced to disk: always (acks wait for fsync, group commit), interval=<duration> (e.g. interval=100ms), or never")
+	fs.BoolVar(&f.noAutoCreate, "no-auto-create-topics", false, "refuse produce and metadata requests for unknown topics instead of creating them")
+	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
+	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return app.Config{}, nil, usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", f.logLevel)}
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	policy, err := commitlog.ParseFsyncPolicy(f.fsync)
+	if err != nil {
+		return app.Config{}, nil, usageError{fmt.Errorf("--fsync: %v", err)}
+	}
+	if f.partitions < 1 {
+		return app.Config{}, nil, usageError{fmt.Errorf("--default-partitions %d: must be at least 1", f.partitions)}
+	}
+	if f.maxRequestBytes < 1024 || f.maxRequestBytes > 1<<30 {
+		return app.Config{}, nil, usageError{fmt.Errorf("--max-request-bytes %d: must be between 1024 and 1073741824", f.maxRequestBytes)}
+	}
+	bc := broker.Config{
+		DataDir:           f.dataDir,
+		Fsync:             policy,
+		DisableAutoCreate: f.noAutoCreate,
+		DefaultPartitions: int32(f.partitions),
+		MaxRequestBytes:   int32(f.maxRequestBytes),
+		Logger:            logger,
+	}
+	if f.advertised != "" {
+		host, port, ok := strings.Cut(f.advertised, ":")
+		var p int
+		if _, err := fmt.Sscanf(port, "%d", &p); !ok || err != nil || host == "" || p <= 0 || p > 65535 {
+			return app.Config{}, nil, usageError{fmt.Errorf("--advertised-addr %q: want host:port", f.advertised)}
+		}
+		bc.AdvertisedHost, bc.AdvertisedPort = host, int32(p)
+	}
+	return app.Config{
+		KafkaAddr:    f.kafkaAddr,
+		RegistryAddr: f.registryAddr,
+		HTTPAddr:     f.httpAddr,
+		Broker:       bc,
+		Logger:       logger,
+	}, logger, nil
+}
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	var sf stackFlags
+	fs := newFlagSet("serve [flags]",
+		"Runs the embedded Kafka-compatible broker (and, on --registry-addr, the schema registry)\nuntil interrupted. Any Kafka client can connect to --kafka-addr. Acknowledged\nwrites are on disk (fsync) before the client hears back.",
+		`  tickertape serve
+  tickertape serve --data-dir /var/lib/tickertape --kafka-addr 0.0.0.0:9092 --advertised-addr myhost:9092
+  tickertape serve --fsync interval=100ms --default-partitions 6
+  kcat -b 127.0.0.1:9092 -t hello -P <<< 'hi'   # then, in another terminal:
+  kcat -b 127.0.0.1:9092 -t hello -C -e`, stderr)
+	sf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, logger, err := sf.config(stderr)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	stack, err := app.Start(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tickertape %s ready in %s\n", versionString(), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "  kafka     %s\n", stack.KafkaAddr())
+	if u := stack.RegistryURL(); u != "" {
+		fmt.Fprintf(stdout, "  registry  %s (answers 503 until the schema registry lands)\n", u)
+	}
+	if u := stack.HTTPURL(); u != "" {
+		fmt.Fprintf(stdout, "  http      %s/healthz\n", u)
+	}
+	fmt.Fprintf(stdout, "  data      %s (fsync %s)\n", sf.dataDir, sf.fsync)
+	if f, ok := stdout.(*os.File); ok {
+		f.Sync()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-stack.Err():
+		logger.Error("listener stopped", "err", runErr)
+	}
+	stop() // a second signal now kills the process at once
+	logger.Info("shutting down: finishing in-flight requests and flushing partitions")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := stack.Close(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped cleanly")
+	return runErr
+}
