@@ -23,7 +23,7 @@ func TestStackServesKafkaHealthAndRegistryPlaceholder(t *testing.T) {
 	}
 	defer s.Close(context.Background())
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.DefaultProduceTopic("hello"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.DefaultProduceTopic("hello"), kgo.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatal(err)
 	}

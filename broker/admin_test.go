@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -49,7 +48,7 @@ func TestTopicAdministration(t *testing.T) {
 
 	// max.message.bytes is enforced.
 	cl := tb.client(kgo.DefaultProduceTopic("admin"), kgo.ProducerBatchMaxBytes(1<<20), kgo.RecordRetries(0))
-	if err := cl.ProduceSync(ctx, &kgo.Record{Value: bytes.Repeat([]byte("x"), 5000)}).FirstErr(); !errors.Is(err, kerr.MessageTooLarge) {
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: randomBytes(5000)}).FirstErr(); !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("oversize produce: %v, want MESSAGE_TOO_LARGE", err)
 	}
 
@@ -92,11 +91,11 @@ func TestTopicAdministration(t *testing.T) {
 	}
 
 	// Partitions grow, never shrink.
-	if _, err := adm.UpdatePartitions(ctx, 5, "admin"); err != nil {
-		t.Fatal(err)
+	if up, err := adm.UpdatePartitions(ctx, 5, "admin"); err != nil || up.Error() != nil {
+		t.Fatal(err, up.Error())
 	}
-	if _, err := adm.UpdatePartitions(ctx, 3, "admin"); !errors.Is(err, kerr.InvalidPartitions) {
-		t.Fatalf("shrink: %v, want INVALID_PARTITIONS", err)
+	if up, err := adm.UpdatePartitions(ctx, 3, "admin"); err != nil || !errors.Is(up["admin"].Err, kerr.InvalidPartitions) {
+		t.Fatalf("shrink: %v %+v, want INVALID_PARTITIONS", err, up)
 	}
 	td, _ := adm.ListTopics(ctx, "admin")
 	if len(td["admin"].Partitions) != 5 {
@@ -205,8 +204,8 @@ func TestRetentionAndDeleteRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl := tb.client(kgo.DefaultProduceTopic("ret"))
-	for i := range 100 {
-		if err := cl.ProduceSync(ctx, &kgo.Record{Value: bytes.Repeat([]byte{byte(i)}, 500)}).FirstErr(); err != nil {
+	for range 100 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: randomBytes(500)}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}

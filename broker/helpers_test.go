@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	crand "crypto/rand"
 	"io"
 	"log/slog"
 	"net"
@@ -77,7 +78,7 @@ func (tb *testBroker) restart() {
 
 func (tb *testBroker) client(opts ...kgo.Opt) *kgo.Client {
 	tb.t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(tb.addr)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(tb.addr), kgo.AllowAutoTopicCreation()}, opts...)...)
 	if err != nil {
 		tb.t.Fatal(err)
 	}
@@ -117,3 +118,10 @@ func contextWithDeadline(ctx context.Context, d time.Time) (context.Context, con
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// randomBytes returns incompressible bytes, so that sizes survive the client's compression.
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	crand.Read(b)
+	return b
+}

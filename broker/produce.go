@@ -120,6 +120,13 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 		resp.Topics = append(resp.Topics, st)
 	}
 	if req.Acks == 0 {
+		// Nobody waits for these writes, but they must still become durable (and
+		// so visible to consumers) without waiting for a later acked produce.
+		if b.cfg.Fsync.Mode == commitlog.FsyncAlways {
+			for _, w := range waits {
+				go w.p.log.WaitDurable(b.ctx, w.end)
+			}
+		}
 		if failed {
 			return reply{close: true}
 		}

@@ -51,6 +51,9 @@ func produceRaw(t *testing.T, tb *testBroker, topic string, partition int32, bat
 	req.Acks, req.TimeoutMillis = acks, 10000
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
+	if t := tb.b.lookup(topic); t != nil {
+		rt.TopicID = t.id // v13+ names topics by id
+	}
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Partition, rp.Records = partition, batch
 	rt.Partitions = append(rt.Partitions, rp)

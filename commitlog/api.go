@@ -63,10 +63,10 @@ type AppendResult struct {
 
 // Errors returned by Append and Read. Each maps to one Kafka error code in broker/.
 var (
-	ErrCorruptBatch         = errors.New("commitlog: corrupt record batch")          // CORRUPT_MESSAGE (2)
-	ErrInvalidRecord        = errors.New("commitlog: invalid record batch")          // INVALID_RECORD (87)
+	ErrCorruptBatch         = errors.New("commitlog: corrupt record batch")         // CORRUPT_MESSAGE (2)
+	ErrInvalidRecord        = errors.New("commitlog: invalid record batch")         // INVALID_RECORD (87)
 	ErrOutOfOrderSequence   = errors.New("commitlog: out of order sequence number") // OUT_OF_ORDER_SEQUENCE_NUMBER (45)
-	ErrInvalidProducerEpoch = errors.New("commitlog: invalid producer epoch")        // INVALID_PRODUCER_EPOCH (47)
-	ErrOffsetOutOfRange     = errors.New("commitlog: offset out of range")           // OFFSET_OUT_OF_RANGE (1)
+	ErrInvalidProducerEpoch = errors.New("commitlog: invalid producer epoch")       // INVALID_PRODUCER_EPOCH (47)
+	ErrOffsetOutOfRange     = errors.New("commitlog: offset out of range")          // OFFSET_OUT_OF_RANGE (1)
 	ErrClosed               = errors.New("commitlog: log closed")
 )

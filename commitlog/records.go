@@ -1,0 +1,222 @@
+package commitlog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// Record is one decoded record of a record batch.
+type Record struct {
+	Offset      int64
+	TimestampMs int64
+	Key         []byte // nil for a null key
+	Value       []byte // nil for a null value (a tombstone)
+	Headers     []Header
+}
+
+// Header is one record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Codec numbers of the record batch attributes (bits 0-2).
+const (
+	codecNone   = 0
+	codecGzip   = 1
+	codecSnappy = 2
+	codecLz4    = 3
+	codecZstd   = 4
+)
+
+// maxDecompressed bounds what one batch may inflate to, so a hostile batch
+// cannot exhaust memory.
+const maxDecompressed = 256 << 20
+
+var zstdDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecompressed))
+
+var xerialHeader = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
+func decompress(codec int, src []byte) ([]byte, error) {
+	switch codec {
+	case codecNone:
+		return src, nil
+	case codecGzip:
+		r, err := gzip.NewReader(bytes.NewReader(src))
+		if err != nil {
+			return nil, err
+		}
+		return readCapped(r)
+	case codecSnappy:
+		if !bytes.HasPrefix(src, xerialHeader) {
+			n, err := snappy.DecodedLen(src)
+			if err != nil {
+				return nil, err
+			}
+			if n > maxDecompressed {
+				return nil, errors.New("snappy block too large")
+			}
+			return snappy.Decode(nil, src)
+		}
+		// Xerial framing, as the Java client writes it: 8-byte magic, two int32
+		// versions, then blocks of [int32 length][snappy block].
+		if len(src) < 16 {
+			return nil, errors.New("truncated xerial snappy header")
+		}
+		src = src[16:]
+		var out []byte
+		for len(src) > 0 {
+			if len(src) < 4 {
+				return nil, errors.New("truncated xerial snappy block length")
+			}
+			n := int(binary.BigEndian.Uint32(src))
+			src = src[4:]
+			if n < 0 || n > len(src) {
+				return nil, errors.New("xerial snappy block length past the end")
+			}
+			dl, err := snappy.DecodedLen(src[:n])
+			if err != nil {
+				return nil, err
+			}
+			if len(out)+dl > maxDecompressed {
+				return nil, errors.New("snappy data too large")
+			}
+			block, err := snappy.Decode(nil, src[:n])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, block...)
+			src = src[n:]
+		}
+		return out, nil
+	case codecLz4:
+		return readCapped(lz4.NewReader(bytes.NewReader(src)))
+	case codecZstd:
+		return zstdDec.DecodeAll(src, nil)
+	default:
+		return nil, fmt.Errorf("unknown compression codec %d", codec)
+	}
+}
+
+func readCapped(r io.Reader) ([]byte, error) {
+	out, err := io.ReadAll(io.LimitReader(r, maxDecompressed+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxDecompressed {
+		return nil, errors.New("decompressed batch too large")
+	}
+	return out, nil
+}
+
+// Records decodes every record of one raw record batch v2 (as stored: starting
+// with the BaseOffset field), decompressing it if needed. It checks framing but
+// not the CRC (see Append for validation).
+func Records(batch []byte) ([]Record, error) {
+	if len(batch) < batchHeaderSize {
+		return nil, fmt.Errorf("%w: %d bytes is shorter than a batch header", ErrCorruptBatch, len(batch))
+	}
+	if batch[16] != 2 {
+		return nil, fmt.Errorf("%w: magic %d", ErrInvalidRecord, batch[16])
+	}
+	base := int64(binary.BigEndian.Uint64(batch[0:]))
+	attrs := binary.BigEndian.Uint16(batch[21:])
+	firstTs := int64(binary.BigEndian.Uint64(batch[27:]))
+	maxTs := int64(binary.BigEndian.Uint64(batch[35:]))
+	count := int32(binary.BigEndian.Uint32(batch[57:]))
+	if count < 0 || int64(count) > int64(len(batch))*maxDecompressed {
+		return nil, fmt.Errorf("%w: record count %d", ErrCorruptBatch, count)
+	}
+	data, err := decompress(int(attrs&0x07), batch[batchHeaderSize:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: decompress: %v", ErrCorruptBatch, err)
+	}
+	logAppend := attrs&0x08 != 0
+	recs := make([]Record, 0, min(int(count), len(data)/7+1))
+	for i := int32(0); i < count; i++ {
+		length, n := binary.Varint(data)
+		if n <= 0 || length < 0 || int64(len(data)-n) < length {
+			return nil, fmt.Errorf("%w: record %d: bad length", ErrCorruptBatch, i)
+		}
+		body := data[n : n+int(length)]
+		data = data[n+int(length):]
+		r, err := parseRecord(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrCorruptBatch, i, err)
+		}
+		r.Offset += base
+		if logAppend {
+			r.TimestampMs = maxTs
+		} else {
+			r.TimestampMs += firstTs
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// recordReader is a sticky-error reader over one record body.
+type recordReader struct {
+	b   []byte
+	err error
+}
+
+func (r *recordReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errors.New("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) bytes() []byte {
+	n := r.varint()
+	if r.err != nil || n < 0 {
+		return nil
+	}
+	if n > int64(len(r.b)) {
+		r.err = errors.New("field past the end of the record")
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func parseRecord(body []byte) (Record, error) {
+	if len(body) < 1 {
+		return Record{}, errors.New("empty record")
+	}
+	r := &recordReader{b: body[1:]} // attributes byte is unused
+	var rec Record
+	rec.TimestampMs = r.varint()
+	rec.Offset = r.varint()
+	rec.Key = r.bytes()
+	rec.Value = r.bytes()
+	nh := r.varint()
+	if r.err == nil && (nh < 0 || nh > int64(len(r.b))) {
+		return Record{}, fmt.Errorf("header count %d", nh)
+	}
+	for i := int64(0); i < nh && r.err == nil; i++ {
+		k := r.bytes()
+		v := r.bytes()
+		rec.Headers = append(rec.Headers, Header{Key: string(k), Value: v})
+	}
+	if r.err != nil {
+		return Record{}, r.err
+	}
+	return rec, nil
+}
