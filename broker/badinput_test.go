@@ -164,3 +164,40 @@ func TestIdempotentSequenceChecks(t *testing.T) {
 		t.Fatalf("%d records stored, want 5", len(got))
 	}
 }
+
+// librdkafka rejects a null record set ("invalid MessageSetSize -1"): an empty
+// fetch answer must carry a zero-length one, as Kafka's does.
+func TestEmptyFetchHasEmptyNotNullRecords(t *testing.T) {
+	tb := startBroker(t)
+	if _, err := tb.admin().CreateTopic(testCtx(t), 1, 1, nil, "empty"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int16{4, 11, 12, 16} {
+		rc := dialRaw(t, tb)
+		req := kmsg.NewPtrFetchRequest()
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic, ft.TopicID = "empty", tb.b.lookup("empty").id
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.PartitionMaxBytes = 1 << 20
+		ft.Partitions = append(ft.Partitions, fp)
+		req.Topics = append(req.Topics, ft)
+		req.MaxWaitMillis, req.SessionEpoch = 0, -1
+		rc.sendFrame(requestBody(req, v, 5))
+		body, err := rc.readFrame()
+		if err != nil {
+			t.Fatalf("v%d: %v", v, err)
+		}
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = v
+		off := 4
+		if req.IsFlexible() {
+			off = 5
+		}
+		if err := resp.ReadFrom(body[off:]); err != nil {
+			t.Fatalf("v%d: %v", v, err)
+		}
+		if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.RecordBatches == nil {
+			t.Fatalf("v%d: partition %+v: want no error and an empty, non-null record set", v, p)
+		}
+	}
+}

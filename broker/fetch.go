@@ -85,6 +85,9 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, re
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			// Kafka sends an empty, never a null, record set: librdkafka rejects a
+			// null one as "invalid MessageSetSize -1".
+			sp.RecordBatches = []byte{}
 			p := b.partitionOf(t, rp.Partition)
 			switch {
 			case p == nil:
