@@ -2,16 +2,15 @@ package broker
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-)
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+	"github.com/tickertape/tickertape/internal/batchtest"
+)
 
 // makeBatch encodes an uncompressed record batch v2 as a client would.
 func makeBatch(t testing.TB, pid int64, epoch int16, seq int32, values []string) []byte {
@@ -20,28 +19,7 @@ func makeBatch(t testing.TB, pid int64, epoch int16, seq int32, values []string)
 }
 
 func makeBatchAt(pid int64, epoch int16, seq int32, tsMs int64, values []string) []byte {
-	var recs []byte
-	for i, v := range values {
-		var body []byte
-		body = append(body, 0)                     // attributes
-		body = binary.AppendVarint(body, 0)        // timestamp delta
-		body = binary.AppendVarint(body, int64(i)) // offset delta
-		body = binary.AppendVarint(body, -1)       // null key
-		body = binary.AppendVarint(body, int64(len(v)))
-		body = append(body, v...)
-		body = binary.AppendVarint(body, 0) // no headers
-		recs = binary.AppendVarint(recs, int64(len(body)))
-		recs = append(recs, body...)
-	}
-	rb := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1, Magic: 2,
-		LastOffsetDelta: int32(len(values) - 1), FirstTimestamp: tsMs, MaxTimestamp: tsMs,
-		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, NumRecords: int32(len(values)), Records: recs,
-	}
-	raw := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], castagnoli))
-	return raw
+	return batchtest.Build(batchtest.Spec{ProducerID: pid, Epoch: epoch, Sequence: seq, TimestampMs: tsMs, Values: values})
 }
 
 // produceRaw sends one batch in a hand-built Produce request.
