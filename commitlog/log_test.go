@@ -310,7 +310,6 @@ func TestLogAppendTimeRewritesWithValidCRC(t *testing.T) {
 	}
 }
 
-
 func TestDeleteRecordsAndRetention(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Now()

@@ -1,0 +1,129 @@
+// Command loadgen is a franz-go producer/consumer load generator for
+// benchmarks: it creates a topic, produces fixed-size records for a duration
+// (acks=all, idempotent), records per-record produce latency, then optionally
+// consumes the topic from the start, and prints one JSON line of results.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type result struct {
+	Records       int64   `json:"records"`
+	Seconds       float64 `json:"seconds"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	MBPerSec      float64 `json:"mb_per_sec"`
+	P50Ms         float64 `json:"p50_ms"`
+	P99Ms         float64 `json:"p99_ms"`
+	P999Ms        float64 `json:"p999_ms"`
+	Errors        int64   `json:"errors"`
+	ConsumeMBps   float64 `json:"consume_mb_per_sec,omitempty"`
+}
+
+func main() {
+	brokers := flag.String("brokers", "127.0.0.1:9092", "seed broker")
+	topic := flag.String("topic", "bench", "topic")
+	partitions := flag.Int("partitions", 6, "partitions of the topic")
+	size := flag.Int("record-bytes", 1024, "record value size")
+	dur := flag.Duration("duration", 10*time.Second, "how long to produce")
+	rate := flag.Int("rate", 0, "records per second (0 = as fast as possible)")
+	consume := flag.Bool("consume", true, "consume the topic afterwards and report MB/s")
+	flag.Parse()
+
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(*brokers), kgo.DefaultProduceTopic(*topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.MaxBufferedRecords(100_000))
+	must(err)
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, int32(*partitions), 1, nil, *topic); err != nil {
+		must(fmt.Errorf("create topic: %w", err))
+	}
+	value := make([]byte, *size)
+	for i := range value {
+		value[i] = byte('a' + i%26)
+	}
+	var (
+		mu    sync.Mutex
+		lats  []time.Duration
+		errs  atomic.Int64
+		count atomic.Int64
+		wg    sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(*dur)
+	var tick <-chan time.Time
+	if *rate > 0 {
+		t := time.NewTicker(time.Second / time.Duration(*rate))
+		defer t.Stop()
+		tick = t.C
+	}
+	for time.Now().Before(deadline) {
+		if tick != nil {
+			<-tick
+		}
+		sent := time.Now()
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			if err != nil {
+				errs.Add(1)
+				return
+			}
+			count.Add(1)
+			l := time.Since(sent)
+			mu.Lock()
+			lats = append(lats, l)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	pct := func(p float64) float64 {
+		if len(lats) == 0 {
+			return 0
+		}
+		return float64(lats[min(len(lats)-1, int(p*float64(len(lats))))].Microseconds()) / 1000
+	}
+	n := count.Load()
+	res := result{
+		Records: n, Seconds: elapsed, RecordsPerSec: float64(n) / elapsed,
+		MBPerSec: float64(n) * float64(*size) / elapsed / 1e6,
+		P50Ms:    pct(0.50), P99Ms: pct(0.99), P999Ms: pct(0.999), Errors: errs.Load(),
+	}
+	cl.Close()
+	if *consume {
+		cc, err := kgo.NewClient(kgo.SeedBrokers(*brokers), kgo.ConsumeTopics(*topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20))
+		must(err)
+		cstart := time.Now()
+		var got, bytes int64
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		for got < n && cctx.Err() == nil {
+			fs := cc.PollFetches(cctx)
+			fs.EachRecord(func(r *kgo.Record) { got++; bytes += int64(len(r.Value)) })
+		}
+		cancel()
+		res.ConsumeMBps = float64(bytes) / time.Since(cstart).Seconds() / 1e6
+		cc.Close()
+	}
+	json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
