@@ -339,7 +339,7 @@ func (b *Broker) createTopic(name string, n int32, configs map[string]string, va
 		}
 		return nil, errKafkaStorage, "persist topic catalogue: " + err.Error()
 	}
-	b.log.Info("created topic", "topic", name, "partitions", n)
+	b.log.Debug("created topic", "topic", name, "partitions", n)
 	return t, 0, ""
 }
 
@@ -377,7 +377,7 @@ func (b *Broker) deleteTopic(t *topic) error {
 			err = errors.Join(err, derr)
 		}
 	}
-	b.log.Info("deleted topic", "topic", t.name)
+	b.log.Debug("deleted topic", "topic", t.name)
 	return err
 }
 
