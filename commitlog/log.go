@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -537,33 +538,43 @@ func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
 	f, size := s.f, s.size
 	l.mu.RUnlock()
 
-	var hdr [offCount]byte
-	from, to := int64(-1), int64(0)
-	for pos < size {
-		if _, err := f.ReadAt(hdr[:], pos); err != nil {
-			return nil, l.readErr(err)
-		}
-		base := int64(binary.BigEndian.Uint64(hdr[offBaseOffset:]))
-		n := int64(binary.BigEndian.Uint32(hdr[offLength:])) + 12
-		last := base + int64(int32(binary.BigEndian.Uint32(hdr[offLastDelta:])))
+	// Read one chunk from the index position and walk the batch headers in
+	// memory: one pread for the common case instead of one per batch.
+	chunk := int64(maxBytes) + int64(l.cfg.IndexIntervalBytes) + batchHeaderSize
+	chunk = max(min(chunk, size-pos), 0)
+	buf := make([]byte, chunk)
+	if _, err := f.ReadAt(buf, pos); err != nil && !errors.Is(err, io.EOF) {
+		return nil, l.readErr(err)
+	}
+	from, to := int64(-1), int64(-1)
+	for at := int64(0); at+offCount <= int64(len(buf)); {
+		base := int64(binary.BigEndian.Uint64(buf[at+offBaseOffset:]))
+		n := int64(binary.BigEndian.Uint32(buf[at+offLength:])) + 12
+		last := base + int64(int32(binary.BigEndian.Uint32(buf[at+offLastDelta:])))
 		if base >= hw {
 			break
 		}
 		if last >= offset {
 			if from < 0 {
-				from = pos
-			} else if pos+n-from > int64(maxBytes) {
+				from = at
+			} else if at+n-from > int64(maxBytes) {
 				break
 			}
-			to = pos + n
+			to = at + n
 		}
-		pos += n
+		at += n
 	}
 	if from < 0 {
 		return nil, nil
 	}
+	if to <= int64(len(buf)) {
+		out := make([]byte, to-from)
+		copy(out, buf[from:to])
+		return out, nil
+	}
+	// The first batch is larger than the chunk (KIP-74: it is returned whole).
 	out := make([]byte, to-from)
-	if _, err := f.ReadAt(out, from); err != nil {
+	if _, err := f.ReadAt(out, pos+from); err != nil {
 		return nil, l.readErr(err)
 	}
 	return out, nil

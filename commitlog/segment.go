@@ -230,3 +230,4 @@ func scanSegment(f *os.File, size int64, expectBase int64, full bool, fn func(h 
 	}
 	return pos, nil
 }
+
