@@ -230,4 +230,3 @@ func scanSegment(f *os.File, size int64, expectBase int64, full bool, fn func(h 
 	}
 	return pos, nil
 }
-
