@@ -396,7 +396,7 @@ func TestGroupCommitSharesFsyncs(t *testing.T) {
 	if l.HighWatermark() != writers*each || l.EndOffset() != writers*each {
 		t.Fatalf("hw %d end %d", l.HighWatermark(), l.EndOffset())
 	}
-	if n := l.Fsyncs(); n >= writers*each {
+	if n := l.fsyncs.Load(); n >= writers*each {
 		t.Fatalf("%d fsyncs for %d appends: no group commit", n, writers*each)
 	} else {
 		t.Logf("%d appends, %d fsyncs", writers*each, n)
@@ -438,5 +438,22 @@ func TestParseFsyncPolicy(t *testing.T) {
 		if _, err := ParseFsyncPolicy(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestEncodeBatchRoundTrip(t *testing.T) {
+	in := []Record{
+		{TimestampMs: 5000, Key: []byte("k"), Value: []byte("v"), Headers: []Header{{Key: "h", Value: []byte("1")}}},
+		{TimestampMs: 5007, Key: []byte("tomb"), Value: nil},
+	}
+	raw := EncodeBatch(5000, in)
+	if _, err := validateBatch(raw); err != nil {
+		t.Fatal(err)
+	}
+	l := openLog(t, t.TempDir())
+	mustAppend(t, l, raw)
+	recs := readAll(t, l)
+	if len(recs) != 2 || string(recs[0].Key) != "k" || string(recs[0].Headers[0].Value) != "1" || recs[1].Value != nil || recs[1].TimestampMs != 5007 || recs[1].Offset != 1 {
+		t.Fatalf("round trip: %+v", recs)
 	}
 }

@@ -85,15 +85,32 @@ type producerSnapshot struct {
 	Producers map[int64]*producerState `json:"producers"`
 }
 
-// saveProducersLocked writes the producer-state snapshot. l.mu must be held.
-func (l *Log) saveProducersLocked() error {
+// snapshot is a marshalled producer-state snapshot covering offsets below at.
+type snapshot struct {
+	at  int64
+	raw []byte
+}
+
+// marshalProducersLocked captures the producer state. l.mu must be held.
+func (l *Log) marshalProducersLocked() (*snapshot, error) {
 	raw, err := json.Marshal(producerSnapshot{Version: 1, Offset: l.end, Producers: l.producers})
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("commitlog: encode producer state: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(l.dir, producersFile), raw); err != nil {
+	return &snapshot{at: l.end, raw: raw}, nil
+}
+
+// writeSnapshot writes a snapshot atomically unless a newer one is already on disk.
+func (l *Log) writeSnapshot(s *snapshot) error {
+	l.snapMu.Lock()
+	defer l.snapMu.Unlock()
+	if s.at < l.snapAt {
+		return nil
+	}
+	if err := writeFileAtomic(filepath.Join(l.dir, producersFile), s.raw); err != nil {
 		return fmt.Errorf("commitlog: save producer state: %w", err)
 	}
+	l.snapAt = s.at
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 
 	"github.com/klauspost/compress/gzip"
@@ -219,4 +220,49 @@ func parseRecord(body []byte) (Record, error) {
 		return Record{}, r.err
 	}
 	return rec, nil
+}
+
+// EncodeBatch builds an uncompressed, non-idempotent record batch v2 holding
+// recs (their Offset fields are ignored; offsets are 0..n-1 relative), for the
+// broker's own internal topics. The log assigns the base offset on Append.
+func EncodeBatch(timestampMs int64, recs []Record) []byte {
+	b := make([]byte, batchHeaderSize, batchHeaderSize+64*len(recs))
+	for i, r := range recs {
+		var body []byte
+		body = append(body, 0)
+		body = binary.AppendVarint(body, r.TimestampMs-timestampMs)
+		body = binary.AppendVarint(body, int64(i))
+		body = appendVarBytes(body, r.Key)
+		body = appendVarBytes(body, r.Value)
+		body = binary.AppendVarint(body, int64(len(r.Headers)))
+		for _, h := range r.Headers {
+			body = appendVarBytes(body, []byte(h.Key))
+			body = appendVarBytes(body, h.Value)
+		}
+		b = binary.AppendVarint(b, int64(len(body)))
+		b = append(b, body...)
+	}
+	maxTs := timestampMs
+	for _, r := range recs {
+		maxTs = max(maxTs, r.TimestampMs)
+	}
+	binary.BigEndian.PutUint32(b[offLength:], uint32(len(b)-12))
+	binary.BigEndian.PutUint32(b[offLeaderEpoch:], 0xffffffff)
+	b[offMagic] = 2
+	binary.BigEndian.PutUint32(b[offLastDelta:], uint32(len(recs)-1))
+	binary.BigEndian.PutUint64(b[offFirstTs:], uint64(timestampMs))
+	binary.BigEndian.PutUint64(b[offMaxTs:], uint64(maxTs))
+	binary.BigEndian.PutUint64(b[offProducerID:], 0xffffffffffffffff)
+	binary.BigEndian.PutUint16(b[offEpoch:], 0xffff)
+	binary.BigEndian.PutUint32(b[offBaseSeq:], 0xffffffff)
+	binary.BigEndian.PutUint32(b[offCount:], uint32(len(recs)))
+	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
+	return b
+}
+
+func appendVarBytes(b, v []byte) []byte {
+	if v == nil {
+		return binary.AppendVarint(b, -1)
+	}
+	return append(binary.AppendVarint(b, int64(len(v))), v...)
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 )
 
@@ -97,51 +99,92 @@ type indexEntry struct {
 	pos  int64
 }
 
+// timeEntry is one .timeindex entry: the largest timestamp seen so far in the
+// segment and the last offset of the batch that carried it.
 type timeEntry struct {
 	ts   int64
 	last int64
 }
 
 // segment is one .log file with its in-memory sparse indexes. Fields are
-// guarded by Log.mu; f is safe for concurrent ReadAt.
+// guarded by Log.mu; f is safe for concurrent ReadAt and Sync.
 type segment struct {
-	base    int64
-	next    int64 // offset after the last batch
-	f       *os.File
-	size    int64
-	synced  int64 // bytes known fsynced
-	index   []indexEntry
-	times   []timeEntry
-	idxOut  int // entries of index already written to the .index file
-	timeOut int
-	sinceIx int64 // bytes appended since the last index entry
-	maxTs   int64 // largest batch MaxTimestamp, -1 if none
-	maxTsAt int64 // file position of the batch holding maxTs
-	created time.Time
+	base      int64
+	next      int64 // offset after the last batch
+	f         *os.File
+	size      int64
+	synced    int64 // bytes known fsynced
+	index     []indexEntry
+	times     []timeEntry
+	idxOut    int // entries of index already written to the .index file
+	timeOut   int
+	sinceIx   int64     // bytes appended since the last index entry (Kafka's bytesSinceLastIndexEntry)
+	maxTs     int64     // largest batch MaxTimestamp, -1 if none
+	maxTsLast int64     // last offset of the batch holding maxTs
+	maxTsAt   int64     // file position of the batch holding maxTs
+	created   time.Time // time of the first append; zero while empty
+	idxFiles  bool      // the .index and .timeindex files exist (possibly empty)
+}
+
+func newSegment(base int64, f *os.File) *segment {
+	return &segment{base: base, next: base, f: f, maxTs: -1, maxTsLast: -1}
 }
 
 func segmentName(dir string, base int64, ext string) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, ext))
 }
 
-// addIndex records a batch appended at pos in the sparse indexes.
+// addIndex records a batch appended at pos, exactly as Kafka's LogSegment.append
+// does, so that our index files match what Kafka itself would write: an entry
+// (batch last offset, batch position) once more than interval bytes were
+// appended since the previous entry, and a time entry (max timestamp so far,
+// its batch's last offset) at the same moments if the timestamp grew.
 func (s *segment) addIndex(h batchHeader, pos int64, interval int32) {
-	if len(s.index) == 0 || s.sinceIx >= int64(interval) {
+	if h.maxTs > s.maxTs {
+		s.maxTs, s.maxTsLast, s.maxTsAt = h.maxTs, h.last(), pos
+	}
+	if s.sinceIx > int64(interval) {
 		s.index = append(s.index, indexEntry{last: h.last(), pos: pos})
+		s.maybeAddTime()
 		s.sinceIx = 0
 	}
 	s.sinceIx += h.size()
-	if h.maxTs > s.maxTs {
-		s.maxTs, s.maxTsAt = h.maxTs, pos
-		if len(s.times) == 0 || h.maxTs > s.times[len(s.times)-1].ts {
-			s.times = append(s.times, timeEntry{ts: h.maxTs, last: h.last()})
-		}
+}
+
+func (s *segment) maybeAddTime() {
+	if s.maxTs >= 0 && (len(s.times) == 0 || s.maxTs > s.times[len(s.times)-1].ts) {
+		s.times = append(s.times, timeEntry{ts: s.maxTs, last: s.maxTsLast})
 	}
+}
+
+// seal adds the final time-index entry Kafka writes when a segment stops
+// being active (onBecomeInactiveSegment), so that the last entry of a closed
+// segment's .timeindex is its largest timestamp.
+func (s *segment) seal() { s.maybeAddTime() }
+
+// posFor returns the file position to start scanning from for offset: that of
+// the last index entry whose batch ends at or before offset, or 0.
+func (s *segment) posFor(offset int64) int64 {
+	i := sort.Search(len(s.index), func(i int) bool { return s.index[i].last > offset })
+	if i == 0 {
+		return 0
+	}
+	return s.index[i-1].pos
+}
+
+// posForTime returns a file position before the first batch whose
+// MaxTimestamp may be >= ts: every batch before it has a smaller timestamp.
+func (s *segment) posForTime(ts int64) int64 {
+	i := sort.Search(len(s.times), func(i int) bool { return s.times[i].ts >= ts })
+	if i == 0 {
+		return 0
+	}
+	return s.posFor(s.times[i-1].last)
 }
 
 // writeIndexes appends the index entries not yet in the .index/.timeindex files.
 func (s *segment) writeIndexes(dir string) error {
-	if s.idxOut < len(s.index) {
+	if s.idxOut < len(s.index) || !s.idxFiles {
 		buf := make([]byte, 0, 8*(len(s.index)-s.idxOut))
 		for _, e := range s.index[s.idxOut:] {
 			buf = binary.BigEndian.AppendUint32(buf, uint32(e.last-s.base))
@@ -152,7 +195,7 @@ func (s *segment) writeIndexes(dir string) error {
 		}
 		s.idxOut = len(s.index)
 	}
-	if s.timeOut < len(s.times) {
+	if s.timeOut < len(s.times) || !s.idxFiles {
 		buf := make([]byte, 0, 12*(len(s.times)-s.timeOut))
 		for _, e := range s.times[s.timeOut:] {
 			buf = binary.BigEndian.AppendUint64(buf, uint64(e.ts))
@@ -163,6 +206,7 @@ func (s *segment) writeIndexes(dir string) error {
 		}
 		s.timeOut = len(s.times)
 	}
+	s.idxFiles = true
 	return nil
 }
 
@@ -211,8 +255,8 @@ func scanSegment(f *os.File, size int64, expectBase int64, full bool, fn func(h 
 			return pos, fmt.Errorf("batch at position %d has magic %d", pos, hdr[offMagic])
 		case h.length < batchHeaderSize-12 || pos+h.size() > size:
 			return pos, fmt.Errorf("batch at position %d has length %d past the end of the file", pos, h.length)
-		case h.base < next || h.lastDelta < 0 || h.count < 1:
-			return pos, fmt.Errorf("batch at position %d has offset %d, expected at least %d", pos, h.base, next)
+		case h.base < next || h.lastDelta < 0 || h.count < 1 || h.last()-expectBase > math.MaxInt32:
+			return pos, fmt.Errorf("batch at position %d has offsets %d-%d, expected a start at %d or later", pos, h.base, h.last(), next)
 		}
 		var raw []byte
 		if full {
