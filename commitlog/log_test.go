@@ -457,3 +457,5 @@ func TestEncodeBatchRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %+v", recs)
 	}
 }
+
+func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
