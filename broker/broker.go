@@ -42,6 +42,19 @@ type Config struct {
 	LogDefaults commitlog.Config
 	// RetentionCheckInterval is how often retention runs (log.retention.check.interval.ms).
 	RetentionCheckInterval time.Duration
+	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound the session
+	// timeouts consumers may ask for (group.min/max.session.timeout.ms).
+	GroupMinSessionTimeout, GroupMaxSessionTimeout time.Duration
+	// GroupInitialRebalanceDelay is how long a group leaving Empty waits for more
+	// members before its first generation (group.initial.rebalance.delay.ms).
+	// Kafka's default is 3 s; ours is short for the embedded case. Negative = none.
+	GroupInitialRebalanceDelay time.Duration
+	// OffsetsRetention is how long an empty group's committed offsets are kept
+	// (offsets.retention.minutes).
+	OffsetsRetention time.Duration
+	// OffsetsTopicPartitions is the partition count of __consumer_offsets when
+	// it is created (offsets.topic.num.partitions).
+	OffsetsTopicPartitions int32
 	// Logger receives the broker's few log lines; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -49,13 +62,18 @@ type Config struct {
 // DefaultConfig returns the defaults New fills in.
 func DefaultConfig() Config {
 	return Config{
-		DataDir:                "./data",
-		NodeID:                 1,
-		DefaultPartitions:      1,
-		Fsync:                  commitlog.FsyncPolicy{Mode: commitlog.FsyncAlways},
-		MaxRequestBytes:        100 << 20,
-		LogDefaults:            commitlog.DefaultConfig(),
-		RetentionCheckInterval: 5 * time.Minute,
+		DataDir:                    "./data",
+		NodeID:                     1,
+		DefaultPartitions:          1,
+		Fsync:                      commitlog.FsyncPolicy{Mode: commitlog.FsyncAlways},
+		MaxRequestBytes:            100 << 20,
+		LogDefaults:                commitlog.DefaultConfig(),
+		RetentionCheckInterval:     5 * time.Minute,
+		GroupMinSessionTimeout:     6 * time.Second,
+		GroupMaxSessionTimeout:     30 * time.Minute,
+		GroupInitialRebalanceDelay: 300 * time.Millisecond,
+		OffsetsRetention:           7 * 24 * time.Hour,
+		OffsetsTopicPartitions:     8,
 	}
 }
 
@@ -89,6 +107,24 @@ func (c *Config) fill() error {
 	if c.RetentionCheckInterval <= 0 {
 		c.RetentionCheckInterval = d.RetentionCheckInterval
 	}
+	if c.GroupMinSessionTimeout <= 0 {
+		c.GroupMinSessionTimeout = d.GroupMinSessionTimeout
+	}
+	if c.GroupMaxSessionTimeout <= 0 {
+		c.GroupMaxSessionTimeout = d.GroupMaxSessionTimeout
+	}
+	if c.GroupMinSessionTimeout > c.GroupMaxSessionTimeout {
+		errs = append(errs, fmt.Errorf("group min session timeout %s is above the max %s", c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout))
+	}
+	if c.GroupInitialRebalanceDelay == 0 {
+		c.GroupInitialRebalanceDelay = d.GroupInitialRebalanceDelay
+	}
+	if c.OffsetsRetention <= 0 {
+		c.OffsetsRetention = d.OffsetsRetention
+	}
+	if c.OffsetsTopicPartitions <= 0 {
+		c.OffsetsTopicPartitions = d.OffsetsTopicPartitions
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -107,6 +143,7 @@ type Broker struct {
 	topics    map[string]*topic
 	topicIDs  map[[16]byte]*topic
 	pids      producerIDs
+	groups    *coordinator
 
 	lnMu  sync.Mutex
 	lns   []net.Listener
@@ -139,10 +176,16 @@ func New(cfg Config) (*Broker, error) {
 		conns:    make(map[*conn]struct{}),
 		closed:   make(chan struct{}),
 	}
+	b.groups = &coordinator{b: b, groups: map[string]*group{}}
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
 		b.closeLogs()
 		return nil, err
+	}
+	if err := b.groups.load(); err != nil {
+		cancel()
+		b.closeLogs()
+		return nil, fmt.Errorf("load consumer groups: %w", err)
 	}
 	b.bgWG.Add(1)
 	go b.retentionLoop()
@@ -246,6 +289,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		}
 		b.cancel()
 		b.bgWG.Wait()
+		b.groups.stop()
 		err = b.closeLogs()
 	})
 	return err
@@ -307,8 +351,10 @@ func (b *Broker) retentionLoop() {
 }
 
 // ApplyRetention runs retention (and time-based segment rolling) on every
-// partition now, as the background loop does every RetentionCheckInterval.
+// partition now, and expires the offsets of long-empty groups, as the
+// background loop does every RetentionCheckInterval.
 func (b *Broker) ApplyRetention() {
+	b.groups.expireOffsets(time.Now())
 	for _, p := range b.allPartitions() {
 		if n, err := p.log.ApplyRetention(); err != nil && !errors.Is(err, commitlog.ErrClosed) {
 			b.log.Warn("retention failed", "partition", p.String(), "err", err)
