@@ -2,8 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickertape/tickertape/app"
+	"github.com/tickertape/tickertape/broker"
 )
 
 func TestUsageAndExitCodes(t *testing.T) {
@@ -36,5 +45,45 @@ func TestEnvironmentFlags(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"serve"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--fsync") {
 		t.Fatalf("TICKERTAPE_FSYNC=bogus: exit %d, %q", code, errb.String())
+	}
+}
+
+func TestGroupsDescribeShowsLag(t *testing.T) {
+	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.DefaultProduceTopic("lagging"), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := range 10 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "lagging", Partition: 0, At: 4})
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctx, "readers", offs); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"groups", "describe", "--brokers", s.KafkaAddr(), "readers"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "total lag 6") || !regexp.MustCompile(`lagging\s+0\s+4\s+10\s+6`).MatchString(out.String()) {
+		t.Fatalf("describe output:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run([]string{"groups", "list", "--brokers", s.KafkaAddr()}, &out, &errb); code != 0 || !strings.Contains(out.String(), "readers") {
+		t.Fatalf("list: %d %s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"groups", "delete", "--brokers", s.KafkaAddr(), "readers"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "deleted group readers") {
+		t.Fatalf("delete: %d %s %s", code, out.String(), errb.String())
 	}
 }

@@ -30,6 +30,7 @@ type stackFlags struct {
 	partitions                                 int
 	maxRequestBytes                            int
 	logLevel                                   string
+	groupDelay                                 time.Duration
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet) {
@@ -43,6 +44,7 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.groupDelay, "group-initial-rebalance-delay", 300*time.Millisecond, "how long a consumer group waits for more members before its first generation (Kafka: group.initial.rebalance.delay.ms, 3s); 0 for none")
 }
 
 func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) {
@@ -68,6 +70,10 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 		DefaultPartitions: int32(f.partitions),
 		MaxRequestBytes:   int32(f.maxRequestBytes),
 		Logger:            logger,
+	}
+	bc.GroupInitialRebalanceDelay = f.groupDelay
+	if f.groupDelay <= 0 {
+		bc.GroupInitialRebalanceDelay = -1 // none
 	}
 	if f.advertised != "" {
 		host, port, ok := strings.Cut(f.advertised, ":")
