@@ -235,10 +235,9 @@ func (l *Log) recover() error {
 			l.log.Warn("commitlog: truncating a torn or corrupt log tail",
 				"dir", l.dir, "segment", filepath.Base(f.Name()), "offset", s.next,
 				"bytes_cut", st.Size()-good, "later_segments_dropped", len(dropped), "reason", scanErr)
+			// Open fsyncs the active segment afterwards (unless FsyncNever),
+			// which makes the truncation durable too.
 			if err := f.Truncate(good); err != nil {
-				return err
-			}
-			if err := f.Sync(); err != nil {
 				return err
 			}
 			for _, later := range dropped {
