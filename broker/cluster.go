@@ -60,10 +60,8 @@ func handleOffsetForLeaderEpoch(c *conn, kreq kmsg.Request) reply {
 			switch {
 			case p == nil:
 				sp.ErrorCode = errUnknownTopicOrPartition
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch > p.log.LeaderEpoch():
-				sp.ErrorCode = errUnknownLeaderEpoch
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.log.LeaderEpoch():
-				sp.ErrorCode = errFencedLeaderEpoch
+			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
+				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
 			case rp.LeaderEpoch > p.log.LeaderEpoch():
 				// unknown epoch: -1, -1
 			default:

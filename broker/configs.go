@@ -185,10 +185,10 @@ func (b *Broker) logConfig(t *topic) commitlog.Config {
 	}
 }
 
-// setTopicConfigs replaces a topic's overrides, persists them and applies them
-// to every partition log.
-func (b *Broker) setTopicConfigs(t *topic, cfgs map[string]string) (int16, string) {
-	if code, msg := validateTopicConfigs(cfgs); code != 0 {
+// setTopicConfigs validates a topic's new overrides and, unless validateOnly,
+// replaces the old ones, persists them and applies them to every partition log.
+func (b *Broker) setTopicConfigs(t *topic, cfgs map[string]string, validateOnly bool) (int16, string) {
+	if code, msg := validateTopicConfigs(cfgs); code != 0 || validateOnly {
 		return code, msg
 	}
 	b.mu.Lock()
@@ -341,11 +341,7 @@ func handleAlterConfigs(c *conn, kreq kmsg.Request) reply {
 				cfgs[kv.Name] = *kv.Value
 			}
 			if code == 0 {
-				if req.ValidateOnly {
-					code, msg = validateTopicConfigs(cfgs)
-				} else {
-					code, msg = b.setTopicConfigs(t, cfgs)
-				}
+				code, msg = b.setTopicConfigs(t, cfgs, req.ValidateOnly)
 			}
 		}
 		if code != 0 {
@@ -404,11 +400,7 @@ func handleIncrementalAlterConfigs(c *conn, kreq kmsg.Request) reply {
 				}
 			}
 			if code == 0 {
-				if req.ValidateOnly {
-					code, msg = validateTopicConfigs(cfgs)
-				} else {
-					code, msg = b.setTopicConfigs(t, cfgs)
-				}
+				code, msg = b.setTopicConfigs(t, cfgs, req.ValidateOnly)
 			}
 		}
 		if code != 0 {

@@ -69,3 +69,17 @@ func logErrorCode(err error) int16 {
 }
 
 func strp(s string) *string { return &s }
+
+// checkLeaderEpoch applies KIP-320's fencing: a client that names a leader epoch
+// (current >= 0) must name the partition's own; a newer one is unknown to us, an
+// older one is fenced.
+func checkLeaderEpoch(p *partition, current int32) int16 {
+	switch ours := p.log.LeaderEpoch(); {
+	case current < 0 || current == ours:
+		return 0
+	case current > ours:
+		return errUnknownLeaderEpoch
+	default:
+		return errFencedLeaderEpoch
+	}
+}

@@ -92,10 +92,8 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, re
 			switch {
 			case p == nil:
 				sp.ErrorCode = missing
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch > p.log.LeaderEpoch():
-				sp.ErrorCode = errUnknownLeaderEpoch
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.log.LeaderEpoch():
-				sp.ErrorCode = errFencedLeaderEpoch
+			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
+				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
 			default:
 				wake = append(wake, p.log.Changed())
 				hw := p.log.HighWatermark()

@@ -32,10 +32,8 @@ func handleListOffsets(c *conn, kreq kmsg.Request) reply {
 			switch {
 			case p == nil:
 				sp.ErrorCode = errUnknownTopicOrPartition
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch > p.log.LeaderEpoch():
-				sp.ErrorCode = errUnknownLeaderEpoch
-			case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.log.LeaderEpoch():
-				sp.ErrorCode = errFencedLeaderEpoch
+			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
+				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
 			default:
 				sp.LeaderEpoch = p.log.LeaderEpoch()
 				var err error

@@ -23,6 +23,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -272,86 +274,73 @@ func handleOffsetFetch(c *conn, kreq kmsg.Request) reply {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	// lookupGroup answers for one group: topics nil means every committed partition.
-	type part struct {
-		partition int32
-		o         committedOffset
-		ok        bool
-	}
-	lookupGroup := func(id string, topics map[string][]int32, all bool) (map[string][]part, []string) {
-		out := map[string][]part{}
-		var order []string
-		g := co.groups[id]
-		if all {
-			if g == nil {
-				return out, nil
-			}
-			for tp, o := range g.offsets {
-				if _, ok := out[tp.topic]; !ok {
-					order = append(order, tp.topic)
-				}
-				out[tp.topic] = append(out[tp.topic], part{tp.partition, o, true})
-			}
-			return out, order
-		}
-		for t, ps := range topics {
-			order = append(order, t)
-			for _, p := range ps {
-				var o committedOffset
-				ok := false
-				if g != nil {
-					o, ok = g.offsets[topicPartition{t, p}]
-				}
-				out[t] = append(out[t], part{p, o, ok})
-			}
-		}
-		return out, order
-	}
 	if req.Version < 8 {
-		topics := map[string][]int32{}
+		// The pre-v8 shape is the v8 one for a single group; convert.
+		var topics []kmsg.OffsetFetchRequestGroupTopic
 		for _, rt := range req.Topics {
-			topics[rt.Topic] = append(topics[rt.Topic], rt.Partitions...)
+			topics = append(topics, kmsg.OffsetFetchRequestGroupTopic{Topic: rt.Topic, Partitions: rt.Partitions})
 		}
-		res, order := lookupGroup(req.Group, topics, req.Topics == nil)
-		for _, t := range order {
+		if req.Topics == nil {
+			topics = nil
+		}
+		for _, gt := range co.fetchOffsetsLocked(req.Group, topics) {
 			st := kmsg.NewOffsetFetchResponseTopic()
-			st.Topic = t
-			for _, p := range res[t] {
-				sp := kmsg.NewOffsetFetchResponseTopicPartition()
-				sp.Partition, sp.Offset, sp.LeaderEpoch, sp.Metadata = p.partition, -1, -1, strp("")
-				if p.ok {
-					sp.Offset, sp.LeaderEpoch, sp.Metadata = p.o.offset, p.o.leaderEpoch, strp(p.o.metadata)
-				}
-				st.Partitions = append(st.Partitions, sp)
+			st.Topic = gt.Topic
+			for _, gp := range gt.Partitions {
+				st.Partitions = append(st.Partitions, kmsg.OffsetFetchResponseTopicPartition{
+					Partition: gp.Partition, Offset: gp.Offset, LeaderEpoch: gp.LeaderEpoch, Metadata: gp.Metadata, ErrorCode: gp.ErrorCode,
+				})
 			}
 			resp.Topics = append(resp.Topics, st)
 		}
 		return respond(resp)
 	}
 	for _, rg := range req.Groups {
-		topics := map[string][]int32{}
-		for _, rt := range rg.Topics {
-			topics[rt.Topic] = append(topics[rt.Topic], rt.Partitions...)
-		}
-		res, order := lookupGroup(rg.Group, topics, rg.Topics == nil)
 		sg := kmsg.NewOffsetFetchResponseGroup()
 		sg.Group = rg.Group
-		for _, t := range order {
-			st := kmsg.NewOffsetFetchResponseGroupTopic()
-			st.Topic = t
-			for _, p := range res[t] {
-				sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
-				sp.Partition, sp.Offset, sp.LeaderEpoch, sp.Metadata = p.partition, -1, -1, strp("")
-				if p.ok {
-					sp.Offset, sp.LeaderEpoch, sp.Metadata = p.o.offset, p.o.leaderEpoch, strp(p.o.metadata)
-				}
-				st.Partitions = append(st.Partitions, sp)
-			}
-			sg.Topics = append(sg.Topics, st)
-		}
+		sg.Topics = co.fetchOffsetsLocked(rg.Group, rg.Topics)
 		resp.Groups = append(resp.Groups, sg)
 	}
 	return respond(resp)
+}
+
+// fetchOffsetsLocked answers OffsetFetch for one group; nil topics means every
+// partition the group has committed. co.mu must be held.
+func (co *coordinator) fetchOffsetsLocked(group string, topics []kmsg.OffsetFetchRequestGroupTopic) []kmsg.OffsetFetchResponseGroupTopic {
+	g := co.groups[group]
+	part := func(tp topicPartition) kmsg.OffsetFetchResponseGroupTopicPartition {
+		sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+		sp.Partition, sp.Offset, sp.LeaderEpoch, sp.Metadata = tp.partition, -1, -1, strp("")
+		if g != nil {
+			if o, ok := g.offsets[tp]; ok {
+				sp.Offset, sp.LeaderEpoch, sp.Metadata = o.offset, o.leaderEpoch, strp(o.metadata)
+			}
+		}
+		return sp
+	}
+	var out []kmsg.OffsetFetchResponseGroupTopic
+	if topics == nil {
+		if g == nil {
+			return nil
+		}
+		byTopic := map[string][]int32{}
+		for tp := range g.offsets {
+			byTopic[tp.topic] = append(byTopic[tp.topic], tp.partition)
+		}
+		for _, t := range sortedKeys(byTopic) {
+			slices.Sort(byTopic[t])
+			topics = append(topics, kmsg.OffsetFetchRequestGroupTopic{Topic: t, Partitions: byTopic[t]})
+		}
+	}
+	for _, rt := range topics {
+		st := kmsg.NewOffsetFetchResponseGroupTopic()
+		st.Topic = rt.Topic
+		for _, p := range rt.Partitions {
+			st.Partitions = append(st.Partitions, part(topicPartition{rt.Topic, p}))
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 func handleOffsetDelete(c *conn, kreq kmsg.Request) reply {
@@ -521,4 +510,13 @@ func (co *coordinator) stop() {
 			t.Stop()
 		}
 	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }

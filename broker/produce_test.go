@@ -3,7 +3,6 @@ package broker
 import (
 	"bytes"
 	"fmt"
-	"sort"
 	"testing"
 	"time"
 
@@ -173,15 +172,6 @@ func TestProduceToMissingPartition(t *testing.T) {
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("error code %d, want UNKNOWN_TOPIC_OR_PARTITION", code)
 	}
-}
-
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func kgoStr(s string) *string { return &s }
