@@ -350,8 +350,8 @@ func (b *Broker) retentionLoop() {
 	}
 }
 
-// ApplyRetention runs retention (and time-based segment rolling) on every
-// partition now, and expires the offsets of long-empty groups, as the
+// ApplyRetention runs retention (and time-based segment rolling) and, for
+// topics with cleanup.policy=compact, log compaction on every partition now, and expires the offsets of long-empty groups, as the
 // background loop does every RetentionCheckInterval.
 func (b *Broker) ApplyRetention() {
 	b.groups.expireOffsets(time.Now())
@@ -360,6 +360,13 @@ func (b *Broker) ApplyRetention() {
 			b.log.Warn("retention failed", "partition", p.String(), "err", err)
 		} else if n > 0 {
 			b.log.Debug("retention deleted segments", "partition", p.String(), "segments", n)
+		}
+		if ms := p.topic.compactAfterMs.Load(); ms >= 0 {
+			if n, err := p.log.Compact(time.Duration(ms) * time.Millisecond); err != nil && !errors.Is(err, commitlog.ErrClosed) {
+				b.log.Warn("compaction failed", "partition", p.String(), "err", err)
+			} else if n > 0 {
+				b.log.Debug("compaction removed records", "partition", p.String(), "records", n)
+			}
 		}
 	}
 }

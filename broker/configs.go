@@ -94,11 +94,11 @@ const maxLong = math.MaxInt64
 const maxInt = math.MaxInt32
 
 var topicConfigDefs = []configDef{
-	{name: "cleanup.policy", typ: kmsg.ConfigTypeList, def: constDef("delete"), validate: cleanupPolicy, broker: "log.cleanup.policy",
-		doc: "delete: old segments are removed by retention.ms/retention.bytes. compact is accepted and stored; log compaction is not performed yet."},
+	{name: "cleanup.policy", typ: kmsg.ConfigTypeList, def: constDef("delete"), validate: cleanupPolicy, broker: "log.cleanup.policy", applied: true,
+		doc: "delete: old segments are removed by retention.ms/retention.bytes. compact: closed segments keep only the latest record per key, and tombstones go after delete.retention.ms. Both may be given."},
 	{name: "compression.type", typ: kmsg.ConfigTypeString, def: constDef("producer"), validate: oneOf("producer"), broker: "compression.type", applied: true,
 		doc: "Batches are stored exactly as the producer compressed them; only 'producer' is supported."},
-	{name: "delete.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("86400000"), validate: intRange(0, maxLong), broker: "log.cleaner.delete.retention.ms"},
+	{name: "delete.retention.ms", typ: kmsg.ConfigTypeLong, def: constDef("86400000"), validate: intRange(0, maxLong), broker: "log.cleaner.delete.retention.ms", applied: true},
 	{name: "file.delete.delay.ms", typ: kmsg.ConfigTypeLong, def: constDef("60000"), validate: intRange(0, maxLong), broker: "log.segment.delete.delay.ms"},
 	{name: "flush.messages", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), validate: intRange(1, maxLong), broker: "log.flush.interval.messages",
 		doc: "Stored only: durability is set for the whole broker by --fsync."},
@@ -175,7 +175,17 @@ func (b *Broker) effectiveInt(t *topic, name string) int64 {
 func (b *Broker) logConfig(t *topic) commitlog.Config {
 	ts, _ := b.effective(t, "message.timestamp.type")
 	t.maxMessageBytes.Store(b.effectiveInt(t, "max.message.bytes"))
-	return commitlog.Config{
+	policy, _ := b.effective(t, "cleanup.policy")
+	del, compact := false, false
+	for _, p := range strings.Split(policy, ",") {
+		del = del || strings.TrimSpace(p) == "delete"
+		compact = compact || strings.TrimSpace(p) == "compact"
+	}
+	t.compactAfterMs.Store(-1)
+	if compact {
+		t.compactAfterMs.Store(b.effectiveInt(t, "delete.retention.ms"))
+	}
+	cfg := commitlog.Config{
 		SegmentBytes:       b.effectiveInt(t, "segment.bytes"),
 		SegmentMs:          b.effectiveInt(t, "segment.ms"),
 		RetentionMs:        b.effectiveInt(t, "retention.ms"),
@@ -183,6 +193,10 @@ func (b *Broker) logConfig(t *topic) commitlog.Config {
 		IndexIntervalBytes: int32(b.effectiveInt(t, "index.interval.bytes")),
 		LogAppendTime:      ts == "LogAppendTime",
 	}
+	if !del { // compact only: nothing is deleted by age or size
+		cfg.RetentionMs, cfg.RetentionBytes = -1, -1
+	}
+	return cfg
 }
 
 // setTopicConfigs validates a topic's new overrides and, unless validateOnly,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickertape/tickertape/commitlog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -286,5 +287,77 @@ func TestGroupErrorsForStrangers(t *testing.T) {
 	}
 	if dr, _ := adm.DeleteGroups(ctx, "never-existed"); dr.Error() == nil {
 		t.Fatal("deleting an unknown group succeeded")
+	}
+}
+
+// TestOffsetsTopicCompaction commits over and over, compacts __consumer_offsets
+// and checks that only the latest commit per partition is left and that a
+// restarted broker still serves it.
+func TestOffsetsTopicCompaction(t *testing.T) {
+	tb := startBroker(t)
+	ctx := testCtx(t)
+	adm := tb.admin()
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "src"); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(i int) {
+		t.Helper()
+		os := kadm.Offsets{}
+		os.Add(kadm.Offset{Topic: "src", Partition: 0, At: int64(i), LeaderEpoch: -1})
+		os.Add(kadm.Offset{Topic: "src", Partition: 1, At: int64(2 * i), LeaderEpoch: -1})
+		r, err := adm.CommitOffsets(ctx, "g", os)
+		if err != nil || r.Error() != nil {
+			t.Fatalf("commit %d: %v %v", i, err, r.Error())
+		}
+	}
+	commit(0) // creates __consumer_offsets
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "segment.bytes", Value: kgoStr("1024")}}, offsetsTopic); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := 1; i <= n; i++ {
+		commit(i)
+	}
+	p, err := tb.b.groups.offsetsPartition("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := func() int {
+		count := 0
+		for off := p.log.StartOffset(); off < p.log.HighWatermark(); {
+			data, err := p.log.Read(off, 1<<20)
+			if err != nil || len(data) == 0 {
+				t.Fatalf("read __consumer_offsets at %d: %v", off, err)
+			}
+			for {
+				b, rest, next, ok := commitlog.NextBatch(data)
+				if !ok {
+					break
+				}
+				recs, err := commitlog.Records(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				count += len(recs)
+				off, data = next, rest
+			}
+		}
+		return count
+	}
+	before := records()
+	tb.b.ApplyRetention()
+	after := records()
+	if after >= before/4 {
+		t.Fatalf("__consumer_offsets holds %d records after compaction, %d before", after, before)
+	}
+	tb.restart()
+	fetched, err := tb.admin().FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part, want := range map[int32]int64{0: n, 1: 2 * n} {
+		if o, ok := fetched.Lookup("src", part); !ok || o.At != want {
+			t.Fatalf("committed offset for src-%d after compaction and restart: %+v, want %d", part, o, want)
+		}
 	}
 }

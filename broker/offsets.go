@@ -16,8 +16,8 @@ package broker
 // abs(javaHashCode(group)) % partitions, as in Kafka. On start every partition
 // is replayed. Offsets of a group that has been Empty for OffsetsRetention are
 // expired (tombstoned) by the retention loop.
-// Left out: log compaction itself (the topic keeps growing until compaction
-// lands); OffsetFetch's RequireStable has nothing to wait for (no transactions).
+// The retention loop compacts the topic like any other compact topic.
+// Left out: OffsetFetch's RequireStable has nothing to wait for (no transactions).
 
 import (
 	"context"
@@ -395,7 +395,7 @@ func handleOffsetDelete(c *conn, kreq kmsg.Request) reply {
 	return respond(resp)
 }
 
-// loadGroups replays __consumer_offsets into the coordinator.
+// load replays __consumer_offsets into the coordinator.
 func (co *coordinator) load() error {
 	t := co.b.lookup(offsetsTopic)
 	if t == nil {
@@ -410,20 +410,19 @@ func (co *coordinator) load() error {
 			if len(data) == 0 {
 				break
 			}
-			for len(data) >= 12 {
-				n := int(int32(uint32(data[8])<<24|uint32(data[9])<<16|uint32(data[10])<<8|uint32(data[11]))) + 12
-				if n > len(data) || n < 12 {
+			for {
+				batch, rest, next, ok := commitlog.NextBatch(data)
+				if !ok {
 					break
 				}
-				recs, err := commitlog.Records(data[:n])
+				recs, err := commitlog.Records(batch)
 				if err != nil {
 					return fmt.Errorf("replay %s: %w", p, err)
 				}
 				for _, r := range recs {
 					co.applyRecord(r.Key, r.Value)
-					off = r.Offset + 1
 				}
-				data = data[n:]
+				off, data = next, rest
 			}
 		}
 	}

@@ -29,6 +29,9 @@ type topic struct {
 	internal bool
 	// maxMessageBytes is max.message.bytes, read by produce without Broker.mu.
 	maxMessageBytes atomic.Int64
+	// compactAfterMs is delete.retention.ms when cleanup.policy includes
+	// compact, -1 otherwise; read by the retention loop.
+	compactAfterMs atomic.Int64
 }
 
 type partition struct {

@@ -112,6 +112,11 @@ type Log struct {
 	bg          sync.WaitGroup // the roll syncer; Close and Delete wait for it
 	snapMu      sync.Mutex     // serializes producer snapshot writes
 	snapAt      int64          // offset covered by the last snapshot written
+
+	// Compaction's memory of its last pass (under mu): how many segments it
+	// covered, and the oldest batch timestamp of a tombstone it kept (0: none).
+	compactedSegs int
+	tombstoneTs   int64
 }
 
 type rolled struct {

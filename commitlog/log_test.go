@@ -61,9 +61,12 @@ func readAll(t *testing.T, l *Log) []Record {
 		if len(data) == 0 {
 			t.Fatalf("read at %d returned nothing below the high watermark %d", off, l.HighWatermark())
 		}
-		for len(data) > 0 {
-			n := int(binary.BigEndian.Uint32(data[8:])) + 12
-			recs, err := Records(data[:n])
+		for {
+			b, rest, next, ok := NextBatch(data)
+			if !ok {
+				break
+			}
+			recs, err := Records(b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,8 +75,7 @@ func readAll(t *testing.T, l *Log) []Record {
 					out = append(out, r)
 				}
 			}
-			off = recs[len(recs)-1].Offset + 1
-			data = data[n:]
+			off, data = next, rest
 		}
 	}
 	return out

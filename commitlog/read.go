@@ -33,7 +33,7 @@ func (l *Log) Read(offset int64, maxBytes int) ([]byte, error) {
 		return nil, nil
 	}
 	i := l.segmentIndex(offset)
-	for i < len(l.segs)-1 && l.segs[i].next <= offset { // skip segments that end before offset
+	for i < len(l.segs)-1 && (l.segs[i].next <= offset || l.segs[i].size == 0) { // skip segments that end before offset (or that compaction emptied)
 		i++
 	}
 	s := l.segs[i]

@@ -118,6 +118,23 @@ func readCapped(r io.Reader) ([]byte, error) {
 	return out, nil
 }
 
+// NextBatch splits the first whole batch off data, as Read returns it, and
+// returns the offset after that batch: its base offset plus its last offset
+// delta plus one. Readers must advance by this and not by the last record's
+// offset, since compaction leaves batches whose last records are gone (as in
+// Kafka). ok is false when data holds no whole batch.
+func NextBatch(data []byte) (batch, rest []byte, next int64, ok bool) {
+	if len(data) < batchHeaderSize {
+		return nil, data, 0, false
+	}
+	n := int64(binary.BigEndian.Uint32(data[offLength:])) + 12
+	if n < batchHeaderSize || n > int64(len(data)) {
+		return nil, data, 0, false
+	}
+	next = int64(binary.BigEndian.Uint64(data[offBaseOffset:])) + int64(int32(binary.BigEndian.Uint32(data[offLastDelta:]))) + 1
+	return data[:n], data[n:], next, true
+}
+
 // Records decodes every record of one raw record batch v2 (as stored: starting
 // with the BaseOffset field), decompressing it if needed. It checks framing but
 // not the CRC (see Append for validation).
@@ -226,35 +243,49 @@ func parseRecord(body []byte) (Record, error) {
 // recs (their Offset fields are ignored; offsets are 0..n-1 relative), for the
 // broker's own internal topics. The log assigns the base offset on Append.
 func EncodeBatch(timestampMs int64, recs []Record) []byte {
+	maxTs := timestampMs
+	for i := range recs {
+		recs[i].Offset = int64(i)
+		maxTs = max(maxTs, recs[i].TimestampMs)
+	}
+	return encodeBatch(batchHeader{
+		base: 0, lastDelta: int32(len(recs) - 1), firstTs: timestampMs, maxTs: maxTs,
+		producerID: -1, epoch: -1, baseSeq: -1,
+	}, -1, recs)
+}
+
+// encodeBatch writes an uncompressed batch with h's header fields (base offset,
+// last offset delta, timestamps, producer fields; the timestamp-type bit of
+// h.attrs) holding recs at their own offsets, which may leave gaps, as after
+// compaction.
+func encodeBatch(h batchHeader, leaderEpoch int32, recs []Record) []byte {
 	b := make([]byte, batchHeaderSize, batchHeaderSize+64*len(recs))
-	for i, r := range recs {
+	for _, r := range recs {
 		var body []byte
 		body = append(body, 0)
-		body = binary.AppendVarint(body, r.TimestampMs-timestampMs)
-		body = binary.AppendVarint(body, int64(i))
+		body = binary.AppendVarint(body, r.TimestampMs-h.firstTs)
+		body = binary.AppendVarint(body, r.Offset-h.base)
 		body = appendVarBytes(body, r.Key)
 		body = appendVarBytes(body, r.Value)
 		body = binary.AppendVarint(body, int64(len(r.Headers)))
-		for _, h := range r.Headers {
-			body = appendVarBytes(body, []byte(h.Key))
-			body = appendVarBytes(body, h.Value)
+		for _, hd := range r.Headers {
+			body = appendVarBytes(body, []byte(hd.Key))
+			body = appendVarBytes(body, hd.Value)
 		}
 		b = binary.AppendVarint(b, int64(len(body)))
 		b = append(b, body...)
 	}
-	maxTs := timestampMs
-	for _, r := range recs {
-		maxTs = max(maxTs, r.TimestampMs)
-	}
+	binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(h.base))
 	binary.BigEndian.PutUint32(b[offLength:], uint32(len(b)-12))
-	binary.BigEndian.PutUint32(b[offLeaderEpoch:], 0xffffffff)
+	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(leaderEpoch))
 	b[offMagic] = 2
-	binary.BigEndian.PutUint32(b[offLastDelta:], uint32(len(recs)-1))
-	binary.BigEndian.PutUint64(b[offFirstTs:], uint64(timestampMs))
-	binary.BigEndian.PutUint64(b[offMaxTs:], uint64(maxTs))
-	binary.BigEndian.PutUint64(b[offProducerID:], 0xffffffffffffffff)
-	binary.BigEndian.PutUint16(b[offEpoch:], 0xffff)
-	binary.BigEndian.PutUint32(b[offBaseSeq:], 0xffffffff)
+	binary.BigEndian.PutUint16(b[offAttributes:], h.attrs&0x08)
+	binary.BigEndian.PutUint32(b[offLastDelta:], uint32(h.lastDelta))
+	binary.BigEndian.PutUint64(b[offFirstTs:], uint64(h.firstTs))
+	binary.BigEndian.PutUint64(b[offMaxTs:], uint64(h.maxTs))
+	binary.BigEndian.PutUint64(b[offProducerID:], uint64(h.producerID))
+	binary.BigEndian.PutUint16(b[offEpoch:], uint16(h.epoch))
+	binary.BigEndian.PutUint32(b[offBaseSeq:], uint32(h.baseSeq))
 	binary.BigEndian.PutUint32(b[offCount:], uint32(len(recs)))
 	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
 	return b

@@ -72,6 +72,7 @@ func (l *Log) deleteSegmentsLocked(del func(s *segment, total int64) bool) (int,
 		}
 	}
 	l.segs = append([]*segment(nil), l.segs[n:]...)
+	l.compactedSegs = max(0, l.compactedSegs-n)
 	l.dirDirty = true
 	return n, nil
 }
