@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tickertape/tickertape/broker"
+	"github.com/tickertape/tickertape/registry"
 )
 
 // Config configures the embedded stack. Addresses may use port 0 to pick a free
@@ -22,12 +23,16 @@ type Config struct {
 	HTTPAddr     string
 	// Broker is the broker's configuration (DataDir, Fsync, ...).
 	Broker broker.Config
-	Logger *slog.Logger
+	// Registry is the schema registry's configuration; Brokers and
+	// AdvertisedURL are filled in to point at this stack.
+	Registry registry.Config
+	Logger   *slog.Logger
 }
 
 // Stack is a running embedded stack.
 type Stack struct {
-	Broker *broker.Broker
+	Broker   *broker.Broker
+	Registry *registry.Registry // nil when RegistryAddr is empty
 
 	kafkaLn    net.Listener
 	registryLn net.Listener
@@ -77,7 +82,24 @@ func Start(cfg Config) (*Stack, error) {
 	}
 	s.serve(func() error { return s.Broker.Serve(s.kafkaLn) })
 	if s.registryLn != nil {
-		s.serveHTTP(s.registryLn, registryUnavailable())
+		rc := cfg.Registry
+		rc.Brokers = []string{s.KafkaAddr()}
+		rc.AdvertisedURL = s.RegistryURL()
+		if rc.Logger == nil {
+			rc.Logger = cfg.Logger
+		}
+		if s.Registry, err = registry.New(rc); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err = s.Registry.Start(ctx)
+			cancel()
+		}
+		if err != nil {
+			s.Registry = nil
+			s.closeListeners()
+			s.Close(context.Background())
+			return nil, fmt.Errorf("schema registry: %w", err)
+		}
+		s.serveHTTP(s.registryLn, s.Registry.Handler())
 	}
 	if s.httpLn != nil {
 		s.serveHTTP(s.httpLn, s.healthMux())
@@ -141,6 +163,9 @@ func (s *Stack) Close(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+		if s.Registry != nil {
+			s.Registry.Close()
+		}
 		if err := s.Broker.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
@@ -169,17 +194,4 @@ func (s *Stack) healthMux() http.Handler {
 		})
 	})
 	return mux
-}
-
-// registryUnavailable answers every registry request with 503 in the registry's
-// own error format until the schema registry is part of the stack.
-func registryUnavailable() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(map[string]any{
-			"error_code": 50003,
-			"message":    "the schema registry is not available in this build of tickertape yet",
-		})
-	})
 }

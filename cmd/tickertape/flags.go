@@ -33,17 +33,8 @@ func newFlagSet(name, usage, examples string, stderr io.Writer) *flag.FlagSet {
 // parseFlags applies TICKERTAPE_<FLAG> environment variables, then the command
 // line (which wins). Usage problems become usageError (exit status 2).
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "TICKERTAPE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok && envErr == nil {
-			if err := f.Value.Set(v); err != nil {
-				envErr = usageError{fmt.Errorf("%s=%q: %v", env, v, err)}
-			}
-		}
-	})
-	if envErr != nil {
-		return envErr
+	if err := applyEnv(fs, nil); err != nil {
+		return err
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -55,4 +46,42 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return usageError{fmt.Errorf("unexpected argument %q (see tickertape %s --help)", fs.Arg(0), fs.Name())}
 	}
 	return nil
+}
+
+// parseWithArgs parses flags that may be interleaved with positional
+// arguments (tickertape groups describe g1 --brokers b g2), with the same
+// environment fallback as parseFlags, and returns the positional arguments.
+func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, err
+			}
+			return nil, usageError{err}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	// Environment variables for flags the command line left alone.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return pos, applyEnv(fs, set)
+}
+
+// applyEnv sets every flag not in skip from its TICKERTAPE_<FLAG> variable.
+func applyEnv(fs *flag.FlagSet, skip map[string]bool) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "TICKERTAPE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && !skip[f.Name] && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = usageError{fmt.Errorf("%s=%q: %v", env, v, err)}
+			}
+		}
+	})
+	return envErr
 }

@@ -39,23 +39,8 @@ func runGroups(args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("groups needs a subcommand: list, describe or delete")}
 	}
 	sub := args[0]
-	var groups []string
-	rest := args[1:]
-	// Flags and group names may be interleaved: parse flags, collect names.
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if err == flag.ErrHelp {
-				return err
-			}
-			return usageError{err}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		groups = append(groups, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-	if err := parseFlags(fs, nil); err != nil { // environment variables
+	groups, err := parseWithArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))

@@ -28,6 +28,12 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 
+// exitStatus ends the process with that status and no further message (the
+// command already said why, as tickertape schema check does).
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -56,9 +62,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
+	var es exitStatus
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &es):
+		return int(es)
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "tickertape: %v\n", err)
 		return 2
@@ -87,8 +96,10 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Examples:
-  tickertape serve                          # broker on 127.0.0.1:9092, data in ./data
+  tickertape serve                          # broker on 127.0.0.1:9092, registry on :8081, data in ./data
   kcat -b 127.0.0.1:9092 -L                 # list metadata with any Kafka client
+  tickertape schema register t-value s.avsc # register an Avro schema
+  curl -s 127.0.0.1:8081/subjects           # any Confluent registry client works too
 
 Run 'tickertape <command> --help' for a command's flags.
 `)

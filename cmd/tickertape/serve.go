@@ -119,7 +119,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "tickertape %s ready in %s\n", versionString(), time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(stdout, "  kafka     %s\n", stack.KafkaAddr())
 	if u := stack.RegistryURL(); u != "" {
-		fmt.Fprintf(stdout, "  registry  %s (answers 503 until the schema registry lands)\n", u)
+		fmt.Fprintf(stdout, "  registry  %s (Confluent Schema Registry API)\n", u)
 	}
 	if u := stack.HTTPURL(); u != "" {
 		fmt.Fprintf(stdout, "  http      %s/healthz\n", u)

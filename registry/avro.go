@@ -1,0 +1,99 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hamba/avro/v2"
+)
+
+// maxReferenceDepth bounds chains of references (a → b → c …), which also
+// stops cycles.
+const maxReferenceDepth = 32
+
+// resolver finds the schema a reference names (subject and version), deleted
+// versions included, as Confluent resolves them.
+type resolver func(subject string, version int) (*schemaEntry, bool)
+
+// parseAvro parses an Avro schema whose named types may come from references.
+// Every parse uses its own cache: hamba/avro's default cache is global and
+// would let one subject's names leak into another's.
+func parseAvro(text string, refs []Reference, resolve resolver) (avro.Schema, error) {
+	if !json.Valid([]byte(text)) {
+		return nil, errors.New("the schema is not valid JSON")
+	}
+	cache := &avro.SchemaCache{}
+	if err := loadReferences(cache, refs, resolve, 0); err != nil {
+		return nil, err
+	}
+	s, err := avro.ParseWithCache(text, "", cache)
+	if err != nil {
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "avro: "))
+	}
+	return s, nil
+}
+
+func loadReferences(cache *avro.SchemaCache, refs []Reference, resolve resolver, depth int) error {
+	if len(refs) > 0 && depth >= maxReferenceDepth {
+		return fmt.Errorf("references nest deeper than %d levels (or form a cycle)", maxReferenceDepth)
+	}
+	for _, r := range refs {
+		if r.Name == "" || r.Subject == "" {
+			return fmt.Errorf("a reference needs a name and a subject: %+v", r)
+		}
+		e, ok := resolve(r.Subject, r.Version)
+		if !ok {
+			return fmt.Errorf("reference %q: subject %q version %d not found", r.Name, r.Subject, r.Version)
+		}
+		if err := loadReferences(cache, e.References, resolve, depth+1); err != nil {
+			return err
+		}
+		if _, err := avro.ParseWithCache(e.Schema, "", cache); err != nil {
+			return fmt.Errorf("reference %q (subject %q version %d): %v", r.Name, r.Subject, r.Version, err)
+		}
+	}
+	return nil
+}
+
+// identity is what makes two registrations the same schema: the parsed
+// schema's full JSON (hamba/avro's MarshalJSON: full names, one key order, no
+// whitespace, and every attribute that changes meaning, defaults, aliases,
+// logical types, order and docs included) plus the references. Parsing
+// Canonical Form alone is too coarse here: it drops defaults and aliases, so
+// adding a default (the usual way to make a change compatible) would look
+// like the same schema and be silently discarded.
+func identity(s avro.Schema, refs []Reference) (string, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	if len(refs) > 0 {
+		b = append(b, '|')
+		b = append(b, marshal(refs)...)
+	}
+	return string(b), nil
+}
+
+// normalizeAvro returns the normalized text of a schema (what ?normalize=true
+// stores): its full JSON as identity builds it. A schema with references is
+// kept as written, compacted, since normalizing would inline the referenced
+// types.
+func normalizeAvro(text string, s avro.Schema, refs []Reference) (string, error) {
+	if len(refs) > 0 {
+		return compactJSON(text)
+	}
+	b, err := json.Marshal(s)
+	return string(b), err
+}
+
+// compactJSON removes insignificant whitespace, as Confluent stores schemas.
+func compactJSON(text string) (string, error) {
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(text)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,479 @@
+package registry
+
+// The write operations. Each runs on the leader with writeMu held: it reads
+// the topic to its end (so the checks see every earlier write, whoever made
+// it), checks the request against the state, writes records and waits until
+// they are applied.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tickertape/tickertape/internal/avrocompat"
+)
+
+// Compatibility levels and modes.
+var (
+	compatLevels = []string{"NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"}
+	modes        = []string{"READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT"}
+)
+
+func validLevel(s string) (string, bool) {
+	u := strings.ToUpper(s)
+	for _, l := range compatLevels {
+		if l == u {
+			return u, true
+		}
+	}
+	return "", false
+}
+
+func validMode(s string) (string, bool) {
+	u := strings.ToUpper(s)
+	for _, m := range modes {
+		if m == u {
+			return u, true
+		}
+	}
+	return "", false
+}
+
+// RegisterRequest is the body of POST /subjects/{subject}/versions (and of a
+// lookup, POST /subjects/{subject}).
+type RegisterRequest struct {
+	Schema     string      `json:"schema"`
+	SchemaType string      `json:"schemaType,omitempty"`
+	References []Reference `json:"references,omitempty"`
+	// ID and Version are for IMPORT mode only.
+	ID      int `json:"id,omitempty"`
+	Version int `json:"version,omitempty"`
+}
+
+// catchUp reads the topic to its current end.
+func (r *Registry) catchUp(ctx context.Context) *Error {
+	ends, err := r.adm.ListEndOffsets(ctx, r.cfg.Topic)
+	if err != nil {
+		return errf(CodeStoreError, "Cannot read the end of the schemas topic: %v", err)
+	}
+	o, ok := ends.Lookup(r.cfg.Topic, 0)
+	if !ok || o.Err != nil {
+		return errf(CodeStoreError, "Cannot read the end of the schemas topic: %v", o.Err)
+	}
+	if err := r.waitApplied(ctx, o.Offset); err != nil {
+		return errf(CodeOperationTimeout, "Reading the schemas topic to its end timed out after %s", r.cfg.WriteTimeout)
+	}
+	return nil
+}
+
+func validSubject(s string) *Error {
+	if s == "" || !utf8.ValidString(s) || strings.ContainsAny(s, "\x00") {
+		return errf(CodeInvalidSchema, "Invalid subject name %q", s)
+	}
+	return nil
+}
+
+func checkSchemaType(t string) *Error {
+	switch strings.ToUpper(t) {
+	case "", "AVRO":
+		return nil
+	case "JSON", "PROTOBUF":
+		return errf(CodeInvalidSchema, "Schema type %s is not supported yet; this registry stores AVRO schemas", t)
+	}
+	return errf(CodeInvalidSchema, "Invalid schema type %q; valid types are AVRO (JSON and PROTOBUF are not supported yet)", t)
+}
+
+// prepared is a parsed schema ready to register or look up.
+type prepared struct {
+	text     string // what is stored
+	identity string
+	entry    *schemaEntry
+}
+
+// prepare parses a schema against the current state. r.mu must be held (read).
+func (r *Registry) prepare(req RegisterRequest, normalize bool) (prepared, *Error) {
+	if e := checkSchemaType(req.SchemaType); e != nil {
+		return prepared{}, e
+	}
+	if strings.TrimSpace(req.Schema) == "" {
+		return prepared{}, errf(CodeInvalidSchema, "Empty schema")
+	}
+	parsed, err := parseAvro(req.Schema, req.References, r.st.resolve)
+	if err != nil {
+		return prepared{}, errf(CodeInvalidSchema, "Invalid schema %s, details: %v", truncate(req.Schema, 200), err)
+	}
+	id, err := identity(parsed, req.References)
+	if err != nil {
+		return prepared{}, errf(CodeInvalidSchema, "Invalid schema: %v", err)
+	}
+	var text string
+	if normalize {
+		text, err = normalizeAvro(req.Schema, parsed, req.References)
+	} else {
+		text, err = compactJSON(req.Schema)
+	}
+	if err != nil {
+		return prepared{}, errf(CodeInvalidSchema, "Invalid schema: %v", err)
+	}
+	e := &schemaEntry{Type: "AVRO", Schema: text, References: req.References, identity: id, parsed: parsed}
+	return prepared{text: text, identity: id, entry: e}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// register registers a schema under a subject and returns its id.
+func (r *Registry) register(ctx context.Context, subject string, req RegisterRequest, normalize bool) (int, *Error) {
+	if e := validSubject(subject); e != nil {
+		return 0, e
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if e := r.catchUp(ctx); e != nil {
+		return 0, e
+	}
+	r.mu.RLock()
+	p, e := r.prepare(req, normalize)
+	if e != nil {
+		r.mu.RUnlock()
+		return 0, e
+	}
+	mode := r.st.modeFor(subject)
+	s := r.st.subjects[subject]
+	// Already registered (live) under this subject: the same id, no write.
+	if s != nil && req.ID == 0 {
+		for _, sv := range s.versions {
+			if se := r.st.schemas[sv.ID]; !sv.Deleted && se != nil && se.identity == p.identity {
+				r.mu.RUnlock()
+				return sv.ID, nil
+			}
+		}
+	}
+	switch mode {
+	case "READONLY", "READONLY_OVERRIDE":
+		r.mu.RUnlock()
+		return 0, errReadOnly(subject)
+	case "READWRITE":
+		if req.ID != 0 {
+			r.mu.RUnlock()
+			return 0, errf(CodeOperationNotPermitted, "Subject %s is not in import mode; schema ids can only be given in IMPORT mode (PUT /mode)", subject)
+		}
+	}
+	if mode != "IMPORT" {
+		if msgs := r.checkCompat(subject, p.entry, r.st.compatFor(subject), nil); len(msgs) > 0 {
+			r.mu.RUnlock()
+			return 0, errf(CodeIncompatibleSchema, "Schema being registered is incompatible with an earlier schema for subject \"%s\", details: [%s]", subject, strings.Join(msgs, ", "))
+		}
+	}
+	id, known := r.st.ids[p.identity]
+	if req.ID != 0 {
+		if other := r.st.schemas[req.ID]; other != nil && other.identity != p.identity {
+			r.mu.RUnlock()
+			return 0, errf(CodeOperationNotPermitted, "Overwrite new schema with id %d is not permitted: the id is taken by another schema", req.ID)
+		}
+		id = req.ID
+	} else if !known {
+		id = r.st.maxID + 1
+	}
+	version := 1
+	if s != nil && len(s.versions) > 0 {
+		version = s.versions[len(s.versions)-1].Version + 1
+	}
+	if req.Version != 0 {
+		if req.Version < 1 {
+			r.mu.RUnlock()
+			return 0, errInvalidVersion(fmt.Sprint(req.Version))
+		}
+		if s != nil && s.find(req.Version) != nil {
+			r.mu.RUnlock()
+			return 0, errf(CodeInvalidSchema, "Version %d already exists in subject %s", req.Version, subject)
+		}
+		version = req.Version
+	}
+	r.mu.RUnlock()
+	v := schemaValue{Subject: subject, Version: version, ID: id, References: req.References, Schema: p.text}
+	if e := r.write(ctx, record{schemaKey(subject, version), marshal(v)}); e != nil {
+		return 0, toError(e)
+	}
+	return id, nil
+}
+
+func toError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return errf(CodeStoreError, "%v", err)
+}
+
+// checkCompat checks a new schema against the subject's live versions as the
+// level asks; against is one specific version to check against instead (the
+// compatibility endpoint). It returns the reasons it is incompatible (none
+// when it is compatible). r.mu must be held.
+func (r *Registry) checkCompat(subject string, newSchema *schemaEntry, level string, against *subjectVersion) []string {
+	if level == "NONE" {
+		return nil
+	}
+	s := r.st.subjects[subject]
+	if s == nil {
+		return nil
+	}
+	var olds []*subjectVersion
+	switch {
+	case against != nil:
+		olds = []*subjectVersion{against}
+	case strings.HasSuffix(level, "_TRANSITIVE"):
+		for i := len(s.versions) - 1; i >= 0; i-- {
+			if !s.versions[i].Deleted {
+				olds = append(olds, s.versions[i])
+			}
+		}
+	default:
+		if l := s.latest(false); l != nil {
+			olds = []*subjectVersion{l}
+		}
+	}
+	var msgs []string
+	for _, old := range olds {
+		oe := r.st.schemas[old.ID]
+		if oe == nil || oe.parsed == nil {
+			continue // not an Avro schema we can read; Confluent skips those too
+		}
+		var found []avrocompat.Incompatibility
+		if strings.HasPrefix(level, "BACKWARD") || strings.HasPrefix(level, "FULL") {
+			found = append(found, avrocompat.Check(newSchema.parsed, oe.parsed)...)
+		}
+		if strings.HasPrefix(level, "FORWARD") || strings.HasPrefix(level, "FULL") {
+			found = append(found, avrocompat.Check(oe.parsed, newSchema.parsed)...)
+		}
+		for _, f := range found {
+			msgs = append(msgs, f.String())
+		}
+		if len(found) > 0 {
+			msgs = append(msgs, fmt.Sprintf("{oldSchemaVersion: %d}", old.Version), fmt.Sprintf("{oldSchema: '%s'}", oe.Schema), fmt.Sprintf("{compatibility: '%s'}", level))
+		}
+	}
+	return msgs
+}
+
+// deleteVersion soft- or hard-deletes one version and returns its number.
+func (r *Registry) deleteVersion(ctx context.Context, subject, version string, permanent bool) (int, *Error) {
+	v, e := parseVersion(version)
+	if e != nil {
+		return 0, e
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if e := r.catchUp(ctx); e != nil {
+		return 0, e
+	}
+	r.mu.RLock()
+	if m := r.st.modeFor(subject); m == "READONLY" || m == "READONLY_OVERRIDE" {
+		r.mu.RUnlock()
+		return 0, errReadOnly(subject)
+	}
+	s := r.st.subjects[subject]
+	if s == nil || len(s.versions) == 0 {
+		r.mu.RUnlock()
+		return 0, errSubjectNotFound(subject)
+	}
+	var sv *subjectVersion
+	if v == -1 {
+		sv = s.latest(permanent)
+	} else {
+		sv = s.find(v)
+	}
+	if sv == nil {
+		r.mu.RUnlock()
+		return 0, errVersionNotFound(v)
+	}
+	if !permanent && sv.Deleted {
+		r.mu.RUnlock()
+		return 0, errf(CodeVersionSoftDeleted, "Subject '%s' Version %d was soft deleted. Set permanent=true to delete permanently", subject, sv.Version)
+	}
+	if permanent && !sv.Deleted {
+		r.mu.RUnlock()
+		return 0, errf(CodeVersionNotSoftDeleted, "Subject '%s' Version %d was not deleted first before being permanently deleted", subject, sv.Version)
+	}
+	if refs := r.st.referencedBy(subject, sv.Version); len(refs) > 0 && !permanent {
+		r.mu.RUnlock()
+		return 0, errf(CodeReferenceExists, "One or more references exist to the schema {subject=%s, version=%d}: ids %v", subject, sv.Version, refs)
+	}
+	entry := r.st.schemas[sv.ID]
+	r.mu.RUnlock()
+	rec := record{Key: schemaKey(subject, sv.Version)}
+	if !permanent {
+		val := schemaValue{Subject: subject, Version: sv.Version, ID: sv.ID, Deleted: true}
+		if entry != nil {
+			val.Schema, val.References = entry.Schema, entry.References
+			if entry.Type != "AVRO" {
+				val.SchemaType = entry.Type
+			}
+		}
+		rec.Value = marshal(val)
+	}
+	if err := r.write(ctx, rec); err != nil {
+		return 0, toError(err)
+	}
+	return sv.Version, nil
+}
+
+// deleteSubject soft- or hard-deletes every version of a subject.
+func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent bool) ([]int, *Error) {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if e := r.catchUp(ctx); e != nil {
+		return nil, e
+	}
+	r.mu.RLock()
+	if m := r.st.modeFor(subject); m == "READONLY" || m == "READONLY_OVERRIDE" {
+		r.mu.RUnlock()
+		return nil, errReadOnly(subject)
+	}
+	s := r.st.subjects[subject]
+	if s == nil || len(s.versions) == 0 {
+		r.mu.RUnlock()
+		return nil, errSubjectNotFound(subject)
+	}
+	live := s.live()
+	if !permanent && !live {
+		r.mu.RUnlock()
+		return nil, errf(CodeSubjectSoftDeleted, "Subject '%s' was soft deleted. Set permanent=true to delete permanently", subject)
+	}
+	if permanent && live {
+		r.mu.RUnlock()
+		return nil, errf(CodeSubjectNotSoftDeleted, "Subject '%s' was not deleted first before being permanently deleted", subject)
+	}
+	var versions []int
+	var recs []record
+	for _, sv := range s.versions {
+		if refs := r.st.referencedBy(subject, sv.Version); len(refs) > 0 && !permanent {
+			r.mu.RUnlock()
+			return nil, errf(CodeReferenceExists, "One or more references exist to the schema {subject=%s, version=%d}: ids %v", subject, sv.Version, refs)
+		}
+		if permanent {
+			versions = append(versions, sv.Version)
+			recs = append(recs, record{Key: schemaKey(subject, sv.Version)})
+			continue
+		}
+		if sv.Deleted {
+			continue
+		}
+		versions = append(versions, sv.Version)
+		val := schemaValue{Subject: subject, Version: sv.Version, ID: sv.ID, Deleted: true}
+		if e := r.st.schemas[sv.ID]; e != nil {
+			val.Schema, val.References = e.Schema, e.References
+		}
+		recs = append(recs, record{schemaKey(subject, sv.Version), marshal(val)})
+	}
+	if permanent {
+		if s.compat != "" {
+			recs = append(recs, record{Key: configKey(subject)})
+		}
+		if s.mode != "" {
+			recs = append(recs, record{Key: modeKey(subject)})
+		}
+	} else {
+		latest := s.versions[len(s.versions)-1].Version
+		recs = append(recs, record{deleteSubjectKey(subject), marshal(deleteSubjectValue{Subject: subject, Version: latest})})
+	}
+	r.mu.RUnlock()
+	if err := r.write(ctx, recs...); err != nil {
+		return nil, toError(err)
+	}
+	return versions, nil
+}
+
+// setConfig sets (or with level "" removes) a compatibility level, globally
+// for subject "". It returns the level that was in effect before.
+func (r *Registry) setConfig(ctx context.Context, subject, level string, remove bool) (string, *Error) {
+	if !remove {
+		l, ok := validLevel(level)
+		if !ok {
+			return "", errf(CodeInvalidCompatibility, "Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, forward_transitive, and full_transitive")
+		}
+		level = l
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if e := r.catchUp(ctx); e != nil {
+		return "", e
+	}
+	r.mu.RLock()
+	prev := r.st.globalCompat()
+	if subject != "" {
+		s := r.st.subjects[subject]
+		if remove && (s == nil || s.compat == "") {
+			r.mu.RUnlock()
+			return "", errf(CodeSubjectCompatNotConfigured, "Subject '%s' does not have subject-level compatibility configured", subject)
+		}
+		if s != nil && s.compat != "" {
+			prev = s.compat
+		}
+	}
+	r.mu.RUnlock()
+	rec := record{Key: configKey(subject)}
+	if !remove {
+		rec.Value = marshal(configValue{CompatibilityLevel: level})
+	}
+	if err := r.write(ctx, rec); err != nil {
+		return "", toError(err)
+	}
+	return prev, nil
+}
+
+// setMode sets (or removes) a mode, globally for subject "". It returns the
+// mode in effect before.
+func (r *Registry) setMode(ctx context.Context, subject, mode string, remove, force bool) (string, *Error) {
+	if !remove {
+		m, ok := validMode(mode)
+		if !ok {
+			return "", errf(CodeInvalidMode, "Invalid mode. Valid values are READWRITE, READONLY, READONLY_OVERRIDE and IMPORT")
+		}
+		mode = m
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if e := r.catchUp(ctx); e != nil {
+		return "", e
+	}
+	r.mu.RLock()
+	prev := r.st.globalMode()
+	s := r.st.subjects[subject]
+	if subject != "" {
+		if remove && (s == nil || s.mode == "") {
+			r.mu.RUnlock()
+			return "", errf(CodeSubjectModeNotConfigured, "Subject '%s' does not have subject-level mode configured", subject)
+		}
+		if s != nil && s.mode != "" {
+			prev = s.mode
+		}
+	}
+	if mode == "IMPORT" && !force {
+		nonEmpty := false
+		if subject == "" {
+			for _, ss := range r.st.subjects {
+				nonEmpty = nonEmpty || len(ss.versions) > 0
+			}
+		} else {
+			nonEmpty = s != nil && len(s.versions) > 0
+		}
+		if nonEmpty {
+			r.mu.RUnlock()
+			return "", errf(CodeOperationNotPermitted, "Cannot import since found existing subjects; use force=true to set IMPORT mode anyway")
+		}
+	}
+	r.mu.RUnlock()
+	rec := record{Key: modeKey(subject)}
+	if !remove {
+		rec.Value = marshal(modeValue{Mode: mode})
+	}
+	if err := r.write(ctx, rec); err != nil {
+		return "", toError(err)
+	}
+	return prev, nil
+}

@@ -1,0 +1,266 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Config configures a Registry. Brokers is required; the rest have defaults
+// (see New).
+type Config struct {
+	// Brokers are the Kafka bootstrap addresses (host:port) that hold Topic.
+	Brokers []string
+	// Topic is the compacted topic holding the registry's state (_schemas).
+	Topic string
+	// GroupID is the consumer group the instances use to elect the one that
+	// writes (schema-registry).
+	GroupID string
+	// AdvertisedURL is how other instances reach this one to forward writes
+	// (http://host:port). Needed only when several instances share Topic.
+	AdvertisedURL string
+	// LeaderIneligible keeps this instance from ever writing: it forwards
+	// every write to the elected one.
+	LeaderIneligible bool
+	// WriteTimeout bounds how long a write waits for the topic (and for a
+	// leader to be elected): 50002 after it. Default 10s.
+	WriteTimeout time.Duration
+	// MaxBodyBytes caps request bodies (413 above it). Default 16 MiB.
+	MaxBodyBytes int64
+	// KafkaOpts are extra franz-go options for the clients (TLS, SASL, ...).
+	KafkaOpts []kgo.Opt
+	Logger    *slog.Logger
+}
+
+// Registry is a Confluent-compatible schema registry whose state lives in a
+// Kafka topic. Create it with New, then Start; serve Handler over HTTP.
+type Registry struct {
+	cfg Config
+	log *slog.Logger
+
+	cl   *kgo.Client // produces to and reads Topic
+	admc *kgo.Client // admin requests (a client of its own: cl's consumer caches the topic's absence)
+	adm  *kadm.Client
+	elec *election
+
+	mu       sync.RWMutex // guards st
+	st       *state
+	progress *sync.Cond // signalled (with mu held) whenever st.applied moves
+
+	writeMu sync.Mutex // one write at a time: check, produce, wait until applied
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ready  chan struct{} // closed when the topic has been replayed
+}
+
+// New validates cfg and fills in defaults. It does not connect; Start does.
+func New(cfg Config) (*Registry, error) {
+	var errs []error
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("registry: no Kafka brokers given (want host:port[,host:port...])"))
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = "_schemas"
+	}
+	if cfg.GroupID == "" {
+		cfg.GroupID = "schema-registry"
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.AdvertisedURL != "" && !strings.HasPrefix(cfg.AdvertisedURL, "http://") && !strings.HasPrefix(cfg.AdvertisedURL, "https://") {
+		errs = append(errs, fmt.Errorf("registry: advertised URL %q must start with http:// or https://", cfg.AdvertisedURL))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "registry"), st: newState(), ready: make(chan struct{})}
+	r.progress = sync.NewCond(&r.mu)
+	return r, nil
+}
+
+// Start connects to Kafka, creates Topic if it is missing (one partition,
+// cleanup.policy=compact), replays it, and joins the leader election. It
+// returns once the state is replayed, so reads are answered from a current
+// state; writes wait for the election (within WriteTimeout).
+func (r *Registry) Start(ctx context.Context) error {
+	var err error
+	if r.admc, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(r.cfg.Brokers...)}, r.cfg.KafkaOpts...)...); err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	r.adm = kadm.NewClient(r.admc)
+	end, err := r.ensureTopic(ctx)
+	if err != nil {
+		r.admc.Close()
+		return err
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(r.cfg.Brokers...),
+		kgo.DefaultProduceTopic(r.cfg.Topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchMaxWait(time.Second),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	}, r.cfg.KafkaOpts...)
+	if r.cl, err = kgo.NewClient(opts...); err != nil {
+		r.admc.Close()
+		return fmt.Errorf("registry: %w", err)
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.wg.Add(1)
+	go r.readLoop()
+	if err := r.waitApplied(ctx, end); err != nil {
+		r.Close()
+		return fmt.Errorf("registry: replaying %s: %w", r.cfg.Topic, err)
+	}
+	close(r.ready)
+	r.mu.RLock()
+	n, skipped, last := len(r.st.schemas), r.st.skipped, r.st.lastSkip
+	r.mu.RUnlock()
+	if skipped > 0 {
+		r.log.Warn("skipped records in the schemas topic that could not be applied", "topic", r.cfg.Topic, "skipped", skipped, "last_error", last)
+	}
+	r.log.Debug("schemas replayed", "topic", r.cfg.Topic, "schemas", n, "records", end)
+	if r.elec, err = startElection(r); err != nil {
+		r.Close()
+		return err
+	}
+	return nil
+}
+
+// ensureTopic creates the topic if needed and returns its end offset.
+func (r *Registry) ensureTopic(ctx context.Context) (int64, error) {
+	rf := int16(-1)
+	if md, err := r.adm.BrokerMetadata(ctx); err == nil {
+		rf = int16(min(3, len(md.Brokers)))
+	} else {
+		return 0, fmt.Errorf("registry: cannot reach Kafka at %s: %w", strings.Join(r.cfg.Brokers, ","), err)
+	}
+	resp, err := r.adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, r.cfg.Topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return 0, fmt.Errorf("registry: creating topic %s: %w", r.cfg.Topic, err)
+	}
+	ends, err := r.adm.ListEndOffsets(ctx, r.cfg.Topic)
+	if err != nil {
+		return 0, fmt.Errorf("registry: reading the end of %s: %w", r.cfg.Topic, err)
+	}
+	o, ok := ends.Lookup(r.cfg.Topic, 0)
+	if !ok || o.Err != nil {
+		return 0, fmt.Errorf("registry: reading the end of %s: %v ", r.cfg.Topic, o.Err)
+	}
+	return o.Offset, nil
+}
+
+// readLoop applies every record of the topic, in order, for the registry's
+// lifetime.
+func (r *Registry) readLoop() {
+	defer r.wg.Done()
+	for {
+		fs := r.cl.PollFetches(r.ctx)
+		if r.ctx.Err() != nil {
+			return
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				r.log.Warn("reading the schemas topic", "topic", t, "err", err)
+			}
+		})
+		recs := fs.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		r.mu.Lock()
+		for _, rec := range recs {
+			if rec.Offset >= r.st.applied {
+				r.st.apply(rec.Offset, rec.Key, rec.Value)
+			}
+		}
+		r.progress.Broadcast()
+		r.mu.Unlock()
+	}
+}
+
+// waitApplied waits until every record below offset is applied.
+func (r *Registry) waitApplied(ctx context.Context, offset int64) error {
+	stop := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.progress.Broadcast()
+		r.mu.Unlock()
+	})
+	defer stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.st.applied < offset {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.progress.Wait()
+	}
+	return nil
+}
+
+// write appends records to the topic and waits until they are applied, so
+// that the caller's next read sees them. Acks are all-ISR: a write is
+// acknowledged only once it is durably in the topic.
+func (r *Registry) write(ctx context.Context, recs ...record) error {
+	krs := make([]*kgo.Record, len(recs))
+	for i, rec := range recs {
+		krs[i] = &kgo.Record{Key: rec.Key, Value: rec.Value, Partition: 0}
+	}
+	res := r.cl.ProduceSync(ctx, krs...)
+	if err := res.FirstErr(); err != nil {
+		if ctx.Err() != nil {
+			return errf(CodeOperationTimeout, "Write to the schemas topic timed out after %s", r.cfg.WriteTimeout)
+		}
+		return errf(CodeStoreError, "Error while writing to the schemas topic: %v", err)
+	}
+	last := int64(-1)
+	for _, pr := range res {
+		last = max(last, pr.Record.Offset)
+	}
+	if err := r.waitApplied(ctx, last+1); err != nil {
+		return errf(CodeOperationTimeout, "The write reached the schemas topic but was not read back within %s", r.cfg.WriteTimeout)
+	}
+	return nil
+}
+
+// Close leaves the election and stops the clients.
+func (r *Registry) Close() {
+	if r.elec != nil {
+		r.elec.close()
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+	if r.cl != nil {
+		r.cl.Close()
+	}
+	if r.admc != nil {
+		r.admc.Close()
+	}
+}
+
+// Handler serves the Confluent REST API.
+func (r *Registry) Handler() http.Handler { return r.routes() }
