@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/tickertape/tickertape/internal/avrocompat"
@@ -92,10 +93,27 @@ type prepared struct {
 }
 
 // prepare parses a schema against the current state. r.mu must be held (read).
+// Results for schemas without references are cached by their text: parsing
+// is most of the cost of a lookup or a repeated registration.
 func (r *Registry) prepare(req RegisterRequest, normalize bool) (prepared, *Error) {
 	if e := checkSchemaType(req.SchemaType); e != nil {
 		return prepared{}, e
 	}
+	if len(req.References) == 0 {
+		key := prepKey{req.Schema, normalize}
+		if p, ok := r.prepCache.get(key); ok {
+			return p, nil
+		}
+		p, e := r.prepareUncached(req, normalize)
+		if e == nil {
+			r.prepCache.put(key, p)
+		}
+		return p, e
+	}
+	return r.prepareUncached(req, normalize)
+}
+
+func (r *Registry) prepareUncached(req RegisterRequest, normalize bool) (prepared, *Error) {
 	if strings.TrimSpace(req.Schema) == "" {
 		return prepared{}, errf(CodeInvalidSchema, "Empty schema")
 	}
@@ -120,6 +138,35 @@ func (r *Registry) prepare(req RegisterRequest, normalize bool) (prepared, *Erro
 	return prepared{text: text, identity: id, entry: e}, nil
 }
 
+type prepKey struct {
+	text      string
+	normalize bool
+}
+
+// prepCache remembers parsed schemas; it forgets everything when full.
+type prepCache struct {
+	mu sync.Mutex
+	m  map[prepKey]prepared
+}
+
+const prepCacheSize = 4096
+
+func (c *prepCache) get(k prepKey) (prepared, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[k]
+	return p, ok
+}
+
+func (c *prepCache) put(k prepKey, p prepared) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= prepCacheSize {
+		c.m = make(map[prepKey]prepared)
+	}
+	c.m[k] = p
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -132,27 +179,36 @@ func (r *Registry) register(ctx context.Context, subject string, req RegisterReq
 	if e := validSubject(subject); e != nil {
 		return 0, e
 	}
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
-	if e := r.catchUp(ctx); e != nil {
-		return 0, e
-	}
+	// Fast path, without the write lock or a trip to Kafka: the schema is
+	// already registered (live) under this subject, which is what every
+	// serializer with a cold cache asks.
 	r.mu.RLock()
 	p, e := r.prepare(req, normalize)
 	if e != nil {
 		r.mu.RUnlock()
 		return 0, e
 	}
+	if id, ok := r.registeredIn(subject, p.identity); ok && req.ID == 0 {
+		r.mu.RUnlock()
+		return id, nil
+	}
+	r.mu.RUnlock()
+
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if e := r.catchUp(ctx); e != nil {
+		return 0, e
+	}
+	r.mu.RLock()
+	if p, e = r.prepare(req, normalize); e != nil { // references may have changed
+		r.mu.RUnlock()
+		return 0, e
+	}
 	mode := r.st.modeFor(subject)
 	s := r.st.subjects[subject]
-	// Already registered (live) under this subject: the same id, no write.
-	if s != nil && req.ID == 0 {
-		for _, sv := range s.versions {
-			if se := r.st.schemas[sv.ID]; !sv.Deleted && se != nil && se.identity == p.identity {
-				r.mu.RUnlock()
-				return sv.ID, nil
-			}
-		}
+	if id, ok := r.registeredIn(subject, p.identity); ok && req.ID == 0 {
+		r.mu.RUnlock()
+		return id, nil
 	}
 	switch mode {
 	case "READONLY", "READONLY_OVERRIDE":
@@ -201,6 +257,21 @@ func (r *Registry) register(ctx context.Context, subject string, req RegisterReq
 		return 0, toError(e)
 	}
 	return id, nil
+}
+
+// registeredIn returns the id of a live version of subject with this
+// identity. r.mu must be held.
+func (r *Registry) registeredIn(subject, identity string) (int, bool) {
+	s := r.st.subjects[subject]
+	if s == nil {
+		return 0, false
+	}
+	for _, sv := range s.versions {
+		if se := r.st.schemas[sv.ID]; !sv.Deleted && se != nil && se.identity == identity {
+			return sv.ID, true
+		}
+	}
+	return 0, false
 }
 
 func toError(err error) *Error {

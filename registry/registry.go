@@ -58,6 +58,8 @@ type Registry struct {
 
 	writeMu sync.Mutex // one write at a time: check, produce, wait until applied
 
+	prepCache prepCache // parsed schemas by text (prepare)
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
