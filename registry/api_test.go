@@ -466,3 +466,31 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("client error for a missing id: %v", err)
 	}
 }
+
+func TestNormalize(t *testing.T) {
+	ts := startStack(t)
+	// Written with the namespace split off and keys in an odd order.
+	messy := `{"fields":[{"type":"long","name":"id"}],"name":"Trade","namespace":"n","type":"record"}`
+	var idResp map[string]int
+	if st := ts.call("POST", "/subjects/norm/versions?normalize=true", map[string]string{"schema": messy}, &idResp); st != 200 {
+		t.Fatalf("register normalized: %d", st)
+	}
+	var v map[string]any
+	ts.call("GET", "/subjects/norm/versions/1", nil, &v)
+	if stored := v["schema"].(string); !strings.HasPrefix(stored, `{"name":"n.Trade","type":"record"`) {
+		t.Fatalf("normalized schema stored as %s", stored)
+	}
+	// The same schema without normalize is still the same schema: same id.
+	var id2 map[string]int
+	ts.call("POST", "/subjects/norm2/versions", map[string]string{"schema": messy}, &id2)
+	if id2["id"] != idResp["id"] {
+		t.Fatalf("same schema, normalized or not: ids %d and %d", idResp["id"], id2["id"])
+	}
+	// A new schema without normalize is kept as written (compacted).
+	other := `{"fields": [{"type": "string", "name": "x"}], "name": "Other", "type": "record"}`
+	ts.call("POST", "/subjects/raw/versions", map[string]string{"schema": other}, nil)
+	ts.call("GET", "/subjects/raw/versions/1", nil, &v)
+	if v["schema"] != `{"fields":[{"type":"string","name":"x"}],"name":"Other","type":"record"}` {
+		t.Fatalf("schema registered without normalize stored as %s", v["schema"])
+	}
+}
