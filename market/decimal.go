@@ -38,7 +38,12 @@ var pow10 = func() [MaxScale + 1]int64 {
 // infinities, empty strings and more than MaxScale fractional digits are
 // errors; trailing zeros after the point are kept in the scale (so "1.50"
 // has scale 2). Nothing is rounded.
-func ParseDecimal(s string) (Decimal, error) {
+func ParseDecimal(s string) (Decimal, error) { return parseDecimal(s) }
+
+// ParseDecimalBytes is ParseDecimal for bytes, without a copy.
+func ParseDecimalBytes(b []byte) (Decimal, error) { return parseDecimal(b) }
+
+func parseDecimal[T string | []byte](s T) (Decimal, error) {
 	var d Decimal
 	if len(s) == 0 {
 		return d, fmt.Errorf("%w: empty", ErrDecimal)
