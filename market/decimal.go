@@ -103,7 +103,9 @@ func MustDecimal(s string) Decimal {
 }
 
 // NewDecimal returns coef × 10^-scale.
-func NewDecimal(coef int64, scale uint8) Decimal { return Decimal{Coef: coef, Scale: min(scale, MaxScale)} }
+func NewDecimal(coef int64, scale uint8) Decimal {
+	return Decimal{Coef: coef, Scale: min(scale, MaxScale)}
+}
 
 // String formats the decimal with exactly Scale fractional digits.
 func (d Decimal) String() string {
