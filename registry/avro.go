@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 )
@@ -24,6 +25,9 @@ type resolver func(subject string, version int) (*schemaEntry, bool)
 func parseAvro(text string, refs []Reference, resolve resolver) (avro.Schema, error) {
 	if !json.Valid([]byte(text)) {
 		return nil, errors.New("the schema is not valid JSON")
+	}
+	if !utf8.ValidString(text) {
+		return nil, errors.New("the schema is not valid UTF-8")
 	}
 	cache := &avro.SchemaCache{}
 	if err := loadReferences(cache, refs, resolve, 0); err != nil {
