@@ -1,0 +1,195 @@
+// Package ingest runs an exchange connector under the exchange.Supervisor
+// and writes every event to Kafka: Avro in the Confluent wire format
+// (schemas registered under TopicRecordNameStrategy subjects), keyed
+// exchange:SYMBOL so that one symbol's events stay in order, through an
+// idempotent franz-go producer with acks=all. It counts what goes in and
+// out; a record Kafka refuses after kgo's retries stops the run, because
+// silently dropping it would lose data.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/internal/topics"
+	"github.com/tickertape/tickertape/market"
+	"github.com/tickertape/tickertape/serde"
+)
+
+// Config configures an Ingest.
+type Config struct {
+	Brokers    []string
+	Serde      *serde.Serde // registry access
+	Topics     topics.Names
+	Partitions int32           // of topics created on first use; default 6
+	Exchange   exchange.Config // Connector, Subscription, watchdog, backoff; Handler is set by Ingest
+	KafkaOpts  []kgo.Opt
+	Logger     *slog.Logger
+}
+
+// Stats are the delivery counters.
+type Stats struct {
+	EventsIn               atomic.Int64 // events from the supervisor
+	Produced               atomic.Int64 // acknowledged by Kafka
+	Failed                 atomic.Int64 // refused after retries (the run stops)
+	Trades, Tickers, Books atomic.Int64
+	latMu                  sync.Mutex
+	lat                    []time.Duration // recent produce latencies
+}
+
+// ProduceLatency returns the p50 and p99 of recent produce latencies.
+func (s *Stats) ProduceLatency() (p50, p99 time.Duration) {
+	s.latMu.Lock()
+	l := append([]time.Duration(nil), s.lat...)
+	s.latMu.Unlock()
+	if len(l) == 0 {
+		return 0, 0
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	return l[len(l)/2], l[min(len(l)-1, len(l)*99/100)]
+}
+
+func (s *Stats) addLatency(d time.Duration) {
+	s.latMu.Lock()
+	if len(s.lat) >= 4096 {
+		s.lat = s.lat[1:]
+	}
+	s.lat = append(s.lat, d)
+	s.latMu.Unlock()
+}
+
+// Ingest is a running ingestion.
+type Ingest struct {
+	cfg   Config
+	log   *slog.Logger
+	Stats Stats
+	Sup   *exchange.Supervisor
+
+	cl      *kgo.Client
+	ids     [3]int // schema ids: trade, ticker, book
+	failure atomic.Pointer[error]
+}
+
+// New validates cfg, fills defaults and prepares the supervisor.
+func New(cfg Config) (*Ingest, error) {
+	if len(cfg.Brokers) == 0 || cfg.Serde == nil {
+		return nil, errors.New("ingest: Brokers and Serde are required")
+	}
+	cfg.Topics = cfg.Topics.WithDefaults()
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = 6
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	in := &Ingest{cfg: cfg, log: cfg.Logger.With("component", "ingest")}
+	ec := cfg.Exchange
+	ec.Handler = in.handle
+	if ec.Logger == nil {
+		ec.Logger = cfg.Logger
+	}
+	sup, err := exchange.NewSupervisor(ec)
+	if err != nil {
+		return nil, err
+	}
+	in.Sup = sup
+	return in, nil
+}
+
+// Run creates the topics, registers the schemas, and streams until ctx is
+// done (then it flushes what is buffered and returns nil) or a record cannot
+// be delivered.
+func (in *Ingest) Run(ctx context.Context) error {
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(in.cfg.Brokers...),
+		kgo.DefaultProduceTopic(in.cfg.Topics.Events),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.RecordDeliveryTimeout(2 * time.Minute),
+	}, in.cfg.KafkaOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	in.cl = cl
+	defer cl.Close()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := topics.Ensure(sctx, kadm.NewClient(cl), in.cfg.Topics, in.cfg.Partitions); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	for i, s := range []struct {
+		name   string
+		schema avro.Schema
+	}{{market.TradeName, market.TradeSchema}, {market.TickerName, market.TickerSchema}, {market.BookUpdateName, market.BookUpdateSchema}} {
+		id, err := in.cfg.Serde.Register(sctx, market.SubjectFor(in.cfg.Topics.Events, s.name), s.schema)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		in.ids[i] = id
+	}
+	err = in.Sup.Run(ctx)
+	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer fcancel()
+	if ferr := cl.Flush(fctx); ferr != nil && err == nil {
+		err = fmt.Errorf("ingest: flushing on shutdown: %w", ferr)
+	}
+	if f := in.failure.Load(); f != nil {
+		return *f
+	}
+	return err
+}
+
+// Key is the record key of an event: exchange:SYMBOL.
+func Key(exchange, symbol string) []byte { return []byte(exchange + ":" + symbol) }
+
+// handle encodes one event and hands it to the producer. Delivery is
+// asynchronous; the first failure stops the run.
+func (in *Ingest) handle(ctx context.Context, ev exchange.Event) error {
+	if f := in.failure.Load(); f != nil {
+		return *f
+	}
+	in.Stats.EventsIn.Add(1)
+	b := make([]byte, 0, 160) // the record owns its bytes until acknowledged
+	var key []byte
+	switch {
+	case ev.Trade != nil:
+		b = market.AppendTrade(serde.AppendHeader(b, in.ids[0]), ev.Trade)
+		key = Key(ev.Trade.Exchange, ev.Trade.Symbol)
+		in.Stats.Trades.Add(1)
+	case ev.Ticker != nil:
+		b = market.AppendTicker(serde.AppendHeader(b, in.ids[1]), ev.Ticker)
+		key = Key(ev.Ticker.Exchange, ev.Ticker.Symbol)
+		in.Stats.Tickers.Add(1)
+	case ev.Book != nil:
+		b = market.AppendBookUpdate(serde.AppendHeader(b, in.ids[2]), ev.Book)
+		key = Key(ev.Book.Exchange, ev.Book.Symbol)
+		in.Stats.Books.Add(1)
+	default:
+		return nil
+	}
+	start := time.Now()
+	// Not ctx: a cancelled run still delivers what it accepted (Run flushes).
+	in.cl.Produce(context.Background(), &kgo.Record{Key: key, Value: b}, func(r *kgo.Record, err error) {
+		if err != nil {
+			in.Stats.Failed.Add(1)
+			e := fmt.Errorf("ingest: Kafka refused an event after retries (the run stops rather than lose it): %w", err)
+			in.failure.CompareAndSwap(nil, &e)
+			return
+		}
+		in.Stats.Produced.Add(1)
+		in.Stats.addLatency(time.Since(start))
+	})
+	return nil
+}

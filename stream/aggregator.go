@@ -1,0 +1,340 @@
+package stream
+
+import (
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tickertape/tickertape/market"
+)
+
+// Interval is a candle width.
+type Interval struct {
+	Name string // "1m"
+	us   int64
+}
+
+// Duration is the interval's width.
+func (iv Interval) Duration() time.Duration { return time.Duration(iv.us) * time.Microsecond }
+
+// ParseIntervals parses "1s,1m,5m,1h" (any Go duration that is a whole number
+// of seconds dividing a day evenly, so windows align to UTC midnight).
+func ParseIntervals(s string) ([]Interval, error) {
+	var out []Interval
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d < time.Second || d%time.Second != 0 || (24*time.Hour)%d != 0 {
+			return nil, fmt.Errorf("interval %q: want a duration like 1s, 1m, 5m, 1h that divides a day", f)
+		}
+		out = append(out, Interval{Name: f, us: d.Microseconds()})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no intervals in %q", s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].us < out[j].us })
+	return out, nil
+}
+
+// Output is what the aggregator emits: a candle (update or final) or a late
+// trade (one that arrived after a window it belongs to had closed).
+type Output struct {
+	Candle    *market.Candle
+	Late      *market.Trade
+	LateFor   []string // the intervals it was late for
+	Partition int32
+	Raw       []byte // the late trade's record value, as read (set by the processor)
+}
+
+// Aggregator is the deterministic core of the candle processor: trades in,
+// candles out, with time as an input (Add and Tick take the processing time;
+// event time comes from the trades). It is not safe for concurrent use.
+//
+// Windows are tumbling and aligned to the epoch. Each key (exchange:SYMBOL)
+// has a watermark: the largest exchange time seen minus the allowed
+// lateness, advanced further by processing time while the key is idle. A
+// window closes (its final candle is emitted) once the watermark passes its
+// end. A trade for a closed window is late: it is reported and left out of
+// that window (it still counts in longer windows that are open).
+//
+// Open and close prices are those of the earliest and latest trade by
+// (exchange time, trade id), so arrival order (backfill) does not matter.
+type Aggregator struct {
+	intervals   []Interval
+	lateness    int64
+	updateEvery int64
+	keys        map[string]*keyState
+}
+
+type keyState struct {
+	exchange, symbol string
+	partition        int32
+	maxEvent         int64
+	watermark        int64
+	lastActivity     int64 // processing time of the last trade
+	windows          map[windowKey]*window
+	// replayEnd: trades below this offset were processed before a restart;
+	// if they fall in a window already closed, they were already accounted.
+	replayEnd int64
+}
+
+type windowKey struct {
+	iv    int
+	start int64
+}
+
+type window struct {
+	start, end           int64
+	open, high, low, cls market.Decimal
+	first, last          tradeOrder
+	vol, quote           *big.Rat
+	count                int64
+	firstOffset          int64
+	dirty                bool
+	lastUpdate           int64
+}
+
+type tradeOrder struct {
+	ts int64
+	id string
+}
+
+func (a tradeOrder) less(b tradeOrder) bool {
+	if a.ts != b.ts {
+		return a.ts < b.ts
+	}
+	if len(a.id) != len(b.id) { // numeric ids: shorter is smaller
+		return len(a.id) < len(b.id)
+	}
+	return a.id < b.id
+}
+
+// NewAggregator returns an aggregator for the intervals; lateness is the
+// allowed lateness, updateEvery the minimum processing time between two
+// update (final=false) records of one window (0: no update records).
+func NewAggregator(intervals []Interval, lateness, updateEvery time.Duration) *Aggregator {
+	return &Aggregator{intervals: intervals, lateness: lateness.Microseconds(), updateEvery: updateEvery.Microseconds(), keys: map[string]*keyState{}}
+}
+
+// Key is the aggregation key of a trade.
+func Key(t *market.Trade) string { return t.Exchange + ":" + t.Symbol }
+
+func (a *Aggregator) key(t *market.Trade, partition int32) *keyState {
+	k := Key(t)
+	ks := a.keys[k]
+	if ks == nil {
+		ks = &keyState{exchange: t.Exchange, symbol: t.Symbol, partition: partition, windows: map[windowKey]*window{}, maxEvent: -1 << 62, watermark: -1 << 62}
+		a.keys[k] = ks
+	}
+	return ks
+}
+
+// Restore sets a key's watermark and replay end after a restart (from the
+// committed state), before its trades are replayed.
+func (a *Aggregator) Restore(key string, partition int32, watermark, replayEnd int64) {
+	exch, sym, _ := strings.Cut(key, ":")
+	ks := a.key(&market.Trade{Exchange: exch, Symbol: sym}, partition)
+	ks.watermark, ks.maxEvent, ks.replayEnd = watermark, watermark+a.lateness, replayEnd
+}
+
+// Add adds a trade read at offset of partition, at processing time nowUs.
+func (a *Aggregator) Add(t *market.Trade, partition int32, offset, nowUs int64) []Output {
+	ks := a.key(t, partition)
+	ks.lastActivity = nowUs
+	var out []Output
+	var lateFor []string
+	for i, iv := range a.intervals {
+		start := floorDiv(t.ExchangeTimeUs, iv.us) * iv.us
+		end := start + iv.us
+		if end <= ks.watermark {
+			if offset >= ks.replayEnd {
+				lateFor = append(lateFor, iv.Name)
+			}
+			continue
+		}
+		wk := windowKey{i, start}
+		w := ks.windows[wk]
+		if w == nil {
+			w = &window{start: start, end: end, vol: new(big.Rat), quote: new(big.Rat), firstOffset: offset}
+			ks.windows[wk] = w
+		}
+		w.add(t, offset)
+	}
+	if len(lateFor) > 0 {
+		out = append(out, Output{Late: t, LateFor: lateFor, Partition: partition})
+	}
+	if t.ExchangeTimeUs > ks.maxEvent {
+		ks.maxEvent = t.ExchangeTimeUs
+	}
+	return append(out, a.advance(ks, ks.maxEvent-a.lateness, nowUs)...)
+}
+
+func (w *window) add(t *market.Trade, offset int64) {
+	o := tradeOrder{t.ExchangeTimeUs, t.TradeID}
+	if w.count == 0 {
+		w.open, w.high, w.low, w.cls, w.first, w.last = t.Price, t.Price, t.Price, t.Price, o, o
+	} else {
+		if o.less(w.first) {
+			w.open, w.first = t.Price, o
+		}
+		if !o.less(w.last) {
+			w.cls, w.last = t.Price, o
+		}
+		if t.Price.Cmp(w.high) > 0 {
+			w.high = t.Price
+		}
+		if t.Price.Cmp(w.low) < 0 {
+			w.low = t.Price
+		}
+	}
+	w.count++
+	q := t.Quantity.Rat()
+	w.vol.Add(w.vol, q)
+	w.quote.Add(w.quote, q.Mul(q, t.Price.Rat()))
+	w.firstOffset = min(w.firstOffset, offset)
+	w.dirty = true
+}
+
+// advance moves a key's watermark to wm (if later) and closes windows.
+func (a *Aggregator) advance(ks *keyState, wm, nowUs int64) []Output {
+	if wm <= ks.watermark {
+		return nil
+	}
+	ks.watermark = wm
+	var closed []windowKey
+	for wk, w := range ks.windows {
+		if w.end <= wm {
+			closed = append(closed, wk)
+		}
+	}
+	sort.Slice(closed, func(i, j int) bool {
+		a, b := ks.windows[closed[i]], ks.windows[closed[j]]
+		if a.end != b.end {
+			return a.end < b.end
+		}
+		return closed[i].iv < closed[j].iv
+	})
+	out := make([]Output, 0, len(closed))
+	for _, wk := range closed {
+		c := a.candle(ks, wk, true, nowUs)
+		delete(ks.windows, wk)
+		out = append(out, Output{Candle: c, Partition: ks.partition})
+	}
+	return out
+}
+
+// Tick advances idle keys' watermarks by the processing time since their
+// last trade and emits due update records. Call it regularly.
+func (a *Aggregator) Tick(nowUs int64) []Output {
+	var out []Output
+	keys := make([]string, 0, len(a.keys))
+	for k := range a.keys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ks := a.keys[k]
+		if len(ks.windows) == 0 {
+			continue
+		}
+		if idle := nowUs - ks.lastActivity; idle > 0 {
+			out = append(out, a.advance(ks, ks.maxEvent+idle-a.lateness, nowUs)...)
+		}
+		if a.updateEvery <= 0 {
+			continue
+		}
+		var due []windowKey
+		for wk, w := range ks.windows {
+			if w.dirty && nowUs-w.lastUpdate >= a.updateEvery {
+				due = append(due, wk)
+			}
+		}
+		sort.Slice(due, func(i, j int) bool {
+			if due[i].iv != due[j].iv {
+				return due[i].iv < due[j].iv
+			}
+			return due[i].start < due[j].start
+		})
+		for _, wk := range due {
+			w := ks.windows[wk]
+			w.dirty, w.lastUpdate = false, nowUs
+			out = append(out, Output{Candle: a.candle(ks, wk, false, nowUs), Partition: ks.partition})
+		}
+	}
+	return out
+}
+
+func (a *Aggregator) candle(ks *keyState, wk windowKey, final bool, nowUs int64) *market.Candle {
+	w := ks.windows[wk]
+	c := &market.Candle{Exchange: ks.exchange, Symbol: ks.symbol, Interval: a.intervals[wk.iv].Name,
+		OpenTimeUs: w.start, CloseTimeUs: w.end, Open: w.open, High: w.high, Low: w.low, Close: w.cls,
+		TradeCount: w.count, Final: final, UpdatedTimeUs: nowUs}
+	c.Volume = exactOrRounded(w.vol)
+	c.QuoteVolume = exactOrRounded(w.quote)
+	if w.vol.Sign() > 0 {
+		c.VWAP = roundFit(new(big.Rat).Quo(w.quote, w.vol))
+	}
+	return c
+}
+
+// exactOrRounded converts a sum exactly when it fits a Decimal, else rounds
+// it to the most decimals that fit.
+func exactOrRounded(r *big.Rat) market.Decimal {
+	if d, err := market.DecimalFromRat(r); err == nil {
+		return d
+	}
+	return roundFit(r)
+}
+
+// roundFit rounds r half away from zero to the most decimals (at most 18)
+// whose coefficient fits in 64 bits.
+func roundFit(r *big.Rat) market.Decimal {
+	for scale := market.MaxScale; scale >= 0; scale-- {
+		if d, err := market.RoundRat(r, uint8(scale)); err == nil {
+			return d
+		}
+	}
+	return market.Decimal{}
+}
+
+// CommitState is what must be committed for a partition so that a restart
+// neither loses nor double-counts: resume at Offset (the first trade of the
+// oldest open window, or processed if none is open), and per key the
+// watermark (windows ending at or before it were already emitted).
+func (a *Aggregator) CommitState(partition int32, processed int64) (offset int64, watermarks map[string]int64) {
+	offset = processed
+	watermarks = map[string]int64{}
+	for k, ks := range a.keys {
+		if ks.partition != partition {
+			continue
+		}
+		watermarks[k] = ks.watermark
+		for _, w := range ks.windows {
+			offset = min(offset, w.firstOffset)
+		}
+	}
+	return offset, watermarks
+}
+
+// Drop forgets every key of a partition (after it was revoked or lost).
+func (a *Aggregator) Drop(partition int32) {
+	for k, ks := range a.keys {
+		if ks.partition == partition {
+			delete(a.keys, k)
+		}
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+

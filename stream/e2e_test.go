@@ -1,0 +1,276 @@
+package stream_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/tickertape/tickertape/app"
+	"github.com/tickertape/tickertape/broker"
+	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/poloniex"
+	"github.com/tickertape/tickertape/ingest"
+	"github.com/tickertape/tickertape/market"
+	"github.com/tickertape/tickertape/serde"
+	"github.com/tickertape/tickertape/stream"
+)
+
+type candleKey struct {
+	symbol, interval string
+	open             int64
+}
+
+// bruteForce recomputes every candle from the fake's ground truth.
+func bruteForce(trades []market.Trade, intervals []stream.Interval) map[candleKey]market.Candle {
+	type acc struct {
+		c          market.Candle
+		first, lst market.Trade
+		vol, quote *big.Rat
+	}
+	accs := map[candleKey]*acc{}
+	before := func(a, b market.Trade) bool {
+		if a.ExchangeTimeUs != b.ExchangeTimeUs {
+			return a.ExchangeTimeUs < b.ExchangeTimeUs
+		}
+		if len(a.TradeID) != len(b.TradeID) {
+			return len(a.TradeID) < len(b.TradeID)
+		}
+		return a.TradeID < b.TradeID
+	}
+	for _, t := range trades {
+		for _, iv := range intervals {
+			us := iv.Duration().Microseconds()
+			open := t.ExchangeTimeUs / us * us
+			k := candleKey{t.Symbol, iv.Name, open}
+			a := accs[k]
+			if a == nil {
+				a = &acc{c: market.Candle{Exchange: t.Exchange, Symbol: t.Symbol, Interval: iv.Name, OpenTimeUs: open, CloseTimeUs: open + us,
+					High: t.Price, Low: t.Price}, first: t, lst: t, vol: new(big.Rat), quote: new(big.Rat)}
+				accs[k] = a
+			}
+			if before(t, a.first) {
+				a.first = t
+			}
+			if !before(t, a.lst) {
+				a.lst = t
+			}
+			if t.Price.Cmp(a.c.High) > 0 {
+				a.c.High = t.Price
+			}
+			if t.Price.Cmp(a.c.Low) < 0 {
+				a.c.Low = t.Price
+			}
+			a.c.TradeCount++
+			a.vol.Add(a.vol, t.Quantity.Rat())
+			a.quote.Add(a.quote, new(big.Rat).Mul(t.Quantity.Rat(), t.Price.Rat()))
+		}
+	}
+	out := map[candleKey]market.Candle{}
+	for k, a := range accs {
+		c := a.c
+		c.Open, c.Close, c.Final = a.first.Price, a.lst.Price, true
+		c.Volume, _ = market.DecimalFromRat(a.vol)
+		c.QuoteVolume, _ = market.DecimalFromRat(a.quote)
+		v := new(big.Rat).Quo(a.quote, a.vol)
+		for sc := market.MaxScale; sc >= 0; sc-- {
+			if d, err := market.RoundRat(v, uint8(sc)); err == nil {
+				c.VWAP = d
+				break
+			}
+		}
+		out[k] = c
+	}
+	return out
+}
+
+func sameCandle(a, b market.Candle) bool {
+	return a.Exchange == b.Exchange && a.Symbol == b.Symbol && a.Interval == b.Interval && a.OpenTimeUs == b.OpenTimeUs && a.CloseTimeUs == b.CloseTimeUs &&
+		a.Open.Equal(b.Open) && a.High.Equal(b.High) && a.Low.Equal(b.Low) && a.Close.Equal(b.Close) && a.Volume.Equal(b.Volume) &&
+		a.QuoteVolume.Equal(b.QuoteVolume) && a.TradeCount == b.TradeCount && a.VWAP.Equal(b.VWAP) && a.Final == b.Final
+}
+
+// TestPipelineEndToEnd: fake Poloniex → ingest → embedded broker →
+// processor → market.candles. The processor is killed mid-stream and a new
+// one takes over; every final candle must equal a brute-force recomputation
+// from the fake's ground truth, and bad records must be skipped or
+// dead-lettered.
+func TestPipelineEndToEnd(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	stack, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet,
+		Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupMinSessionTimeout: 500 * time.Millisecond, GroupInitialRebalanceDelay: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close(context.Background())
+	srcl, _ := sr.NewClient(sr.URLs(stack.RegistryURL()))
+	brokers := []string{stack.KafkaAddr()}
+	fake, err := poloniex.NewFake(poloniex.FakeConfig{Seed: 11, Tick: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	in, err := ingest.New(ingest.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Logger: quiet,
+		Exchange: exchange.Config{Connector: poloniex.New(fake.Config()),
+			Subscription: exchange.Subscription{Symbols: []string{"BTC_USDT", "ETH_USDT"}, Trades: true, Tickers: true, Books: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ictx, icancel := context.WithCancel(ctx)
+	idone := make(chan error, 1)
+	go func() { idone <- in.Run(ictx) }()
+
+	intervals, _ := stream.ParseIntervals("1s,2s")
+	newProc := func() *stream.Processor {
+		p, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Intervals: intervals,
+			Lateness: 300 * time.Millisecond, UpdateEvery: 200 * time.Millisecond, Logger: quiet,
+			KafkaOpts: []kgo.Opt{kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p1 := newProc()
+	go p1.Run(ctx)
+	time.Sleep(2 * time.Second)
+	if p1.Stats.FinalCandles.Load() == 0 {
+		t.Fatalf("no final candle after 2s (trades in: %d)", p1.Stats.Trades.Load())
+	}
+	p1.Kill()
+	p2 := newProc()
+	pdone := make(chan error, 1)
+	pctx, pcancel := context.WithCancel(ctx)
+	go func() { pdone <- p2.Run(pctx) }()
+
+	// A foreign record type, garbage bytes and an unknown schema id.
+	other := avro.MustParse(`{"type":"record","name":"Thing","namespace":"other","fields":[{"name":"x","type":"int"}]}`)
+	sd := serde.New(srcl)
+	oid, err := sd.Register(ctx, "market.events-other.Thing", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := sd.AppendEncode(nil, oid, other, map[string]any{"x": 1})
+	pcl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("market.events"))
+	defer pcl.Close()
+	if err := pcl.ProduceSync(ctx, &kgo.Record{Key: []byte("x"), Value: foreign},
+		&kgo.Record{Key: []byte("x"), Value: []byte("garbage, not Avro")},
+		&kgo.Record{Key: []byte("x"), Value: serde.AppendHeader(nil, 99999)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	fake.Pause()
+
+	// Expected: every window of every trade the fake made.
+	var truth []market.Trade
+	for _, sym := range []string{"BTC_USDT", "ETH_USDT"} {
+		truth = append(truth, fake.Trades(sym)...)
+	}
+	want := bruteForce(truth, intervals)
+	got := map[candleKey]market.Candle{}
+	ccl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("market.candles"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer ccl.Close()
+	reader := serde.New(srcl)
+	deadline := time.Now().Add(30 * time.Second)
+	dupes := 0
+	for len(got) < len(want) && time.Now().Before(deadline) {
+		fctx, fcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := ccl.PollFetches(fctx)
+		fcancel()
+		for _, r := range fs.Records() {
+			var m map[string]any
+			if err := reader.Decode(ctx, r.Value, market.CandleSchema, &m); err != nil {
+				t.Fatalf("candle at %d: %v", r.Offset, err)
+			}
+			c, err := market.CandleFromMap(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(r.Key) != c.Exchange+":"+c.Symbol+":"+c.Interval {
+				t.Fatalf("candle key %q for %+v", r.Key, c)
+			}
+			if !c.Final {
+				continue
+			}
+			k := candleKey{c.Symbol, c.Interval, c.OpenTimeUs}
+			if prev, ok := got[k]; ok {
+				if !sameCandle(prev, c) {
+					t.Fatalf("two different final candles for %v:\n%+v\n%+v", k, prev, c)
+				}
+				dupes++
+			}
+			got[k] = c
+		}
+	}
+	var missing []string
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			missing = append(missing, fmt.Sprint(k))
+			continue
+		}
+		if !sameCandle(g, w) {
+			t.Fatalf("final candle %v:\n got %+v\nwant %+v", k, g, w)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Fatalf("%d of %d final candles missing (first %v); processor 2 stats: trades %d finals %d", len(missing), len(want), missing[0], p2.Stats.Trades.Load(), p2.Stats.FinalCandles.Load())
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Fatalf("a final candle for %v that the ground truth does not have", k)
+		}
+	}
+	t.Logf("%d final candles equal the brute-force recomputation (%d trades; %d repeated after the kill)", len(want), len(truth), dupes)
+
+	if p2.Stats.SkippedUnknown.Load() != 1 || p2.Stats.DeadLettered.Load() != 2 || p2.Stats.Late.Load() != 0 {
+		t.Fatalf("skipped unknown %d, dead-lettered %d, late %d", p2.Stats.SkippedUnknown.Load(), p2.Stats.DeadLettered.Load(), p2.Stats.Late.Load())
+	}
+	if p2.Stats.SkippedKnown.Load() == 0 {
+		t.Fatal("ticker and book records were not skipped and counted")
+	}
+	dcl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("market.deadletter"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer dcl.Close()
+	var dead []*kgo.Record
+	for len(dead) < 2 && time.Now().Before(deadline) {
+		fctx, fcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		dead = append(dead, dcl.PollFetches(fctx).Records()...)
+		fcancel()
+	}
+	kinds := []string{}
+	for _, r := range dead {
+		for _, h := range r.Headers {
+			if h.Key == "tickertape.error.kind" {
+				kinds = append(kinds, string(h.Value))
+			}
+		}
+	}
+	sort.Strings(kinds)
+	if strings.Join(kinds, ",") != "bad_header,unknown_schema" {
+		t.Fatalf("dead letters: %d records, kinds %v", len(dead), kinds)
+	}
+
+	icancel()
+	if err := <-idone; err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	if in.Stats.Failed.Load() != 0 || in.Stats.Produced.Load() != in.Stats.EventsIn.Load() {
+		t.Fatalf("ingest: in %d produced %d failed %d", in.Stats.EventsIn.Load(), in.Stats.Produced.Load(), in.Stats.Failed.Load())
+	}
+	pcancel()
+	if err := <-pdone; err != nil {
+		t.Fatalf("processor: %v", err)
+	}
+}

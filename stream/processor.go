@@ -1,0 +1,459 @@
+// Package stream turns market events into candles: a consumer-group
+// processor that reads market.events, computes OHLCV + VWAP per symbol over
+// event-time tumbling windows (Aggregator), and writes update and final
+// candles to market.candles, late trades to market.late, and records it
+// cannot decode to market.deadletter.
+//
+// Exactly-once final candles without transactions: after every batch the
+// processor waits until its outputs are acknowledged, then commits, per
+// partition, the offset of the first trade of the oldest window still open
+// (not the last offset read) together with, in the commit's metadata, each
+// key's watermark and the offset it had read to. A restarted or rebalanced
+// processor resumes there, rebuilds the open windows from their trades, and
+// skips re-read trades of windows that were already closed. The only
+// repeat possible is a final candle emitted after the last commit and
+// before a crash: it is emitted again, identical (same key, window and
+// numbers), so consumers can treat (key, open_time) as its identity.
+// Transactions will remove even that.
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tickertape/tickertape/internal/topics"
+	"github.com/tickertape/tickertape/market"
+	"github.com/tickertape/tickertape/serde"
+)
+
+// Config configures a Processor.
+type Config struct {
+	Brokers     []string
+	Serde       *serde.Serde
+	Topics      topics.Names
+	Partitions  int32 // of topics created on first use; default 6
+	Group       string
+	Intervals   []Interval    // default 1s, 1m, 5m, 1h
+	Lateness    time.Duration // allowed lateness; default 5s
+	UpdateEvery time.Duration // update records per open window at most this often; default 1s, negative for none
+	KafkaOpts   []kgo.Opt
+	Logger      *slog.Logger
+	Now         func() time.Time
+}
+
+// Stats are the processor's counters.
+type Stats struct {
+	Records, Trades              atomic.Int64
+	SkippedKnown, SkippedUnknown atomic.Int64 // other market types; types we do not know
+	DeadLettered, Late           atomic.Int64
+	FinalCandles, UpdateCandles  atomic.Int64
+	Commits                      atomic.Int64
+	mu                           sync.Mutex
+	latest                       map[string]market.Candle // last candle per exchange:SYMBOL:interval
+}
+
+// Latest returns the most recent candle of each key exchange:SYMBOL:interval.
+func (s *Stats) Latest() map[string]market.Candle {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]market.Candle, len(s.latest))
+	for k, v := range s.latest {
+		out[k] = v
+	}
+	return out
+}
+
+// Processor is the candle processor.
+type Processor struct {
+	cfg   Config
+	log   *slog.Logger
+	Stats Stats
+
+	cl       *kgo.Client
+	adm      *kadm.Client
+	candleID int
+
+	mu        sync.Mutex // guards agg and processed (the poll loop and rebalance callbacks)
+	agg       *Aggregator
+	processed map[int32]int64 // next offset to read per partition
+	dirty     map[int32]bool
+	killed    atomic.Bool
+}
+
+// New validates cfg and fills defaults.
+func New(cfg Config) (*Processor, error) {
+	if len(cfg.Brokers) == 0 || cfg.Serde == nil {
+		return nil, errors.New("stream: Brokers and Serde are required")
+	}
+	cfg.Topics = cfg.Topics.WithDefaults()
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = 6
+	}
+	if cfg.Group == "" {
+		cfg.Group = "tickertape-candles"
+	}
+	if len(cfg.Intervals) == 0 {
+		cfg.Intervals, _ = ParseIntervals("1s,1m,5m,1h")
+	}
+	if cfg.Lateness <= 0 {
+		cfg.Lateness = 5 * time.Second
+	}
+	if cfg.UpdateEvery == 0 {
+		cfg.UpdateEvery = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}}
+	p.Stats.latest = map[string]market.Candle{}
+	p.agg = NewAggregator(cfg.Intervals, cfg.Lateness, max(cfg.UpdateEvery, 0))
+	return p, nil
+}
+
+// metadata is stored with each committed offset.
+type metadata struct {
+	V   int              `json:"v"`
+	End int64            `json:"end"` // the offset read up to
+	WM  map[string]int64 `json:"wm"`  // watermark per key
+}
+
+// maxMetadata stays under Kafka's default offset.metadata.max.bytes (4096).
+const maxMetadata = 4000
+
+// Run consumes until ctx is done, then flushes, commits and leaves the group.
+func (p *Processor) Run(ctx context.Context) error {
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(p.cfg.Brokers...),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(p.cfg.Topics.Events),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(p.assigned),
+		kgo.OnPartitionsRevoked(p.revoked),
+		kgo.OnPartitionsLost(p.lost),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(2 * time.Millisecond),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+	}, p.cfg.KafkaOpts...)
+	adminCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...)}, p.cfg.KafkaOpts...)...)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	defer adminCl.Close()
+	p.adm = kadm.NewClient(adminCl)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := topics.Ensure(sctx, p.adm, p.cfg.Topics, p.cfg.Partitions); err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	if p.candleID, err = p.cfg.Serde.Register(sctx, market.SubjectFor(p.cfg.Topics.Candles, market.CandleName), market.CandleSchema); err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	if p.cl, err = kgo.NewClient(opts...); err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	defer func() {
+		if !p.killed.Load() {
+			p.cl.Close()
+		}
+	}()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for ctx.Err() == nil && !p.killed.Load() {
+		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		fs := p.cl.PollRecords(pctx, 2000)
+		pcancel()
+		if p.killed.Load() {
+			return nil
+		}
+		var fatal error
+		fs.EachError(func(t string, part int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			if errors.Is(err, kgo.ErrClientClosed) {
+				fatal = err
+				return
+			}
+			p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+		})
+		if fatal != nil {
+			return nil
+		}
+		if err := p.process(ctx, fs.Records()); err != nil {
+			p.cl.AllowRebalance()
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		p.cl.AllowRebalance()
+	}
+	if p.killed.Load() {
+		return nil
+	}
+	// Graceful stop: emit what is due, commit, leave.
+	fctx, fcancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer fcancel()
+	p.mu.Lock()
+	err = p.flushAndCommit(fctx, p.agg.Tick(p.cfg.Now().UnixMicro()), nil)
+	p.mu.Unlock()
+	return err
+}
+
+// Kill stops the processor abruptly, without committing or leaving the
+// group, as a crash would (for tests).
+func (p *Processor) Kill() {
+	p.killed.Store(true)
+	if p.cl != nil {
+		p.cl.Close()
+	}
+}
+
+// process handles one batch: decode, aggregate, emit, wait for the acks,
+// commit.
+func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.cfg.Now().UnixMicro()
+	var outs []Output
+	var extra []*kgo.Record
+	for _, r := range recs {
+		p.Stats.Records.Add(1)
+		t, dead, err := p.decode(ctx, r)
+		if err != nil {
+			return err
+		}
+		if dead != nil {
+			extra = append(extra, dead)
+		}
+		if t != nil {
+			p.Stats.Trades.Add(1)
+			for _, o := range p.agg.Add(t, r.Partition, r.Offset, now) {
+				if o.Late != nil {
+					o.Raw = r.Value
+				}
+				outs = append(outs, o)
+			}
+		}
+		p.processed[r.Partition] = r.Offset + 1
+		p.dirty[r.Partition] = true
+	}
+	outs = append(outs, p.agg.Tick(now)...)
+	return p.flushAndCommit(ctx, outs, extra)
+}
+
+// decode turns a record into a trade, nothing (another type: counted), or a
+// dead letter. Registry errors that are not about the record itself (the
+// registry is unreachable) are returned: the batch is retried later.
+func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *kgo.Record, error) {
+	id, _, err := serde.ParseHeader(r.Value)
+	if err != nil {
+		return nil, p.deadLetter(r, "bad_header", err), nil
+	}
+	for attempt := 0; ; attempt++ {
+		var writer avro.Schema
+		writer, err = p.cfg.Serde.WriterSchema(ctx, id)
+		if err == nil {
+			name := ""
+			if n, ok := writer.(avro.NamedSchema); ok {
+				name = n.FullName()
+			}
+			switch name {
+			case market.TradeName:
+			case market.TickerName, market.BookUpdateName, market.CandleName:
+				p.Stats.SkippedKnown.Add(1)
+				return nil, nil, nil
+			default:
+				p.Stats.SkippedUnknown.Add(1)
+				return nil, nil, nil
+			}
+			var m map[string]any
+			if err = p.cfg.Serde.Decode(ctx, r.Value, market.TradeSchema, &m); err == nil {
+				t, terr := market.TradeFromMap(m)
+				if terr != nil {
+					return nil, p.deadLetter(r, "invalid_trade", terr), nil
+				}
+				return &t, nil, nil
+			}
+		}
+		switch {
+		case errors.Is(err, serde.ErrUnknownSchemaID):
+			return nil, p.deadLetter(r, "unknown_schema", err), nil
+		case errors.Is(err, serde.ErrUndecodable), errors.Is(err, serde.ErrIncompatible), errors.Is(err, serde.ErrBadMagic), errors.Is(err, serde.ErrTruncated):
+			return nil, p.deadLetter(r, "undecodable", err), nil
+		}
+		if ctx.Err() != nil || attempt >= 30 {
+			return nil, nil, fmt.Errorf("stream: the schema registry is not answering: %w", err)
+		}
+		p.log.Warn("schema registry error; retrying", "err", err)
+		time.Sleep(min(time.Second, 50*time.Millisecond<<min(attempt, 5)))
+	}
+}
+
+// deadLetter builds the dead-letter copy of a record with headers saying why.
+func (p *Processor) deadLetter(r *kgo.Record, kind string, err error) *kgo.Record {
+	p.Stats.DeadLettered.Add(1)
+	h := append([]kgo.RecordHeader(nil), r.Headers...)
+	h = append(h,
+		kgo.RecordHeader{Key: "tickertape.error.kind", Value: []byte(kind)},
+		kgo.RecordHeader{Key: "tickertape.error", Value: []byte(err.Error())},
+		kgo.RecordHeader{Key: "tickertape.source", Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
+	)
+	return &kgo.Record{Topic: p.cfg.Topics.DeadLetter, Key: r.Key, Value: r.Value, Headers: h}
+}
+
+// flushAndCommit produces outputs and extra records, waits for every ack,
+// then commits the dirty partitions. p.mu is held.
+func (p *Processor) flushAndCommit(ctx context.Context, outs []Output, extra []*kgo.Record) error {
+	recs := extra
+	for _, o := range outs {
+		switch {
+		case o.Candle != nil:
+			c := o.Candle
+			v := market.AppendCandle(serde.AppendHeader(make([]byte, 0, 200), p.candleID), c)
+			key := c.Exchange + ":" + c.Symbol + ":" + c.Interval
+			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Candles, Key: []byte(key), Value: v})
+			if c.Final {
+				p.Stats.FinalCandles.Add(1)
+				p.dirty[o.Partition] = true // the watermark moved: commit it
+			} else {
+				p.Stats.UpdateCandles.Add(1)
+			}
+			p.Stats.mu.Lock()
+			p.Stats.latest[key] = *c
+			p.Stats.mu.Unlock()
+		case o.Late != nil:
+			p.Stats.Late.Add(1)
+			t := o.Late
+			h := []kgo.RecordHeader{{Key: "tickertape.late.intervals", Value: []byte(fmt.Sprint(o.LateFor))}}
+			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Late, Key: []byte(Key(t)), Value: o.Raw, Headers: h})
+		}
+	}
+	if len(recs) > 0 {
+		if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return fmt.Errorf("stream: writing candles: %w", err)
+		}
+	}
+	return p.commit(ctx, false)
+}
+
+// commit commits every dirty partition (all assigned ones when force).
+func (p *Processor) commit(ctx context.Context, force bool) error {
+	if len(p.dirty) == 0 && !force {
+		return nil
+	}
+	member, gen := p.cl.GroupMetadata()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation, req.MemberID = p.cfg.Group, gen, member
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = p.cfg.Topics.Events
+	for part := range p.dirty {
+		end, ok := p.processed[part]
+		if !ok {
+			continue // nothing read yet: keep the committed position
+		}
+		off, wm := p.agg.CommitState(part, end)
+		md := metadata{V: 1, End: end, WM: wm}
+		b, _ := json.Marshal(md)
+		if len(b) > maxMetadata {
+			p.log.Warn("too many symbols in one partition to store their watermarks with the offset; a restart may repeat some final candles", "partition", part, "bytes", len(b))
+			b, _ = json.Marshal(metadata{V: 1, End: end})
+		}
+		s := string(b)
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = part, off, -1, &s
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, p.cl)
+	if err != nil {
+		return fmt.Errorf("stream: committing: %w", err)
+	}
+	for _, t := range resp.Topics {
+		for _, pr := range t.Partitions {
+			if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
+				if errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) {
+					p.log.Debug("commit refused during a rebalance; the next owner replays from the previous commit", "partition", pr.Partition, "err", err)
+					continue
+				}
+				return fmt.Errorf("stream: committing partition %d: %w", pr.Partition, err)
+			}
+		}
+	}
+	p.Stats.Commits.Add(1)
+	clear(p.dirty)
+	return nil
+}
+
+// assigned restores the committed watermarks of newly assigned partitions.
+func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	parts := assigned[p.cfg.Topics.Events]
+	if len(parts) == 0 {
+		return
+	}
+	offs, err := p.adm.FetchOffsets(ctx, p.cfg.Group)
+	if err != nil {
+		p.log.Warn("cannot read committed state; windows start empty", "err", err)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, part := range parts {
+		o, ok := offs.Lookup(p.cfg.Topics.Events, part)
+		if !ok || o.Err != nil || o.Metadata == "" {
+			continue
+		}
+		var md metadata
+		if json.Unmarshal([]byte(o.Metadata), &md) != nil || md.V != 1 {
+			continue
+		}
+		for key, wm := range md.WM {
+			p.agg.Restore(key, part, wm, md.End)
+		}
+	}
+}
+
+// revoked commits and forgets partitions leaving this member.
+func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.killed.Load() {
+		return
+	}
+	if err := p.flushAndCommit(ctx, p.agg.Tick(p.cfg.Now().UnixMicro()), nil); err != nil {
+		p.log.Warn("commit on revoke failed; the next owner replays from the previous commit", "err", err)
+	}
+	for _, part := range revoked[p.cfg.Topics.Events] {
+		p.agg.Drop(part)
+		delete(p.processed, part)
+	}
+}
+
+// lost forgets partitions without committing (the session expired).
+func (p *Processor) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, part := range lost[p.cfg.Topics.Events] {
+		p.agg.Drop(part)
+		delete(p.processed, part)
+		delete(p.dirty, part)
+	}
+}
