@@ -107,7 +107,7 @@ type Candle struct {
 	Volume                  Decimal // base
 	QuoteVolume             Decimal // Σ price × quantity
 	TradeCount              int64
-	VWAP                    Decimal // QuoteVolume / Volume, rounded half away from zero to 18 digits
+	VWAP                    Decimal // QuoteVolume / Volume, rounded half away from zero to at most 18 decimals that fit 64 bits
 	Final                   bool
 	UpdatedTimeUs           int64 // when this record was computed
 }
