@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/tickertape/tickertape/market"
+	"github.com/tickertape/tickertape/serde"
+)
+
+func init() {
+	register(&command{name: "consume", summary: "print a topic's records decoded through the schema registry, one JSON object per line", run: runConsume})
+}
+
+func runConsume(args []string, stdout, stderr io.Writer) error {
+	var topic, brokers, registry, group, filter string
+	var fromBeginning bool
+	var maxRecs int
+	var timeout time.Duration
+	fs := newFlagSet("consume -t TOPIC [flags]",
+		"Prints the records of a topic as JSON lines, Avro values decoded through the schema registry\n(exact decimals as strings, timestamps as RFC 3339 UTC). Records that are not in the Confluent\nwire format are printed as {\"_raw\": ...}. Without --group it reads every partition on its own.",
+		`  tickertape consume -t market.events --from-beginning --max 10
+  tickertape consume -t market.candles --filter final=true
+  tickertape consume -t market.candles --filter interval=1m | jq -r '[.symbol, .close] | @tsv'
+  tickertape consume -t market.events --group my-reader --brokers kafka1:9092 --registry http://registry:8081`, stderr)
+	fs.StringVar(&topic, "t", "", "topic to read (required)")
+	fs.StringVar(&brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap addresses")
+	fs.StringVar(&registry, "registry", "http://127.0.0.1:8081", "schema registry URL")
+	fs.StringVar(&group, "group", "", "consume as this consumer group (committing offsets)")
+	fs.BoolVar(&fromBeginning, "from-beginning", false, "start at the oldest record (without --group, the default is new records only)")
+	fs.IntVar(&maxRecs, "max", 0, "stop after this many records (0: no limit)")
+	fs.DurationVar(&timeout, "timeout", 0, "stop when no record arrives for this long (0: wait forever); exit status 1 if nothing was printed")
+	fs.StringVar(&filter, "filter", "", "print only records whose top-level field equals a value, e.g. final=true or symbol=BTC-USDT")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if topic == "" {
+		return usageError{errors.New("consume needs -t TOPIC")}
+	}
+	fkey, fval, hasFilter := strings.Cut(filter, "=")
+	if filter != "" && !hasFilter {
+		return usageError{fmt.Errorf("--filter %q: want field=value", filter)}
+	}
+	srcl, err := sr.NewClient(sr.URLs(registry))
+	if err != nil {
+		return usageError{fmt.Errorf("--registry: %v", err)}
+	}
+	sd := serde.New(srcl)
+	opts := []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topic)}
+	if fromBeginning {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	} else {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	}
+	if group != "" {
+		opts = append(opts, kgo.ConsumerGroup(group))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	enc := json.NewEncoder(stdout)
+	printed := 0
+	last := time.Now()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(stderr, "tickertape: %s/%d: %v\n", t, p, err)
+			}
+		})
+		for _, r := range fs.Records() {
+			last = time.Now()
+			v := decodeValue(ctx, sd, r.Value, stderr)
+			if hasFilter {
+				m, ok := v.(map[string]any)
+				if !ok || fmt.Sprint(m[fkey]) != fval {
+					continue
+				}
+			}
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+			printed++
+			if maxRecs > 0 && printed >= maxRecs {
+				return nil
+			}
+		}
+		if timeout > 0 && time.Since(last) > timeout {
+			if printed == 0 {
+				return fmt.Errorf("no record in %s within %s (is anything producing to it? --from-beginning reads what is already there)", topic, timeout)
+			}
+			return nil
+		}
+	}
+}
+
+// decodeValue decodes a Confluent wire-format Avro value into JSON-ready
+// values; anything else becomes {"_raw": text or base64}.
+func decodeValue(ctx context.Context, sd *serde.Serde, b []byte, stderr io.Writer) any {
+	if _, _, err := serde.ParseHeader(b); err != nil {
+		return rawValue(b)
+	}
+	var v any
+	if err := sd.Decode(ctx, b, nil, &v); err != nil {
+		fmt.Fprintf(stderr, "tickertape: a record could not be decoded: %v\n", err)
+		return rawValue(b)
+	}
+	return jsonable(v)
+}
+
+func rawValue(b []byte) map[string]any {
+	if utf8.Valid(b) {
+		return map[string]any{"_raw": string(b)}
+	}
+	return map[string]any{"_raw_base64": base64.StdEncoding.EncodeToString(b)}
+}
+
+// jsonable converts hamba/avro's generic values: decimals to exact strings,
+// times to RFC 3339 UTC, bytes to base64.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonable(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonable(e)
+		}
+		return out
+	case *big.Rat:
+		if d, err := market.DecimalFromRat(x); err == nil {
+			return d.String()
+		}
+		return x.FloatString(18)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x)
+	}
+	return v
+}
