@@ -64,8 +64,8 @@ func (l *Log) Compact(deleteRetention time.Duration) (int, error) {
 	return removed, nil
 }
 
-// eachRecord decodes every keyed record of a segment.
-func eachRecord(s *segment, fn func(h batchHeader, r Record)) error {
+// eachBatch decodes every batch of a segment, stopping at the first error.
+func eachBatch(s *segment, fn func(h batchHeader, raw []byte, recs []Record)) error {
 	var ferr error
 	_, err := scanSegment(s.f, s.size, s.base, true, func(h batchHeader, _ int64, raw []byte) {
 		if ferr != nil {
@@ -76,28 +76,26 @@ func eachRecord(s *segment, fn func(h batchHeader, r Record)) error {
 			ferr = err
 			return
 		}
+		fn(h, raw, recs)
+	})
+	return errors.Join(err, ferr)
+}
+
+// eachRecord calls fn with every keyed record of a segment.
+func eachRecord(s *segment, fn func(h batchHeader, r Record)) error {
+	return eachBatch(s, func(h batchHeader, _ []byte, recs []Record) {
 		for _, r := range recs {
 			if r.Key != nil {
 				fn(h, r)
 			}
 		}
 	})
-	return errors.Join(err, ferr)
 }
 
 func (l *Log) compactSegment(s *segment, latest map[string]int64, horizon int64) (int, error) {
 	var out []byte
 	removed := 0
-	var ferr error
-	_, err := scanSegment(s.f, s.size, s.base, true, func(h batchHeader, _ int64, raw []byte) {
-		if ferr != nil {
-			return
-		}
-		recs, err := Records(raw)
-		if err != nil {
-			ferr = err
-			return
-		}
+	err := eachBatch(s, func(h batchHeader, raw []byte, recs []Record) {
 		kept := recs[:0:0]
 		for _, r := range recs {
 			superseded := r.Key != nil && latest[string(r.Key)] != r.Offset
@@ -122,7 +120,7 @@ func (l *Log) compactSegment(s *segment, latest map[string]int64, horizon int64)
 			out = append(out, encodeBatch(h, int32(binary.BigEndian.Uint32(raw[offLeaderEpoch:])), kept)...)
 		}
 	})
-	if err = errors.Join(err, ferr); err != nil || removed == 0 {
+	if err != nil || removed == 0 {
 		return 0, err
 	}
 	path := segmentName(l.dir, s.base, ".log")

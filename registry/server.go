@@ -473,16 +473,9 @@ func (r *Registry) getGlobalConfig(*http.Request) (any, *Error) {
 }
 
 func (r *Registry) getSubjectConfig(req *http.Request) (any, *Error) {
-	subject := req.PathValue("subject")
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if s := r.st.subjects[subject]; s != nil && s.compat != "" {
-		return configValue{CompatibilityLevel: s.compat}, nil
-	}
-	if boolParam(req, "defaultToGlobal") {
-		return configValue{CompatibilityLevel: r.st.globalCompat()}, nil
-	}
-	return nil, errf(CodeSubjectCompatNotConfigured, "Subject '%s' does not have subject-level compatibility configured", subject)
+	return r.subjectSetting(req, "compatibility", CodeSubjectCompatNotConfigured,
+		func(s *subjectState) string { return s.compat }, r.st.globalCompat,
+		func(v string) any { return configValue{CompatibilityLevel: v} })
 }
 
 func (r *Registry) getGlobalMode(*http.Request) (any, *Error) {
@@ -492,16 +485,25 @@ func (r *Registry) getGlobalMode(*http.Request) (any, *Error) {
 }
 
 func (r *Registry) getSubjectMode(req *http.Request) (any, *Error) {
+	return r.subjectSetting(req, "mode", CodeSubjectModeNotConfigured,
+		func(s *subjectState) string { return s.mode }, r.st.globalMode,
+		func(v string) any { return modeValue{Mode: v} })
+}
+
+// subjectSetting answers GET /config/{subject} and GET /mode/{subject}: the
+// subject's own setting; with defaultToGlobal, the global one when the
+// subject has none; else the "not configured" error.
+func (r *Registry) subjectSetting(req *http.Request, what string, notSet int, own func(*subjectState) string, global func() string, answer func(string) any) (any, *Error) {
 	subject := req.PathValue("subject")
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if s := r.st.subjects[subject]; s != nil && s.mode != "" {
-		return modeValue{Mode: s.mode}, nil
+	if s := r.st.subjects[subject]; s != nil && own(s) != "" {
+		return answer(own(s)), nil
 	}
 	if boolParam(req, "defaultToGlobal") {
-		return modeValue{Mode: r.st.globalMode()}, nil
+		return answer(global()), nil
 	}
-	return nil, errf(CodeSubjectModeNotConfigured, "Subject '%s' does not have subject-level mode configured", subject)
+	return nil, errf(notSet, "Subject '%s' does not have subject-level %s configured", subject, what)
 }
 
 func (r *Registry) postVersion(ctx context.Context, req *http.Request) (any, *Error) {
