@@ -43,6 +43,7 @@ type Stats struct {
 	EventsIn               atomic.Int64 // events from the supervisor
 	Produced               atomic.Int64 // acknowledged by Kafka
 	Failed                 atomic.Int64 // refused after retries (the run stops)
+	Retried                atomic.Int64 // produce requests that failed and were sent again by the client
 	Trades, Tickers, Books atomic.Int64
 	latMu                  sync.Mutex
 	lat                    []time.Duration // recent produce latencies
@@ -117,6 +118,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
+		kgo.WithHooks(retryHook{&in.Stats}),
 	}, in.cfg.KafkaOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -193,3 +195,15 @@ func (in *Ingest) handle(ctx context.Context, ev exchange.Event) error {
 	})
 	return nil
 }
+
+// retryHook counts produce requests that failed on the wire; franz-go sends
+// their records again (idempotently, so without duplicates).
+type retryHook struct{ s *Stats }
+
+func (h retryHook) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 0 && err != nil {
+		h.s.Retried.Add(1)
+	}
+}
+
+var _ kgo.HookBrokerWrite = retryHook{}

@@ -327,9 +327,9 @@ func startStatus(ctx context.Context, mode string, w io.Writer, in *ingest.Inges
 			if in != nil {
 				cur := [3]int64{in.Stats.Trades.Load(), in.Stats.Tickers.Load(), in.Stats.Books.Load()}
 				p50, p99 := in.Stats.ProduceLatency()
-				fmt.Fprintf(&b, "ingest   %.0f trades/s  %.0f tickers/s  %.0f book updates/s  produce p50 %s p99 %s  reconnects %d  gaps %d  backfilled %d\n",
+				fmt.Fprintf(&b, "ingest   %.0f trades/s  %.0f tickers/s  %.0f book updates/s  produce p50 %s p99 %s  retries %d  reconnects %d  gaps %d  backfilled %d\n",
 					float64(cur[0]-prev[0])/secs, float64(cur[1]-prev[1])/secs, float64(cur[2]-prev[2])/secs,
-					p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), max(in.Sup.Counters.Connects.Load()-1, 0),
+					p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), in.Stats.Retried.Load(), max(in.Sup.Counters.Connects.Load()-1, 0),
 					in.Sup.Counters.Gaps.Load(), in.Sup.Counters.BackfilledTrades.Load())
 				prev = cur
 			}

@@ -16,7 +16,7 @@ func BenchmarkTradeFrames(b *testing.B) {
 	for i := range frames {
 		frames[i] = []byte(fmt.Sprintf(`{"channel":"trades","data":[{"symbol":"BTC_USDT","amount":"%d.89973","quantity":"0.0%d7","takerSide":"sell","createTime":16611208%05d,"price":"2146%d.69","id":"%d","ts":1661120814823}]}`, 300+i%50, i%90+10, i, i%10, 60183607+i))
 	}
-	p := &parser{symbols: map[string]bool{"BTC_USDT": true}, now: func() int64 { return 1700000000000000 }}
+	p := &parser{exchange: Name, symbols: map[string]bool{"BTC_USDT": true}, now: func() int64 { return 1700000000000000 }}
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frames[0])))

@@ -149,7 +149,10 @@ func (f *Fake) WSURL() string { return "ws://" + f.ln.Addr().String() + "/ws/pub
 func (f *Fake) RESTURL() string { return "http://" + f.ln.Addr().String() }
 
 // Config returns a Connector Config pointing at the fake.
-func (f *Fake) Config() Config { return Config{WSURL: f.WSURL(), RESTURL: f.RESTURL()} }
+// Its events carry the exchange name SyntheticName.
+func (f *Fake) Config() Config {
+	return Config{WSURL: f.WSURL(), RESTURL: f.RESTURL(), Exchange: SyntheticName}
+}
 
 // Close stops the market and the server and drops every connection.
 func (f *Fake) Close() {
@@ -305,7 +308,7 @@ func (f *Fake) step(s *simSymbol, ticker bool) {
 		qty := int64(1 + f.rng.IntN(5000))
 		p, q := market.NewDecimal(price, uint8(s.PriceScale)), market.NewDecimal(qty, uint8(s.QuantityScale))
 		amount := market.NewDecimal(price*qty, uint8(s.PriceScale+s.QuantityScale))
-		t := market.Trade{Exchange: Name, Symbol: NormalizeSymbol(s.Symbol), VenueSymbol: s.Symbol, TradeID: strconv.FormatInt(f.tradeID, 10),
+		t := market.Trade{Exchange: SyntheticName, Symbol: NormalizeSymbol(s.Symbol), VenueSymbol: s.Symbol, TradeID: strconv.FormatInt(f.tradeID, 10),
 			Price: p, Quantity: q, QuoteQuantity: amount, HasQuoteQty: true, Side: side, ExchangeTimeUs: now * 1000}
 		trades = append(trades, t)
 		s.trades = append(s.trades, t)

@@ -19,8 +19,12 @@ import (
 	"github.com/tickertape/tickertape/market"
 )
 
-// Name is the exchange name events carry.
+// Name is the exchange name events from Poloniex carry.
 const Name = "poloniex"
+
+// SyntheticName is the exchange name of events from the fake Poloniex, so
+// that its synthetic data can never pass for the real market's downstream.
+const SyntheticName = "poloniex-synthetic"
 
 // item is one element of a frame's data, with the fields of every channel,
 // as raw bytes (valid until the next parse) or integers. Missing fields are
@@ -82,6 +86,7 @@ func NormalizeSymbol(venue string) string { return strings.Replace(venue, "_", "
 
 // parser turns frames into events. It is used by one goroutine at a time.
 type parser struct {
+	exchange string // the name events carry
 	// symbols restricts accepted symbols (to what was subscribed); nil
 	// accepts any.
 	symbols map[string]bool
@@ -222,11 +227,11 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, error) {
 		var ev exchange.Event
 		switch string(channel) {
 		case "trades":
-			ev.Trade, err = tradeFrom(&it, venue, norm, recv)
+			ev.Trade, err = tradeFrom(&it, p.exchange, venue, norm, recv)
 		case "ticker":
-			ev.Ticker, err = tickerFrom(&it, venue, norm, recv)
+			ev.Ticker, err = tickerFrom(&it, p.exchange, venue, norm, recv)
 		case "book_lv2":
-			ev.Book, err = bookFrom(&it, string(action), venue, norm, recv)
+			ev.Book, err = bookFrom(&it, string(action), p.exchange, venue, norm, recv)
 		}
 		if err != nil {
 			bad = fmt.Errorf("item %d: %w", i, err)
@@ -275,7 +280,7 @@ func side(s []byte) (market.Side, error) {
 
 // tradeFrom validates a trade item. Poloniex's quantity is the base amount
 // and amount the quote amount (see PROTOCOL.md).
-func tradeFrom(it *item, venue, norm string, recv int64) (*market.Trade, error) {
+func tradeFrom(it *item, exch, venue, norm string, recv int64) (*market.Trade, error) {
 	if !it.ID.set {
 		return nil, errors.New("trade without id")
 	}
@@ -288,7 +293,7 @@ func tradeFrom(it *item, venue, norm string, recv int64) (*market.Trade, error) 
 		return nil, err
 	}
 	t := &market.Trade{
-		Exchange: Name, Symbol: norm, VenueSymbol: venue, TradeID: string(it.ID.text),
+		Exchange: exch, Symbol: norm, VenueSymbol: venue, TradeID: string(it.ID.text),
 		Price: price, Quantity: qty, ExchangeTimeUs: it.CreateTime * 1000, ReceivedTimeUs: recv,
 	}
 	if it.Amount != nil {
@@ -306,12 +311,12 @@ func tradeFrom(it *item, venue, norm string, recv int64) (*market.Trade, error) 
 	return t, nil
 }
 
-func tickerFrom(it *item, venue, norm string, recv int64) (*market.Ticker, error) {
+func tickerFrom(it *item, exch, venue, norm string, recv int64) (*market.Ticker, error) {
 	last, err := positive("close", it.Close)
 	if err != nil {
 		return nil, err
 	}
-	t := &market.Ticker{Exchange: Name, Symbol: norm, VenueSymbol: venue, Last: last, ReceivedTimeUs: recv}
+	t := &market.Ticker{Exchange: exch, Symbol: norm, VenueSymbol: venue, Last: last, ReceivedTimeUs: recv}
 	if it.Open != nil || it.High != nil || it.Low != nil {
 		if t.Open, err = positive("open", it.Open); err != nil {
 			return nil, err
@@ -388,7 +393,7 @@ func levels(name string, v *fastjson.Value) ([]market.Level, error) {
 	return out, nil
 }
 
-func bookFrom(it *item, action, venue, norm string, recv int64) (*market.BookUpdate, error) {
+func bookFrom(it *item, action, exch, venue, norm string, recv int64) (*market.BookUpdate, error) {
 	if action != "snapshot" && action != "update" {
 		return nil, fmt.Errorf("book action %q", action)
 	}
@@ -408,7 +413,7 @@ func bookFrom(it *item, action, venue, norm string, recv int64) (*market.BookUpd
 		ts = it.Ts
 	}
 	return &market.BookUpdate{
-		Exchange: Name, Symbol: norm, VenueSymbol: venue,
+		Exchange: exch, Symbol: norm, VenueSymbol: venue,
 		Snapshot: action == "snapshot", Sequence: it.ID.n, PrevSequence: it.LastID.n,
 		Bids: bids, Asks: asks, ExchangeTimeUs: ts * 1000, ReceivedTimeUs: recv,
 	}, nil

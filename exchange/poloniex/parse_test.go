@@ -9,7 +9,7 @@ import (
 )
 
 func testParser() *parser {
-	return &parser{symbols: map[string]bool{"BTC_USDT": true}, now: func() int64 { return 1700000000123456 }}
+	return &parser{exchange: Name, symbols: map[string]bool{"BTC_USDT": true}, now: func() int64 { return 1700000000123456 }}
 }
 
 // Frames as Poloniex documents them (PROTOCOL.md), every normalized field checked.

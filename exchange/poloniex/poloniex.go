@@ -34,6 +34,9 @@ const (
 // Config configures a Connector; zero values mean the live endpoints.
 type Config struct {
 	WSURL, RESTURL string
+	// Exchange is the name events carry; default "poloniex" (the fake's
+	// Config says "poloniex-synthetic").
+	Exchange string
 	// PingInterval is how often the session sends {"event":"ping"}. Poloniex
 	// drops a connection that sends nothing for 30 s. Default 15s.
 	PingInterval time.Duration
@@ -55,6 +58,9 @@ func New(cfg Config) *Connector {
 	if cfg.WSURL == "" {
 		cfg.WSURL = PublicWSURL
 	}
+	if cfg.Exchange == "" {
+		cfg.Exchange = Name
+	}
 	if cfg.RESTURL == "" {
 		cfg.RESTURL = RESTURL
 	}
@@ -71,7 +77,7 @@ func New(cfg Config) *Connector {
 }
 
 // Name implements exchange.Connector.
-func (c *Connector) Name() string { return Name }
+func (c *Connector) Name() string { return c.cfg.Exchange }
 
 type subscribeMsg struct {
 	Event   string   `json:"event"`
@@ -89,7 +95,7 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 		return nil, fmt.Errorf("poloniex: connecting to %s: %w", c.cfg.WSURL, err)
 	}
 	conn.SetReadLimit(16 << 20)
-	s := &session{c: c, conn: conn, p: parser{symbols: map[string]bool{}, now: func() int64 { return c.cfg.Now().UnixMicro() }}, done: make(chan struct{})}
+	s := &session{c: c, conn: conn, p: parser{exchange: c.cfg.Exchange, symbols: map[string]bool{}, now: func() int64 { return c.cfg.Now().UnixMicro() }}, done: make(chan struct{})}
 	for _, sym := range sub.Symbols {
 		s.p.symbols[sym] = true
 	}
@@ -264,7 +270,7 @@ func (c *Connector) RecentTrades(ctx context.Context, venueSymbol string, limit 
 		it, err := readItem(e)
 		var t *market.Trade
 		if err == nil {
-			t, err = tradeFrom(&it, venueSymbol, norm, recv)
+			t, err = tradeFrom(&it, c.cfg.Exchange, venueSymbol, norm, recv)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("poloniex: trade %d of GET %s: %w", i, path, err)
