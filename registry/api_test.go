@@ -93,6 +93,12 @@ func TestRegisterLookupAndRead(t *testing.T) {
 	if st := ts.call("GET", "/subjects/trades-value/versions/1/schema", nil, &rawSchema); st != 200 || rawSchema["name"] != "Trade" {
 		t.Fatalf("GET .../schema: %d %v", st, rawSchema)
 	}
+	// ?subject= is a context hint, not a filter (deserializers send their
+	// TopicNameStrategy subject whatever strategy registered the schema).
+	var byID map[string]any
+	if st := ts.call("GET", "/schemas/ids/1?subject=some-other-value", nil, &byID); st != 200 || byID["schema"] != tradeV1 {
+		t.Fatalf("GET /schemas/ids/1?subject=...: %d %v", st, byID)
+	}
 	var types []string
 	if ts.call("GET", "/schemas/types", nil, &types); !slices.Equal(types, []string{"AVRO"}) {
 		t.Fatalf("types %v", types)
