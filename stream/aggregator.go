@@ -57,7 +57,9 @@ type Output struct {
 //
 // Windows are tumbling and aligned to the epoch. Each key (exchange:SYMBOL)
 // has a watermark: the largest exchange time seen minus the allowed
-// lateness, advanced further by processing time while the key is idle. A
+// lateness, advanced further by processing time once the key has been idle
+// for idleAfter (long enough that a broker failover or a reconnect does not
+// look like a quiet market and close windows whose trades are delayed). A
 // window closes (its final candle is emitted) once the watermark passes its
 // end. A trade for a closed window is late: it is reported and left out of
 // that window (it still counts in longer windows that are open).
@@ -68,6 +70,7 @@ type Aggregator struct {
 	intervals   []Interval
 	lateness    int64
 	updateEvery int64
+	idleAfter   int64
 	keys        map[string]*keyState
 }
 
@@ -116,9 +119,11 @@ func (a tradeOrder) less(b tradeOrder) bool {
 
 // NewAggregator returns an aggregator for the intervals; lateness is the
 // allowed lateness, updateEvery the minimum processing time between two
-// update (final=false) records of one window (0: no update records).
-func NewAggregator(intervals []Interval, lateness, updateEvery time.Duration) *Aggregator {
-	return &Aggregator{intervals: intervals, lateness: lateness.Microseconds(), updateEvery: updateEvery.Microseconds(), keys: map[string]*keyState{}}
+// update (final=false) records of one window (0: no update records),
+// idleAfter how long a key must be silent before processing time moves its
+// watermark.
+func NewAggregator(intervals []Interval, lateness, updateEvery, idleAfter time.Duration) *Aggregator {
+	return &Aggregator{intervals: intervals, lateness: lateness.Microseconds(), updateEvery: updateEvery.Microseconds(), idleAfter: idleAfter.Microseconds(), keys: map[string]*keyState{}}
 }
 
 // Key is the aggregation key of a trade.
@@ -228,8 +233,9 @@ func (a *Aggregator) advance(ks *keyState, wm, nowUs int64) []Output {
 	return out
 }
 
-// Tick advances idle keys' watermarks by the processing time since their
-// last trade and emits due update records. Call it regularly.
+// Tick advances the watermarks of keys idle for idleAfter by the processing
+// time since their last trade, and emits due update records. Call it
+// regularly.
 func (a *Aggregator) Tick(nowUs int64) []Output {
 	var out []Output
 	keys := make([]string, 0, len(a.keys))
@@ -242,7 +248,7 @@ func (a *Aggregator) Tick(nowUs int64) []Output {
 		if len(ks.windows) == 0 {
 			continue
 		}
-		if idle := nowUs - ks.lastActivity; idle > 0 {
+		if idle := nowUs - ks.lastActivity; idle > 0 && idle >= a.idleAfter {
 			out = append(out, a.advance(ks, ks.maxEvent+idle-a.lateness, nowUs)...)
 		}
 		if a.updateEvery <= 0 {

@@ -13,7 +13,7 @@ func trade(id string, tsMs int64, price, qty string) *market.Trade {
 
 func TestAggregatorWindowsLatenessAndOrder(t *testing.T) {
 	ivs, _ := ParseIntervals("1s")
-	a := NewAggregator(ivs, 500*time.Millisecond, 0)
+	a := NewAggregator(ivs, 500*time.Millisecond, 0, 500*time.Millisecond)
 	now := int64(10_000_000)
 	var finals []*market.Candle
 	var late []*market.Trade
@@ -66,7 +66,7 @@ func TestAggregatorWindowsLatenessAndOrder(t *testing.T) {
 	}
 	// A restarted aggregator restored from that state skips replayed trades
 	// of closed windows without reporting them late, and reports new ones.
-	b := NewAggregator(ivs, 500*time.Millisecond, 0)
+	b := NewAggregator(ivs, 500*time.Millisecond, 0, 500*time.Millisecond)
 	b.Restore("x:A-B", 0, wm["x:A-B"], 6)
 	if outs := b.Add(trade("12", 1500, "10", "1"), 0, 0, now); len(outs) != 0 {
 		t.Fatalf("replayed trade produced %v", outs)
@@ -78,7 +78,7 @@ func TestAggregatorWindowsLatenessAndOrder(t *testing.T) {
 
 func TestAggregatorUpdatesAreRateLimited(t *testing.T) {
 	ivs, _ := ParseIntervals("1m")
-	a := NewAggregator(ivs, time.Second, time.Second)
+	a := NewAggregator(ivs, time.Second, time.Second, time.Minute)
 	now := int64(100_000_000_000)
 	count := func(outs []Output) (n int) {
 		for _, o := range outs {

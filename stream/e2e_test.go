@@ -135,7 +135,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	intervals, _ := stream.ParseIntervals("1s,2s")
 	newProc := func() *stream.Processor {
 		p, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Intervals: intervals,
-			Lateness: 300 * time.Millisecond, UpdateEvery: 200 * time.Millisecond, Logger: quiet,
+			Lateness: 300 * time.Millisecond, UpdateEvery: 200 * time.Millisecond, IdleAfter: 300 * time.Millisecond, Logger: quiet,
 			KafkaOpts: []kgo.Opt{kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}})
 		if err != nil {
 			t.Fatal(err)

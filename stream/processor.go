@@ -49,6 +49,10 @@ type Config struct {
 	Intervals   []Interval    // default 1s, 1m, 5m, 1h
 	Lateness    time.Duration // allowed lateness; default 5s
 	UpdateEvery time.Duration // update records per open window at most this often; default 1s, negative for none
+	// IdleAfter: a symbol silent this long has its windows closed by
+	// processing time (its watermark advances without trades). Longer than a
+	// broker failover or a reconnect; default 30s or 3 × Lateness.
+	IdleAfter time.Duration
 	KafkaOpts   []kgo.Opt
 	Logger      *slog.Logger
 	Now         func() time.Time
@@ -85,6 +89,7 @@ type Processor struct {
 	cl       *kgo.Client
 	adm      *kadm.Client
 	candleID int
+	topicID  [16]byte // of the events topic: OffsetCommit v10+ names topics by id
 
 	mu        sync.Mutex // guards agg and processed (the poll loop and rebalance callbacks)
 	agg       *Aggregator
@@ -114,6 +119,9 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.UpdateEvery == 0 {
 		cfg.UpdateEvery = time.Second
 	}
+	if cfg.IdleAfter <= 0 {
+		cfg.IdleAfter = max(30*time.Second, 3*cfg.Lateness)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -122,7 +130,7 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}}
 	p.Stats.latest = map[string]market.Candle{}
-	p.agg = NewAggregator(cfg.Intervals, cfg.Lateness, max(cfg.UpdateEvery, 0))
+	p.agg = NewAggregator(cfg.Intervals, cfg.Lateness, max(cfg.UpdateEvery, 0), cfg.IdleAfter)
 	return p, nil
 }
 
@@ -165,6 +173,9 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	if p.candleID, err = p.cfg.Serde.Register(sctx, market.SubjectFor(p.cfg.Topics.Candles, market.CandleName), market.CandleSchema); err != nil {
 		return fmt.Errorf("stream: %w", err)
+	}
+	if tds, err := p.adm.ListTopics(sctx, p.cfg.Topics.Events); err == nil {
+		p.topicID = tds[p.cfg.Topics.Events].ID
 	}
 	if p.cl, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("stream: %w", err)
@@ -364,7 +375,7 @@ func (p *Processor) commit(ctx context.Context, force bool) error {
 	req := kmsg.NewPtrOffsetCommitRequest()
 	req.Group, req.Generation, req.MemberID = p.cfg.Group, gen, member
 	rt := kmsg.NewOffsetCommitRequestTopic()
-	rt.Topic = p.cfg.Topics.Events
+	rt.Topic, rt.TopicID = p.cfg.Topics.Events, p.topicID
 	for part := range p.dirty {
 		end, ok := p.processed[part]
 		if !ok {

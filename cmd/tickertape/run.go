@@ -44,6 +44,7 @@ type pipelineFlags struct {
 	symbols    string
 	intervals  string
 	lateness   time.Duration
+	idleAfter  time.Duration
 	group      string
 	partitions int
 	fake       bool
@@ -78,6 +79,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	if mode != "ingest" {
 		fs.StringVar(&f.intervals, "intervals", "1s,1m,5m,1h", "candle intervals")
 		fs.DurationVar(&f.lateness, "lateness", 5*time.Second, "how late (in exchange time) a trade may arrive and still count in its candle")
+		fs.DurationVar(&f.idleAfter, "idle-after", 30*time.Second, "a symbol without trades this long has its open candles closed by the clock")
 		fs.StringVar(&f.group, "group", "tickertape-candles", "consumer group of the candle processor")
 	}
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of the market topics when they are created")
@@ -186,7 +188,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	}
 	if mode != "ingest" {
 		if proc, err = stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: names, Partitions: int32(f.partitions), Group: f.group,
-			Intervals: intervals, Lateness: f.lateness, Logger: logger}); err != nil {
+			Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter, Logger: logger}); err != nil {
 			return err
 		}
 	}

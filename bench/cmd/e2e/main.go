@@ -61,7 +61,7 @@ func main() {
 		Exchange: exchange.Config{Connector: poloniex.New(fake.Config()), Subscription: exchange.Subscription{Symbols: []string{"BTC_USDT", "ETH_USDT"}, Trades: true, Tickers: true, Books: true}}})
 	must(err)
 	ivs, _ := stream.ParseIntervals("1s,1m")
-	proc, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Intervals: ivs, Lateness: time.Second, UpdateEvery: time.Millisecond, Logger: quiet})
+	proc, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Intervals: ivs, Lateness: time.Second, UpdateEvery: time.Millisecond, IdleAfter: time.Second, Logger: quiet})
 	must(err)
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -1,0 +1,214 @@
+//go:build realkafka
+
+package realkafka
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/poloniex"
+	"github.com/tickertape/tickertape/ingest"
+	"github.com/tickertape/tickertape/internal/topics"
+	"github.com/tickertape/tickertape/market"
+	"github.com/tickertape/tickertape/registry"
+	"github.com/tickertape/tickertape/serde"
+	"github.com/tickertape/tickertape/stream"
+)
+
+// TestPipelineOnRealKafka runs the registry (standalone, state in _schemas
+// with replication factor 3), ingest from the fake Poloniex and the candle
+// processor on a 3-node cluster with min.insync.replicas=2 and acks=all.
+// One broker is killed with SIGKILL mid-run and restarted later. The fake's
+// ground truth must arrive exactly once and the final candles must be right.
+func TestPipelineOnRealKafka(t *testing.T) {
+	c := realCluster(t)
+	if c.nodes != 3 {
+		t.Skip("needs a 3-node cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	reg, err := registry.New(registry.Config{Brokers: c.brokers(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	srv := httptest.NewServer(reg.Handler())
+	defer srv.Close()
+	srcl, _ := sr.NewClient(sr.URLs(srv.URL))
+
+	suffix := strconv.Itoa(rand.IntN(1_000_000))
+	names := topics.Names{Events: "market.events." + suffix, Candles: "market.candles." + suffix, Late: "market.late." + suffix, DeadLetter: "market.deadletter." + suffix}
+	fake, err := poloniex.NewFake(poloniex.FakeConfig{Seed: 3, Tick: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	in, err := ingest.New(ingest.Config{Brokers: c.brokers(), Serde: serde.New(srcl), Topics: names, Partitions: 3, Logger: quiet(),
+		Exchange: exchange.Config{Connector: poloniex.New(fake.Config()), Subscription: exchange.Subscription{Symbols: []string{"BTC_USDT", "ETH_USDT"}, Trades: true, Tickers: true, Books: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ivs, _ := stream.ParseIntervals("1s,5s")
+	proc, err := stream.New(stream.Config{Brokers: c.brokers(), Serde: serde.New(srcl), Topics: names, Partitions: 3, Group: "candles-" + suffix,
+		Intervals: ivs, Lateness: 2 * time.Second, UpdateEvery: -1, IdleAfter: 20 * time.Second, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	idone, pdone := make(chan error, 1), make(chan error, 1)
+	go func() { idone <- in.Run(rctx) }()
+	go func() { pdone <- proc.Run(rctx) }()
+
+	// The topics have replication factor 3 and min.insync.replicas 2.
+	time.Sleep(3 * time.Second)
+	cl, _ := kgo.NewClient(kgo.SeedBrokers(c.brokers()...))
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	md, err := adm.Metadata(ctx, names.Events)
+	if err != nil || len(md.Topics[names.Events].Partitions) != 3 || len(md.Topics[names.Events].Partitions[0].Replicas) != 3 {
+		t.Fatalf("%s: %+v %v", names.Events, md.Topics[names.Events], err)
+	}
+
+	script(t, "kill", c.dir, "2")
+	t.Log("killed node 2 with SIGKILL")
+	time.Sleep(5 * time.Second)
+	script(t, "restart", c.dir, "2")
+	t.Log("restarted node 2")
+	time.Sleep(5 * time.Second)
+	fake.Pause()
+	time.Sleep(time.Second)
+
+	// Every trade the fake made, exactly once, in market.events.
+	var truth []market.Trade
+	for _, sym := range []string{"BTC_USDT", "ETH_USDT"} {
+		truth = append(truth, fake.Trades(sym)...)
+	}
+	sd := serde.New(srcl)
+	got := map[string]int{}
+	ecl, _ := kgo.NewClient(kgo.SeedBrokers(c.brokers()...), kgo.ConsumeTopics(names.Events), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer ecl.Close()
+	deadline := time.Now().Add(60 * time.Second)
+	trades := 0
+	for trades < len(truth) && time.Now().Before(deadline) {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		for _, r := range ecl.PollFetches(pctx).Records() {
+			var m map[string]any
+			if err := sd.Decode(ctx, r.Value, nil, &m); err != nil {
+				t.Fatal(err)
+			}
+			if id, ok := m["trade_id"].(string); ok {
+				got[id]++
+				trades++
+			}
+		}
+		pcancel()
+	}
+	for _, tr := range truth {
+		if got[tr.TradeID] != 1 {
+			t.Fatalf("trade %s arrived %d times (%d trades made, %d read)", tr.TradeID, got[tr.TradeID], len(truth), trades)
+		}
+	}
+	if trades != len(truth) {
+		t.Fatalf("%d trades read, %d made", trades, len(truth))
+	}
+	t.Logf("%d trades made, each in %s exactly once (ingest retries: %d)", len(truth), names.Events, in.Stats.Retried.Load())
+
+	// Final candles equal a brute-force recomputation.
+	want := map[string]market.Candle{}
+	for _, iv := range ivs {
+		us := iv.Duration().Microseconds()
+		acc := map[string]*struct {
+			c          market.Candle
+			vol, quote *big.Rat
+		}{}
+		for _, tr := range truth {
+			open := tr.ExchangeTimeUs / us * us
+			k := fmt.Sprint(tr.Symbol, iv.Name, open)
+			a := acc[k]
+			if a == nil {
+				a = &struct {
+					c          market.Candle
+					vol, quote *big.Rat
+				}{c: market.Candle{Symbol: tr.Symbol, Interval: iv.Name, OpenTimeUs: open, Open: tr.Price, High: tr.Price, Low: tr.Price}, vol: new(big.Rat), quote: new(big.Rat)}
+				acc[k] = a
+			}
+			a.c.Close = tr.Price // the fake's trades are in time and id order
+			if tr.Price.Cmp(a.c.High) > 0 {
+				a.c.High = tr.Price
+			}
+			if tr.Price.Cmp(a.c.Low) < 0 {
+				a.c.Low = tr.Price
+			}
+			a.c.TradeCount++
+			a.vol.Add(a.vol, tr.Quantity.Rat())
+			a.quote.Add(a.quote, new(big.Rat).Mul(tr.Quantity.Rat(), tr.Price.Rat()))
+		}
+		for k, a := range acc {
+			a.c.Volume, _ = market.DecimalFromRat(a.vol)
+			a.c.QuoteVolume, _ = market.DecimalFromRat(a.quote)
+			want[k] = a.c
+		}
+	}
+	finals := map[string]market.Candle{}
+	ccl, _ := kgo.NewClient(kgo.SeedBrokers(c.brokers()...), kgo.ConsumeTopics(names.Candles), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer ccl.Close()
+	deadline = time.Now().Add(90 * time.Second)
+	for len(finals) < len(want) && time.Now().Before(deadline) {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		for _, r := range ccl.PollFetches(pctx).Records() {
+			var m map[string]any
+			if err := sd.Decode(ctx, r.Value, market.CandleSchema, &m); err != nil {
+				t.Fatal(err)
+			}
+			cd, err := market.CandleFromMap(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cd.Final {
+				finals[fmt.Sprint(cd.Symbol, cd.Interval, cd.OpenTimeUs)] = cd
+			}
+		}
+		pcancel()
+	}
+	for k, w := range want {
+		g, ok := finals[k]
+		if !ok {
+			select {
+			case err := <-pdone:
+				t.Logf("the processor stopped: %v", err)
+			default:
+			}
+			t.Fatalf("final candle %s missing (%d of %d present); processor: records %d trades %d finals %d commits %d dead %d",
+				k, len(finals), len(want), proc.Stats.Records.Load(), proc.Stats.Trades.Load(), proc.Stats.FinalCandles.Load(), proc.Stats.Commits.Load(), proc.Stats.DeadLettered.Load())
+		}
+		if !g.Open.Equal(w.Open) || !g.Close.Equal(w.Close) || !g.High.Equal(w.High) || !g.Low.Equal(w.Low) || g.TradeCount != w.TradeCount ||
+			!g.Volume.Equal(w.Volume) || !g.QuoteVolume.Equal(w.QuoteVolume) {
+			t.Fatalf("final candle %s:\n got %+v\nwant %+v", k, g, w)
+		}
+	}
+	if n := proc.Stats.Late.Load(); n != 0 {
+		t.Fatalf("%d trades were late", n)
+	}
+	t.Logf("%d final candles equal the brute-force recomputation", len(want))
+	rcancel()
+	if err := <-idone; err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	if err := <-pdone; err != nil {
+		t.Fatalf("processor: %v", err)
+	}
+}
