@@ -53,9 +53,9 @@ type Config struct {
 	// processing time (its watermark advances without trades). Longer than a
 	// broker failover or a reconnect; default 30s or 3 × Lateness.
 	IdleAfter time.Duration
-	KafkaOpts   []kgo.Opt
-	Logger      *slog.Logger
-	Now         func() time.Time
+	KafkaOpts []kgo.Opt
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Stats are the processor's counters.
