@@ -15,7 +15,9 @@ package serde
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -67,14 +69,13 @@ type Serde struct {
 	ids      map[subjectSchema]int
 	schemas  map[int]avro.Schema
 	resolved map[resolution]avro.Schema
-	compat   *avro.SchemaCompatibility
 }
 
 type subjectSchema struct{ subject, canonical string }
 
 type resolution struct {
 	writerID int
-	reader   [32]byte // reader's fingerprint
+	reader   [32]byte // SHA-256 of the reader's full JSON (not its canonical-form fingerprint, which ignores defaults)
 }
 
 // New returns a Serde that uses the registry client cl.
@@ -84,7 +85,6 @@ func New(cl *sr.Client) *Serde {
 		ids:      map[subjectSchema]int{},
 		schemas:  map[int]avro.Schema{},
 		resolved: map[resolution]avro.Schema{},
-		compat:   avro.NewSchemaCompatibility(),
 	}
 }
 
@@ -192,14 +192,21 @@ func (s *Serde) Decode(ctx context.Context, b []byte, reader avro.Schema, v any)
 }
 
 func (s *Serde) resolve(id int, writer, reader avro.Schema) (avro.Schema, error) {
-	key := resolution{writerID: id, reader: reader.Fingerprint()}
+	full, err := json.Marshal(reader)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reader schema: %v", ErrIncompatible, err)
+	}
+	key := resolution{writerID: id, reader: sha256.Sum256(full)}
 	s.mu.RLock()
 	sch, ok := s.resolved[key]
 	s.mu.RUnlock()
 	if ok {
 		return sch, nil
 	}
-	sch, err := s.compat.Resolve(reader, writer)
+	// A checker per resolution: hamba/avro's caches verdicts by canonical-form
+	// fingerprints, which ignore defaults and aliases, so a long-lived one
+	// could resolve a reader with the answer for another. Ours is cached above.
+	sch, err = avro.NewSchemaCompatibility().Resolve(reader, writer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: schema %d: %v", ErrIncompatible, id, err)
 	}

@@ -82,6 +82,16 @@ func TestEncodeDecodeAcrossVersions(t *testing.T) {
 	if err := fresh.Decode(ctx, newer, schemaV1, &c); err != nil || c != (tradeV1{8, "99.5"}) {
 		t.Fatalf("new record with old reader: %+v %v", c, err)
 	}
+	// Two readers that differ only in a default each get their own default
+	// (resolutions are cached by the reader's full JSON, not its canonical form).
+	otherDefault := avro.MustParse(`{"type":"record","name":"Trade","namespace":"serdetest","fields":[{"name":"id","type":"long"},{"name":"price","type":"string"},{"name":"side","type":"string","default":"n/a"}]}`)
+	var d1, d2 tradeV2
+	if err := fresh.Decode(ctx, old, schemaV2, &d1); err != nil || d1.Side != "unknown" {
+		t.Fatalf("first reader: %+v %v", d1, err)
+	}
+	if err := fresh.Decode(ctx, old, otherDefault, &d2); err != nil || d2.Side != "n/a" {
+		t.Fatalf("a reader differing only in its default got %q (%v)", d2.Side, err)
+	}
 	// Without a reader, the writer's schema decodes into a generic map.
 	var m map[string]any
 	if err := fresh.Decode(ctx, newer, nil, &m); err != nil || m["side"] != "sell" {
