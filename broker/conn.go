@@ -158,6 +158,23 @@ func (c *conn) handle(body []byte) (*pendingReply, reply, error) {
 	return p, h.fn(c, req), nil
 }
 
+// sizeHint estimates the encoded size of a response: the record batches of a
+// fetch response plus room for the rest; small for everything else.
+func sizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 256
+	for i := range f.Topics {
+		n += 64 + len(f.Topics[i].Topic)
+		for j := range f.Topics[i].Partitions {
+			n += 96 + len(f.Topics[i].Partitions[j].RecordBatches)
+		}
+	}
+	return n
+}
+
 func (c *conn) writeLoop() {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
 	buf := make([]byte, 0, 4096)
@@ -178,6 +195,13 @@ func (c *conn) writeLoop() {
 		if p.flexible && p.key != apiVersionsKey {
 			buf = append(buf, 0)
 		}
+		if need := len(buf) + sizeHint(r.resp); cap(buf) < need {
+			// One allocation for a large response (fetches): growing from a
+			// small buffer would copy the record batches several times.
+			nb := make([]byte, len(buf), need)
+			copy(nb, buf)
+			buf = nb
+		}
 		buf = r.resp.AppendTo(buf)
 		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
 		if _, err := bw.Write(buf); err != nil {
@@ -186,13 +210,13 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		// Flush when no further response is ready, so pipelined responses share a write.
-		if len(c.pending) == 0 || cap(buf) > 1<<20 {
+		if len(c.pending) == 0 || len(buf) > 1<<20 {
 			if err := bw.Flush(); err != nil {
 				broken = true
 				c.nc.Close()
 			}
 		}
-		if cap(buf) > 1<<20 {
+		if cap(buf) > 8<<20 {
 			buf = make([]byte, 0, 4096)
 		}
 	}
