@@ -62,17 +62,20 @@ func main() {
 	)
 	start := time.Now()
 	deadline := start.Add(*dur)
-	var tick <-chan time.Time
-	if *rate > 0 {
-		t := time.NewTicker(time.Second / time.Duration(*rate))
-		defer t.Stop()
-		tick = t.C
-	}
+	// At a fixed rate record i is due at start + i/rate; latency counts from
+	// that moment, so a broker that falls behind is charged for the queueing it
+	// causes (no coordinated omission).
+	var i int64
 	for time.Now().Before(deadline) {
-		if tick != nil {
-			<-tick
-		}
 		sent := time.Now()
+		if *rate > 0 {
+			due := start.Add(time.Duration(i * int64(time.Second) / int64(*rate)))
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+			sent = due
+			i++
+		}
 		wg.Add(1)
 		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
 			defer wg.Done()
