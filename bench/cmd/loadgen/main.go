@@ -39,6 +39,7 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "how long to produce")
 	rate := flag.Int("rate", 0, "records per second (0 = as fast as possible)")
 	consume := flag.Bool("consume", true, "consume the topic afterwards and report MB/s")
+	warmup := flag.Duration("warmup", 0, "produce for this long first, leaving it out of the results (JIT and page-cache warm-up)")
 	flag.Parse()
 
 	ctx := context.Background()
@@ -58,10 +59,12 @@ func main() {
 		lats  []time.Duration
 		errs  atomic.Int64
 		count atomic.Int64
+		total atomic.Int64
 		wg    sync.WaitGroup
 	)
 	start := time.Now()
-	deadline := start.Add(*dur)
+	measureFrom := start.Add(*warmup)
+	deadline := measureFrom.Add(*dur)
 	// At a fixed rate record i is due at start + i/rate; latency counts from
 	// that moment, so a broker that falls behind is charged for the queueing it
 	// causes (no coordinated omission).
@@ -79,6 +82,12 @@ func main() {
 		wg.Add(1)
 		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
 			defer wg.Done()
+			if err == nil {
+				total.Add(1)
+			}
+			if sent.Before(measureFrom) {
+				return
+			}
 			if err != nil {
 				errs.Add(1)
 				return
@@ -91,7 +100,7 @@ func main() {
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start).Seconds()
+	elapsed := time.Since(measureFrom).Seconds()
 	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
 	pct := func(p float64) float64 {
 		if len(lats) == 0 {
@@ -113,7 +122,7 @@ func main() {
 		cstart := time.Now()
 		var got, bytes int64
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		for got < n && cctx.Err() == nil {
+		for got < total.Load() && cctx.Err() == nil {
 			fs := cc.PollFetches(cctx)
 			fs.EachRecord(func(r *kgo.Record) { got++; bytes += int64(len(r.Value)) })
 		}
