@@ -23,7 +23,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/tickertape/tickertape/app"
+	"github.com/tickertape/tickertape/bench/internal/latency"
 	"github.com/tickertape/tickertape/broker"
 	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/exchange/poloniex"
@@ -119,13 +119,7 @@ func main() {
 	produced := in.Stats.Produced.Load() - produced0
 	cancel()
 	wg.Wait()
-	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-	}
+	pct := latency.Percentiles(lat)
 	out, _ := json.Marshal(map[string]any{"updates": len(lat), "p50_ms": pct(0.5), "p99_ms": pct(0.99), "events_per_s": float64(produced) / elapsed,
 		"trades": in.Stats.Trades.Load(), "tick": tick.String(), "max_trades_per_tick": *trades})
 	fmt.Println(string(out))

@@ -10,13 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickertape/tickertape/bench/internal/latency"
 )
 
 type result struct {
@@ -101,13 +102,7 @@ func main() {
 	}
 	wg.Wait()
 	elapsed := time.Since(measureFrom).Seconds()
-	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	pct := func(p float64) float64 {
-		if len(lats) == 0 {
-			return 0
-		}
-		return float64(lats[min(len(lats)-1, int(p*float64(len(lats))))].Microseconds()) / 1000
-	}
+	pct := latency.Percentiles(lats)
 	n := count.Load()
 	res := result{
 		Records: n, Seconds: elapsed, RecordsPerSec: float64(n) / elapsed,

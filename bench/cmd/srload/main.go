@@ -19,11 +19,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tickertape/tickertape/bench/internal/latency"
 )
 
 func main() {
@@ -123,13 +124,7 @@ func main() {
 			}()
 		}
 		wg.Wait()
-		slices.Sort(lat)
-		pct := func(p float64) float64 {
-			if len(lat) == 0 {
-				return 0
-			}
-			return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-		}
+		pct := latency.Percentiles(lat)
 		out, _ := json.Marshal(map[string]any{
 			"scenario": name, "requests": len(lat), "errors": errs.Load(),
 			"rps": float64(len(lat)) / dur.Seconds(), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "p999_ms": pct(0.999),
