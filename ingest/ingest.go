@@ -153,9 +153,6 @@ func (in *Ingest) Run(ctx context.Context) error {
 	return err
 }
 
-// Key is the record key of an event: exchange:SYMBOL.
-func Key(exchange, symbol string) []byte { return []byte(exchange + ":" + symbol) }
-
 // handle encodes one event and hands it to the producer. Delivery is
 // asynchronous; the first failure stops the run.
 func (in *Ingest) handle(ctx context.Context, ev exchange.Event) error {
@@ -168,15 +165,15 @@ func (in *Ingest) handle(ctx context.Context, ev exchange.Event) error {
 	switch {
 	case ev.Trade != nil:
 		b = market.AppendTrade(serde.AppendHeader(b, in.ids[0]), ev.Trade)
-		key = Key(ev.Trade.Exchange, ev.Trade.Symbol)
+		key = market.AppendEventKey(nil, ev.Trade.Exchange, ev.Trade.Symbol)
 		in.Stats.Trades.Add(1)
 	case ev.Ticker != nil:
 		b = market.AppendTicker(serde.AppendHeader(b, in.ids[1]), ev.Ticker)
-		key = Key(ev.Ticker.Exchange, ev.Ticker.Symbol)
+		key = market.AppendEventKey(nil, ev.Ticker.Exchange, ev.Ticker.Symbol)
 		in.Stats.Tickers.Add(1)
 	case ev.Book != nil:
 		b = market.AppendBookUpdate(serde.AppendHeader(b, in.ids[2]), ev.Book)
-		key = Key(ev.Book.Exchange, ev.Book.Symbol)
+		key = market.AppendEventKey(nil, ev.Book.Exchange, ev.Book.Symbol)
 		in.Stats.Books.Add(1)
 	default:
 		return nil

@@ -197,7 +197,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(r.Key) != c.Exchange+":"+c.Symbol+":"+c.Interval {
+			if string(r.Key) != market.CandleKey(c.Exchange, c.Symbol, c.Interval) {
 				t.Fatalf("candle key %q for %+v", r.Key, c)
 			}
 			if !c.Final {

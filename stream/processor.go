@@ -340,7 +340,7 @@ func (p *Processor) flushAndCommit(ctx context.Context, outs []Output, extra []*
 		case o.Candle != nil:
 			c := o.Candle
 			v := market.AppendCandle(serde.AppendHeader(make([]byte, 0, 200), p.candleID), c)
-			key := c.Exchange + ":" + c.Symbol + ":" + c.Interval
+			key := c.Key()
 			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Candles, Key: []byte(key), Value: v})
 			if c.Final {
 				p.Stats.FinalCandles.Add(1)
@@ -355,7 +355,7 @@ func (p *Processor) flushAndCommit(ctx context.Context, outs []Output, extra []*
 			p.Stats.Late.Add(1)
 			t := o.Late
 			h := []kgo.RecordHeader{{Key: "tickertape.late.intervals", Value: []byte(fmt.Sprint(o.LateFor))}}
-			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Late, Key: []byte(Key(t)), Value: o.Raw, Headers: h})
+			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Late, Key: []byte(t.Key()), Value: o.Raw, Headers: h})
 		}
 	}
 	if len(recs) > 0 {
