@@ -151,7 +151,8 @@ type Broker struct {
 	conns map[*conn]struct{}
 
 	connWG sync.WaitGroup // connection goroutines
-	bgWG   sync.WaitGroup // background loops (retention, interval fsync)
+	bgWG   sync.WaitGroup // background loops (retention, interval fsync, acks=0 fsync)
+	acks0  *acksZeroSyncer
 	closed chan struct{}
 	once   sync.Once
 }
@@ -189,6 +190,11 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.bgWG.Add(1)
 	go b.retentionLoop()
+	if cfg.Fsync.Mode == commitlog.FsyncAlways {
+		b.acks0 = newAcksZeroSyncer()
+		b.bgWG.Add(1)
+		go b.acksZeroLoop()
+	}
 	if cfg.Fsync.Mode == commitlog.FsyncInterval {
 		b.bgWG.Add(1)
 		go b.flushLoop(cfg.Fsync.Interval)
