@@ -124,8 +124,9 @@ func TestPipelineEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	ictx, icancel := context.WithCancel(ctx)
-	idone := make(chan error, 1)
-	go func() { idone <- ingestP.Run(ictx) }()
+	idone, istopped := make(chan error, 1), make(chan struct{})
+	go func() { idone <- ingestP.Run(ictx); close(istopped) }()
+	t.Cleanup(func() { icancel(); <-istopped }) // the stack stops before its data dir is removed
 	select {
 	case err := <-idone:
 		t.Fatal(err)
@@ -158,9 +159,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pdone := make(chan error, 1)
+	pdone, pstopped := make(chan error, 1), make(chan struct{})
 	pctx, pcancel := context.WithCancel(ctx)
-	go func() { pdone <- procP.Run(pctx) }()
+	go func() { pdone <- procP.Run(pctx); close(pstopped) }()
+	t.Cleanup(func() { pcancel(); <-pstopped })
 	<-procP.Ready()
 	p2 := func() *pipeline.CandleSnapshot { return procP.Snapshot().Candles }
 

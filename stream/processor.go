@@ -246,26 +246,37 @@ func (p *Processor) Kill() {
 	}
 }
 
-// process handles one batch: decode, aggregate, emit, wait for the acks,
+// process handles one batch: decode (outside the lock: decoding may wait
+// for the registry), then, under p.mu, aggregate, emit, wait for the acks,
 // commit.
 func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.cfg.Now().UnixMicro()
-	var outs []Output
-	var extra []*kgo.Record
+	type decoded struct {
+		r     *kgo.Record
+		trade *market.Trade
+		dead  *kgo.Record
+	}
+	ds := make([]decoded, 0, len(recs))
 	for _, r := range recs {
 		p.Counters.Records.Add(1)
 		t, dead, err := p.decode(ctx, r)
 		if err != nil {
 			return err
 		}
-		if dead != nil {
-			extra = append(extra, dead)
+		ds = append(ds, decoded{r, t, dead})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.cfg.Now().UnixMicro()
+	var outs []Output
+	var extra []*kgo.Record
+	for _, d := range ds {
+		r := d.r
+		if d.dead != nil {
+			extra = append(extra, d.dead)
 		}
-		if t != nil {
+		if d.trade != nil {
 			p.Counters.Trades.Add(1)
-			for _, o := range p.agg.Add(t, r.Partition, r.Offset, now) {
+			for _, o := range p.agg.Add(d.trade, r.Partition, r.Offset, now) {
 				if o.Late != nil {
 					o.Raw = r.Value
 				}
@@ -319,11 +330,19 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 		case errors.Is(err, serde.ErrUndecodable), errors.Is(err, serde.ErrIncompatible), errors.Is(err, serde.ErrBadMagic), errors.Is(err, serde.ErrTruncated):
 			return nil, p.deadLetter(r, "undecodable", err), nil
 		}
-		if ctx.Err() != nil || attempt >= 30 {
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("stream: stopped while the schema registry was not answering (%v): %w", err, ctx.Err())
+		}
+		if attempt >= 30 {
 			return nil, nil, fmt.Errorf("stream: the schema registry is not answering: %w", err)
 		}
 		p.log.Warn("schema registry error; retrying", "err", err)
-		time.Sleep(min(time.Second, 50*time.Millisecond<<min(attempt, 5)))
+		t := time.NewTimer(min(time.Second, 50*time.Millisecond<<min(attempt, 5)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
 	}
 }
 
