@@ -64,6 +64,10 @@ type member struct {
 	syncCh                               chan *kmsg.SyncGroupResponse // set while waiting in SyncGroup
 	syncVersion                          int16
 	timer                                *time.Timer
+	// sessionEpoch names the current session timer: a callback that fired
+	// while the lock was held by a heartbeat finds a newer epoch and does
+	// nothing (Timer.Stop cannot recall a callback that already started).
+	sessionEpoch uint64
 }
 
 type group struct {
@@ -78,9 +82,12 @@ type group struct {
 	pending      map[string]*time.Timer // member ids handed out by MEMBER_ID_REQUIRED, not yet joined
 	offsets      map[topicPartition]committedOffset
 	rebalance    *time.Timer
-	delaying     bool // the initial rebalance delay is running
-	emptySince   time.Time
-	stateSince   time.Time
+	// rebalanceEpoch names the current rebalance timer, as sessionEpoch does
+	// a member's session timer.
+	rebalanceEpoch uint64
+	delaying       bool // the initial rebalance delay is running
+	emptySince     time.Time
+	stateSince     time.Time
 }
 
 type topicPartition struct {
@@ -386,9 +393,14 @@ func (co *coordinator) prepareRebalanceLocked(g *group, initial bool) {
 	if g.delaying {
 		timeout = min(timeout, co.b.cfg.GroupInitialRebalanceDelay)
 	}
+	g.rebalanceEpoch++
+	epoch := g.rebalanceEpoch
 	g.rebalance = time.AfterFunc(timeout, func() {
 		co.mu.Lock()
 		defer co.mu.Unlock()
+		if g.rebalanceEpoch != epoch {
+			return // stopped or replaced after it fired
+		}
 		g.delaying = false
 		if g.state == groupPreparingRebalance {
 			co.completeJoinLocked(g, true)
@@ -417,6 +429,7 @@ func (co *coordinator) completeJoinLocked(g *group, expired bool) {
 	if g.rebalance != nil {
 		g.rebalance.Stop()
 		g.rebalance = nil
+		g.rebalanceEpoch++
 	}
 	for _, m := range g.members {
 		if m.joinCh == nil {
@@ -486,6 +499,7 @@ func (co *coordinator) removeMemberLocked(g *group, m *member, rebalance bool) {
 	if m.timer != nil {
 		m.timer.Stop()
 	}
+	m.sessionEpoch++
 	if m.joinCh != nil {
 		m.joinCh <- &kmsg.JoinGroupResponse{Version: m.joinVersion, ErrorCode: kerr.UnknownMemberID.Code, Generation: -1, MemberID: m.id}
 		m.joinCh = nil
@@ -520,10 +534,12 @@ func (co *coordinator) resetSessionLocked(g *group, m *member) {
 		// A member waiting in JoinGroup is alive until the rebalance ends.
 		timeout = max(timeout, m.rebalanceTimeout)
 	}
+	m.sessionEpoch++
+	epoch := m.sessionEpoch
 	m.timer = time.AfterFunc(timeout, func() {
 		co.mu.Lock()
 		defer co.mu.Unlock()
-		if g.members[m.id] == m {
+		if g.members[m.id] == m && m.sessionEpoch == epoch {
 			co.b.log.Debug("group member expired", "group", g.id, "member", m.id)
 			co.removeMemberLocked(g, m, true)
 		}

@@ -500,10 +500,12 @@ func (co *coordinator) stop() {
 		if g.rebalance != nil {
 			g.rebalance.Stop()
 		}
+		g.rebalanceEpoch++ // a callback already waiting for the lock does nothing
 		for _, m := range g.members {
 			if m.timer != nil {
 				m.timer.Stop()
 			}
+			m.sessionEpoch++
 		}
 		for _, t := range g.pending {
 			t.Stop()
