@@ -52,24 +52,20 @@ func handleOffsetForLeaderEpoch(c *conn, kreq kmsg.Request) reply {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
 		t := b.lookup(rt.Topic)
-		for _, rp := range rt.Partitions {
+		at := func(rp *kmsg.OffsetForLeaderEpochRequestTopicPartition) (int32, int32) {
+			return rp.Partition, rp.CurrentLeaderEpoch
+		}
+		eachPartition(b, t, rt.Partitions, at, errUnknownTopicOrPartition, func(rp *kmsg.OffsetForLeaderEpochRequestTopicPartition, p *partition, code int16) {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
-			sp.Partition = rp.Partition
+			sp.Partition, sp.ErrorCode = rp.Partition, code
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			p := b.partitionOf(t, rp.Partition)
-			switch {
-			case p == nil:
-				sp.ErrorCode = errUnknownTopicOrPartition
-			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
-				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
-			case rp.LeaderEpoch > p.log.LeaderEpoch():
-				// unknown epoch: -1, -1
-			default:
-				// Every record was written in the current epoch, so any epoch up to it ends at the log end.
+			// An unknown (newer) epoch is -1, -1; every record was written in
+			// the current epoch, so any epoch up to it ends at the log end.
+			if p != nil && rp.LeaderEpoch <= p.log.LeaderEpoch() {
 				sp.LeaderEpoch, sp.EndOffset = p.log.LeaderEpoch(), p.log.EndOffset()
 			}
 			st.Partitions = append(st.Partitions, sp)
-		}
+		})
 		resp.Topics = append(resp.Topics, st)
 	}
 	return respond(resp)

@@ -81,49 +81,48 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, re
 		} else {
 			t = b.lookup(rt.Topic)
 		}
-		for _, rp := range rt.Partitions {
+		at := func(rp *kmsg.FetchRequestTopicPartition) (int32, int32) { return rp.Partition, rp.CurrentLeaderEpoch }
+		eachPartition(b, t, rt.Partitions, at, missing, func(rp *kmsg.FetchRequestTopicPartition, p *partition, code int16) {
 			sp := kmsg.NewFetchResponseTopicPartition()
-			sp.Partition = rp.Partition
+			sp.Partition, sp.ErrorCode = rp.Partition, code
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			// Kafka sends an empty, never a null, record set: librdkafka rejects a
 			// null one as "invalid MessageSetSize -1".
 			sp.RecordBatches = []byte{}
-			p := b.partitionOf(t, rp.Partition)
-			switch {
-			case p == nil:
-				sp.ErrorCode = missing
-			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
-				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
-			default:
+			if p != nil {
 				wake = append(wake, p.log.Changed())
-				hw := p.log.HighWatermark()
-				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.StartOffset()
-				limit := min(int(rp.PartitionMaxBytes), maxBytes-total)
-				if limit <= 0 || rp.FetchOffset == hw {
-					break
-				}
-				data, err := p.log.Read(rp.FetchOffset, limit)
-				if err != nil {
-					sp.ErrorCode = logErrorCode(err)
-					if sp.ErrorCode == errKafkaStorage {
-						b.log.Error("read failed", "partition", p.String(), "offset", rp.FetchOffset, "err", err)
-					}
-					break
-				}
-				// Read returns the first batch whole even if over the limit (KIP-74);
-				// that exception applies only to the first data in the response.
-				if total > 0 && len(data) > limit {
-					break
-				}
-				sp.RecordBatches = data
-				total += len(data)
+				total += b.readPartition(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0)
 			}
 			if sp.ErrorCode != 0 {
 				hasErr = true
 			}
 			st.Partitions = append(st.Partitions, sp)
-		}
+		})
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, hasErr || total >= int(req.MinBytes) || total > 0 && total >= maxBytes, wake
+}
+
+// readPartition fills sp from p: offsets, and up to limit bytes of batches
+// from the fetch offset (the first batch of a response whole even if over
+// the limit, KIP-74, unless notFirst). It returns the bytes it added.
+func (b *Broker) readPartition(p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, limit int, notFirst bool) int {
+	hw := p.log.HighWatermark()
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.StartOffset()
+	if limit <= 0 || rp.FetchOffset == hw {
+		return 0
+	}
+	data, err := p.log.Read(rp.FetchOffset, limit)
+	if err != nil {
+		sp.ErrorCode = logErrorCode(err)
+		if sp.ErrorCode == errKafkaStorage {
+			b.log.Error("read failed", "partition", p.String(), "offset", rp.FetchOffset, "err", err)
+		}
+		return 0
+	}
+	if notFirst && len(data) > limit {
+		return 0
+	}
+	sp.RecordBatches = data
+	return len(data)
 }

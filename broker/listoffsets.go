@@ -24,17 +24,14 @@ func handleListOffsets(c *conn, kreq kmsg.Request) reply {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		t := b.lookup(rt.Topic)
-		for _, rp := range rt.Partitions {
+		at := func(rp *kmsg.ListOffsetsRequestTopicPartition) (int32, int32) {
+			return rp.Partition, rp.CurrentLeaderEpoch
+		}
+		eachPartition(b, t, rt.Partitions, at, errUnknownTopicOrPartition, func(rp *kmsg.ListOffsetsRequestTopicPartition, p *partition, code int16) {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
-			sp.Partition = rp.Partition
+			sp.Partition, sp.ErrorCode = rp.Partition, code
 			sp.Timestamp, sp.Offset = -1, -1
-			p := b.partitionOf(t, rp.Partition)
-			switch {
-			case p == nil:
-				sp.ErrorCode = errUnknownTopicOrPartition
-			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
-				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
-			default:
+			if p != nil {
 				sp.LeaderEpoch = p.log.LeaderEpoch()
 				var err error
 				switch ts := rp.Timestamp; {
@@ -63,7 +60,7 @@ func handleListOffsets(c *conn, kreq kmsg.Request) reply {
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
-		}
+		})
 		resp.Topics = append(resp.Topics, st)
 	}
 	return respond(resp)
