@@ -57,7 +57,7 @@ func TestStaleSessionTimerDoesNotExpireAHeartbeat(t *testing.T) {
 // fired while the join completed by other means must not end the next
 // rebalance early (which would expire members still rejoining).
 func TestStaleRebalanceTimerDoesNotEndTheNextRebalance(t *testing.T) {
-	tb := startBroker(t, func(c *Config) { c.GroupInitialRebalanceDelay = -1 })
+	tb := startBroker(t, func(c *Config) { c.NoGroupInitialRebalanceDelay = true })
 	co := tb.b.groups
 	co.mu.Lock()
 	g := co.getGroup("stale-rebalance", true)

@@ -117,7 +117,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	// The stack and ingest: one pipeline.
 	ingestP, err := pipeline.New(pipeline.Config{
 		Stack: app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet,
-			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupMinSessionTimeout: 500 * time.Millisecond, GroupInitialRebalanceDelay: -1}},
+			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupMinSessionTimeout: 500 * time.Millisecond, NoGroupInitialRebalanceDelay: true}},
 		Venues:     []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Connector: poloniex.New(fake.Config())}},
 		Partitions: 3, Logger: quiet})
 	if err != nil {

@@ -99,13 +99,36 @@ type Processor struct {
 	killed    atomic.Bool
 }
 
+// Validate reports every problem of cfg at once; zero values are defaults.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("stream: Brokers is required"))
+	}
+	if cfg.Serde == nil {
+		errs = append(errs, errors.New("stream: Serde is required"))
+	}
+	if cfg.Partitions < 0 {
+		errs = append(errs, fmt.Errorf("stream: Partitions %d is negative", cfg.Partitions))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Lateness", cfg.Lateness}, {"UpdateEvery", cfg.UpdateEvery}, {"IdleAfter", cfg.IdleAfter}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("stream: %s %s is negative", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // New validates cfg and fills defaults.
 func New(cfg Config) (*Processor, error) {
-	if len(cfg.Brokers) == 0 || cfg.Serde == nil {
-		return nil, errors.New("stream: Brokers and Serde are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	cfg.Topics = cfg.Topics.WithDefaults()
-	if cfg.Partitions <= 0 {
+	if cfg.Partitions == 0 {
 		cfg.Partitions = 6
 	}
 	if cfg.Group == "" {
@@ -114,13 +137,13 @@ func New(cfg Config) (*Processor, error) {
 	if len(cfg.Intervals) == 0 {
 		cfg.Intervals, _ = ParseIntervals("1s,1m,5m,1h")
 	}
-	if cfg.Lateness <= 0 {
+	if cfg.Lateness == 0 {
 		cfg.Lateness = 5 * time.Second
 	}
 	if cfg.UpdateEvery == 0 {
 		cfg.UpdateEvery = time.Second
 	}
-	if cfg.IdleAfter <= 0 {
+	if cfg.IdleAfter == 0 {
 		cfg.IdleAfter = max(30*time.Second, 3*cfg.Lateness)
 	}
 	if cfg.Logger == nil {

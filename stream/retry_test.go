@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,5 +51,14 @@ func TestRegistryRetryLeavesTheLockFree(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("process after cancel: %v (want it to stop because ctx was cancelled)", err)
+	}
+}
+
+func TestConfigValidateReportsEveryProblem(t *testing.T) {
+	_, err := New(Config{Partitions: -1, Lateness: -time.Second, UpdateEvery: -time.Second})
+	for _, want := range []string{"Brokers is required", "Serde is required", "Partitions -1", "Lateness -1s", "UpdateEvery -1s"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
 	}
 }
