@@ -60,6 +60,10 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	if embedded {
 		f.stack.register(fs)
 	}
+	if mode == "demo" {
+		d := fs.Lookup("data-dir")
+		d.DefValue, d.Usage = "", d.Usage+" (default: a temporary directory, removed on exit)"
+	}
 	defBrokers, defRegistry := "", ""
 	if !embedded {
 		defBrokers, defRegistry = "127.0.0.1:9092", "http://127.0.0.1:8081"
@@ -175,6 +179,14 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	srcl, err := sr.NewClient(sr.URLs(registryURL))
 	if err != nil {
 		return usageError{fmt.Errorf("--registry %q: %v", registryURL, err)}
+	}
+	if f.brokers != "" { // an existing cluster: say now if it is not there
+		if err := reachBrokers(ctx, brokers); err != nil {
+			return err
+		}
+		if err := reachRegistry(ctx, registryURL); err != nil {
+			return err
+		}
 	}
 	names := topics.Default
 
