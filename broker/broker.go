@@ -155,6 +155,7 @@ type Broker struct {
 	closed chan struct{}
 	once   sync.Once
 	lock   *os.File // the data directory's lock, held until Close
+	reqLog requestLog
 }
 
 // New opens (or creates) the data directory, recovers every partition and
