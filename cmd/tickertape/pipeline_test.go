@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
 	"github.com/tickertape/tickertape/exchange/poloniex"
@@ -128,5 +130,19 @@ func TestLiveWithoutNetworkNamesDemo(t *testing.T) {
 	err = checkLive(context.Background(), poloniex.New(fake.Config()), []string{"BTC_USDT", "NOPE_USDT"})
 	if err == nil || !strings.Contains(err.Error(), "NOPE_USDT") {
 		t.Fatalf("unknown symbol: %v", err)
+	}
+}
+
+// The status panel's "behind" is the end offset minus the processor's read
+// position, not the committed offset (which stays at the oldest open window,
+// an hour back with the default intervals); "replay" is the committed lag.
+func TestStatusBehindIsUnprocessedRecords(t *testing.T) {
+	lag := kadm.GroupLag{"market.events": {
+		0: {Topic: "market.events", Partition: 0, Commit: kadm.Offset{At: 100}, End: kadm.ListedOffset{Offset: 5000}, Lag: 4900},
+		1: {Topic: "market.events", Partition: 1, Commit: kadm.Offset{At: 10}, End: kadm.ListedOffset{Offset: 900}, Lag: 890},
+		2: {Topic: "market.events", Partition: 2, Commit: kadm.Offset{At: 0}, End: kadm.ListedOffset{Offset: 70}, Lag: 70}, // another process's
+	}}
+	if got := unprocessed(lag, "market.events", map[int32]int64{0: 4990, 1: 900}); got != 10 {
+		t.Fatalf("behind %d, want 10 (replay distance is %d)", got, lag.Total())
 	}
 }

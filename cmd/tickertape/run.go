@@ -299,6 +299,19 @@ func pipelineHelp(mode string) (string, string) {
   tickertape process --intervals 1m,1h --lateness 10s`
 }
 
+// unprocessed sums, over the partitions of topic this process reads (those
+// in positions), the records not yet processed: the end offset minus the
+// processor's position. Other processes' partitions are theirs to report.
+func unprocessed(lag kadm.GroupLag, topic string, positions map[int32]int64) int64 {
+	var n int64
+	for part, l := range lag[topic] {
+		if at, ok := positions[part]; ok && l.End.Err == nil {
+			n += max(l.End.Offset-at, 0)
+		}
+	}
+	return n
+}
+
 // startStatus shows progress on stderr until the returned func is called.
 func startStatus(ctx context.Context, mode string, w io.Writer, in *ingest.Ingest, proc *stream.Processor, brokers []string, group string, synthetic bool) func() {
 	if mode == "off" {
@@ -348,16 +361,21 @@ func startStatus(ctx context.Context, mode string, w io.Writer, in *ingest.Inges
 				prev = cur
 			}
 			if proc != nil {
-				lag := int64(-1)
+				// behind: records of this processor's partitions not yet
+				// processed (end offset minus its read position); replay: how
+				// far back a restart starts (end minus the committed offset,
+				// which stays at the oldest open window by design).
+				behind, replay := int64(-1), int64(-1)
 				lctx, cancel := context.WithTimeout(ctx, time.Second)
 				if lags, err := adm.Lag(lctx, group); err == nil {
 					if l, ok := lags[group]; ok && l.Error() == nil {
-						lag = l.Lag.Total()
+						replay = l.Lag.Total()
+						behind = unprocessed(l.Lag, topics.Default.Events, proc.Positions())
 					}
 				}
 				cancel()
-				fmt.Fprintf(&b, "process  %d trades  %d final candles  %d late  %d dead letters  lag %d\n",
-					proc.Stats.Trades.Load(), proc.Stats.FinalCandles.Load(), proc.Stats.Late.Load(), proc.Stats.DeadLettered.Load(), lag)
+				fmt.Fprintf(&b, "process  %d trades  %d final candles  %d late  %d dead letters  behind %d records  replay on restart %d\n",
+					proc.Stats.Trades.Load(), proc.Stats.FinalCandles.Load(), proc.Stats.Late.Load(), proc.Stats.DeadLettered.Load(), behind, replay)
 				latest := proc.Stats.Latest()
 				var keys []string
 				for k := range latest {
