@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
@@ -144,5 +147,40 @@ func TestStatusBehindIsUnprocessedRecords(t *testing.T) {
 	}}
 	if got := unprocessed(lag, "market.events", map[int32]int64{0: 4990, 1: 900}); got != 10 {
 		t.Fatalf("behind %d, want 10 (replay distance is %d)", got, lag.Total())
+	}
+}
+
+// A demo restarted on the same data directory must not repeat trade ids: the
+// fake's ids start from the clock, above every id an earlier run made.
+func TestRestartedFakeDoesNotRepeatTradeIDs(t *testing.T) {
+	trades := func(cfg poloniex.FakeConfig) (lo, hi int64) {
+		t.Helper()
+		cfg.Tick = 5 * time.Millisecond
+		f, err := poloniex.NewFake(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		deadline := time.Now().Add(20 * time.Second)
+		for len(f.Trades("BTC_USDT")) < 20 {
+			if time.Now().After(deadline) {
+				t.Fatal("the fake made no trades")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		lo, hi = math.MaxInt64, 0
+		for _, tr := range f.Trades("BTC_USDT") {
+			id, err := strconv.ParseInt(tr.TradeID, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lo, hi = min(lo, id), max(hi, id)
+		}
+		return lo, hi
+	}
+	_, hi1 := trades(fakeConfig(1, time.Now()))
+	lo2, _ := trades(fakeConfig(1, time.Now()))
+	if lo2 <= hi1 {
+		t.Fatalf("the second run's first trade id %d is not above the first run's last %d", lo2, hi1)
 	}
 }

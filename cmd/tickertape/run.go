@@ -142,7 +142,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	var conn *poloniex.Connector
 	if mode != "process" {
 		if f.fake {
-			fake, err := poloniex.NewFake(poloniex.FakeConfig{Seed: f.seed})
+			fake, err := poloniex.NewFake(fakeConfig(f.seed, time.Now()))
 			if err != nil {
 				return err
 			}
@@ -247,6 +247,14 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		logger.Info("stopped cleanly")
 		return nil
 	}
+}
+
+// fakeConfig is the fake exchange of demo and ingest --fake. Its trade ids
+// start from the clock (microseconds since 1970, far ahead of the few hundred
+// ids a second the fake makes), so a demo restarted on the same data
+// directory never repeats an id it wrote before.
+func fakeConfig(seed uint64, now time.Time) poloniex.FakeConfig {
+	return poloniex.FakeConfig{Seed: seed, FirstTradeID: now.UnixMicro()}
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {
