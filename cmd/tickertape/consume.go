@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/tickertape/tickertape/market"
 	"github.com/tickertape/tickertape/serde"
 )
 
@@ -108,7 +106,7 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 		})
 		for _, r := range fs.Records() {
 			last = time.Now()
-			var v any = rawValue(r.Value)
+			var v any = serde.RawJSON(r.Value)
 			if !raw {
 				if v, err = decodeValue(ctx, sd, r.Value, stderr); err != nil {
 					return fmt.Errorf("%w, or add --raw to print the stored bytes undecoded", err)
@@ -140,23 +138,18 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// decodeValue decodes a Confluent wire-format Avro value into JSON-ready
-// values; anything else becomes {"_raw": text or base64}. The error is for a
-// registry that cannot be reached, which ends the command: a record that
-// cannot be decoded is reported and printed raw.
+// decodeValue is the record's JSON view. The error is for a registry that
+// cannot be reached, which ends the command: a record that cannot be decoded
+// is reported on stderr and printed raw.
 func decodeValue(ctx context.Context, sd *serde.Serde, b []byte, stderr io.Writer) (any, error) {
-	if _, _, err := serde.ParseHeader(b); err != nil {
-		return rawValue(b), nil
-	}
-	var v any
-	if err := sd.Decode(ctx, b, nil, &v); err != nil {
+	v, err := sd.DecodeJSON(ctx, b)
+	if err != nil {
 		if isUnreachable(err) {
 			return nil, fmt.Errorf("lost the schema registry: %v", shortNetError(err))
 		}
 		fmt.Fprintf(stderr, "tickertape: a record could not be decoded: %v\n", err)
-		return rawValue(b), nil
 	}
-	return jsonable(v), nil
+	return v, nil
 }
 
 // withMeta adds the record's key ("_key", or "_key_base64" when it is not
@@ -188,40 +181,4 @@ func withMeta(ctx context.Context, sd *serde.Serde, v any, r *kgo.Record, key, t
 		}
 	}
 	return m
-}
-
-func rawValue(b []byte) map[string]any {
-	if utf8.Valid(b) {
-		return map[string]any{"_raw": string(b)}
-	}
-	return map[string]any{"_raw_base64": base64.StdEncoding.EncodeToString(b)}
-}
-
-// jsonable converts hamba/avro's generic values: decimals to exact strings,
-// times to RFC 3339 UTC, bytes to base64.
-func jsonable(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonable(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonable(e)
-		}
-		return out
-	case *big.Rat:
-		if d, err := market.DecimalFromRat(x); err == nil {
-			return d.String()
-		}
-		return x.FloatString(18)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case []byte:
-		return base64.StdEncoding.EncodeToString(x)
-	}
-	return v
 }
