@@ -71,35 +71,39 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, re
 	}
 	total := 0
 	hasErr := false
-	for _, rt := range req.Topics {
+	missing := errUnknownTopicOrPartition
+	if req.Version >= 13 {
+		missing = errUnknownTopicID
+	}
+	topicOf := func(rt *kmsg.FetchRequestTopic) (*topic, []kmsg.FetchRequestTopicPartition, kmsg.FetchResponseTopic) {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		var t *topic
-		missing := errUnknownTopicOrPartition
 		if req.Version >= 13 {
-			t, missing = b.lookupID(rt.TopicID), errUnknownTopicID
-		} else {
-			t = b.lookup(rt.Topic)
+			return b.lookupID(rt.TopicID), rt.Partitions, st
 		}
-		at := func(rp *kmsg.FetchRequestTopicPartition) (int32, int32) { return rp.Partition, rp.CurrentLeaderEpoch }
-		eachPartition(b, t, rt.Partitions, at, missing, func(rp *kmsg.FetchRequestTopicPartition, p *partition, code int16) {
-			sp := kmsg.NewFetchResponseTopicPartition()
-			sp.Partition, sp.ErrorCode = rp.Partition, code
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-			// Kafka sends an empty, never a null, record set: librdkafka rejects a
-			// null one as "invalid MessageSetSize -1".
-			sp.RecordBatches = []byte{}
-			if p != nil {
-				wake = append(wake, p.log.Changed())
-				total += b.readPartition(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0)
-			}
-			if sp.ErrorCode != 0 {
-				hasErr = true
-			}
-			st.Partitions = append(st.Partitions, sp)
-		})
-		resp.Topics = append(resp.Topics, st)
+		return b.lookup(rt.Topic), rt.Partitions, st
 	}
+	at := func(rp *kmsg.FetchRequestTopicPartition) (int32, int32) { return rp.Partition, rp.CurrentLeaderEpoch }
+	answer := func(rp *kmsg.FetchRequestTopicPartition, p *partition, code int16) kmsg.FetchResponseTopicPartition {
+		sp := kmsg.NewFetchResponseTopicPartition()
+		sp.Partition, sp.ErrorCode = rp.Partition, code
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+		// Kafka sends an empty, never a null, record set: librdkafka rejects a
+		// null one as "invalid MessageSetSize -1".
+		sp.RecordBatches = []byte{}
+		if p != nil {
+			wake = append(wake, p.log.Changed())
+			total += b.readPartition(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0)
+		}
+		if sp.ErrorCode != 0 {
+			hasErr = true
+		}
+		return sp
+	}
+	add := func(st *kmsg.FetchResponseTopic, sp kmsg.FetchResponseTopicPartition) {
+		st.Partitions = append(st.Partitions, sp)
+	}
+	resp.Topics = answerPartitions(b, req.Topics, missing, topicOf, at, answer, add)
 	return resp, hasErr || total >= int(req.MinBytes) || total > 0 && total >= maxBytes, wake
 }
 
