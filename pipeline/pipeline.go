@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -332,5 +331,3 @@ func (p *Pipeline) takeSample(ctx context.Context, adm *kadm.Client, since time.
 	}
 	p.sample = s
 }
-
-func sortStrings(s []string) { sort.Strings(s) }
