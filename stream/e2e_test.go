@@ -84,6 +84,9 @@ func bruteForce(trades []market.Trade, intervals []stream.Interval) map[candleKe
 		v := new(big.Rat).Quo(a.quote, a.vol)
 		for sc := market.MaxScale; sc >= 0; sc-- {
 			if d, err := market.RoundRat(v, uint8(sc)); err == nil {
+				if _, fits64 := d.Int64(); !fits64 {
+					continue
+				}
 				c.VWAP = d
 				break
 			}

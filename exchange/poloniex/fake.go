@@ -116,7 +116,7 @@ func NewFake(cfg FakeConfig) (*Fake, error) {
 		if err != nil || int(p.Scale) > s.PriceScale {
 			return nil, fmt.Errorf("poloniex fake: start price %q of %s does not fit price scale %d", s.StartPrice, s.Symbol, s.PriceScale)
 		}
-		coef := p.Coef
+		coef, _ := p.Int64()
 		for sc := int(p.Scale); sc < s.PriceScale; sc++ {
 			coef *= 10
 		}
