@@ -253,7 +253,7 @@ func checkLive(ctx context.Context, conn *poloniex.Connector, symbols []string) 
 	}
 	known := map[string]bool{}
 	for _, m := range markets {
-		known[m.Symbol] = true
+		known[m.VenueSymbol] = true
 	}
 	for _, s := range symbols {
 		if !known[s] {
