@@ -32,10 +32,18 @@ func (f *Faults) Stall(d time.Duration) { f.mu.Lock(); f.stallUntil = time.Now()
 func (f *Faults) StallUntil() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.stallUntil }
 
 // Refuse makes the WebSocket endpoint answer HTTP 503 for d (an outage).
-func (f *Faults) Refuse(d time.Duration) { f.mu.Lock(); f.refuseUntil = time.Now().Add(d); f.mu.Unlock() }
+func (f *Faults) Refuse(d time.Duration) {
+	f.mu.Lock()
+	f.refuseUntil = time.Now().Add(d)
+	f.mu.Unlock()
+}
 
 // Refusing reports whether connections are refused now.
-func (f *Faults) Refusing() bool { f.mu.Lock(); defer f.mu.Unlock(); return time.Now().Before(f.refuseUntil) }
+func (f *Faults) Refusing() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return time.Now().Before(f.refuseUntil)
+}
 
 // SkipBook makes the fake apply the next book change of every symbol but
 // not send it, so clients see a gap.
