@@ -142,12 +142,15 @@ type Server struct {
 	wg  sync.WaitGroup
 }
 
-// Serve starts h on 127.0.0.1:0.
-func Serve(h http.Handler) (*Server, error) {
+// Serve starts h on 127.0.0.1:0. While faults stall, nothing is written
+// on any of its connections, not even the WebSocket library's pongs: a
+// stall looks like a dead TCP connection.
+func Serve(h http.Handler, faults *Faults) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
+	ln = stallListener{ln, faults}
 	s := &Server{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.srv.Serve(ln) }()
@@ -159,3 +162,32 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close(); s.wg.Wait() }
+
+type stallListener struct {
+	net.Listener
+	f *Faults
+}
+
+func (l stallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return stallConn{c, l.f}, nil
+}
+
+type stallConn struct {
+	net.Conn
+	f *Faults
+}
+
+func (c stallConn) Write(b []byte) (int, error) {
+	for {
+		d := time.Until(c.f.StallUntil())
+		if d <= 0 {
+			break
+		}
+		time.Sleep(min(d, 20*time.Millisecond))
+	}
+	return c.Conn.Write(b)
+}

@@ -59,7 +59,7 @@ func NewFake(cfg FakeConfig) (*Fake, error) {
 	mux.HandleFunc("GET /ws/public", f.serveWS)
 	mux.HandleFunc("GET /markets", f.serveMarkets)
 	mux.HandleFunc("GET /markets/{symbol}/trades", f.serveTrades)
-	if f.srv, err = exchangetest.Serve(mux); err != nil {
+	if f.srv, err = exchangetest.Serve(mux, f.faults); err != nil {
 		return nil, err
 	}
 	go func() { defer close(f.done); sim.Run(f.stop, f.emit) }()
