@@ -14,9 +14,9 @@ import (
 	"github.com/tickertape/tickertape/market"
 )
 
-// Config configures a Supervisor; zero values take the defaults in
+// SupervisorConfig configures a Supervisor; zero values take the defaults in
 // NewSupervisor.
-type Config struct {
+type SupervisorConfig struct {
 	Connector    Connector
 	Subscription Subscription
 	// Handler receives every event, in order, from one goroutine. An error
@@ -96,7 +96,7 @@ func (b BookState) String() string {
 // Supervisor keeps one exchange's streaming session alive, rolling it over
 // to new connections as the venue requires, and its events exact.
 type Supervisor struct {
-	cfg      Config
+	cfg      SupervisorConfig
 	log      *slog.Logger
 	Counters Counters
 
@@ -117,7 +117,7 @@ type book struct {
 }
 
 // NewSupervisor validates cfg and fills in defaults.
-func NewSupervisor(cfg Config) (*Supervisor, error) {
+func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	var errs []error
 	if cfg.Connector == nil {
 		errs = append(errs, errors.New("exchange: a supervisor needs a Connector"))

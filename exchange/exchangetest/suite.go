@@ -131,7 +131,7 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 	t.Run("rollover_by_age", func(t *testing.T) {
-		e := start(t, h, func(c *exchange.Config) { c.MaxConnAge = 400 * time.Millisecond })
+		e := start(t, h, func(c *exchange.SupervisorConfig) { c.MaxConnAge = 400 * time.Millisecond })
 		e.poll(t, "two roll-overs", func() bool { return e.sup.Counters.Rollovers.Load() >= 2 })
 		e.settle(t)
 	})
@@ -199,7 +199,7 @@ type env struct {
 	col  *collector
 }
 
-func start(t *testing.T, h Harness, mod func(*exchange.Config)) *env {
+func start(t *testing.T, h Harness, mod func(*exchange.SupervisorConfig)) *env {
 	t.Helper()
 	f, err := h.NewFake(SimConfig{Seed: 7, Symbols: h.Symbols, Tick: 20 * time.Millisecond})
 	if err != nil {
@@ -216,7 +216,7 @@ func start(t *testing.T, h Harness, mod func(*exchange.Config)) *env {
 	}
 	e := &env{h: h, fake: f}
 	e.col = &collector{e: e, trades: map[string]map[string]market.Trade{}, books: map[string]*[2]map[string]string{}, tickers: map[string]int{}, bookMsgs: map[string]int{}}
-	cfg := exchange.Config{
+	cfg := exchange.SupervisorConfig{
 		Connector:     conn,
 		Subscription:  exchange.Subscription{Symbols: syms, Trades: true, Tickers: true, Books: true},
 		Handler:       e.col.handle,
