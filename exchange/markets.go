@@ -96,6 +96,7 @@ func ResolveSymbols(venue string, ms []Market, symbols []string) ([]Market, erro
 	}
 	var out []Market
 	var errs []string
+	var first *UnknownSymbolError
 	for _, s := range symbols {
 		u := strings.ToUpper(strings.TrimSpace(s))
 		if m, ok := byVenue[u]; ok {
@@ -108,16 +109,36 @@ func ResolveSymbols(venue string, ms []Market, symbols []string) ([]Market, erro
 				continue
 			}
 		}
-		msg := fmt.Sprintf("%s has no symbol %q", venue, s)
-		if close := closeMatches(u, ms, 3); len(close) > 0 {
-			msg += " (close matches: " + strings.Join(close, ", ") + ")"
+		e := &UnknownSymbolError{Venue: venue, Symbol: s, Close: closeMatches(u, ms, 3)}
+		if first == nil {
+			first = e
 		}
-		errs = append(errs, msg)
+		errs = append(errs, e.Error())
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
+		first.All = strings.Join(errs, "; ")
+		return nil, first
 	}
 	return out, nil
+}
+
+// UnknownSymbolError is a symbol a venue does not list, with the closest
+// ones it does.
+type UnknownSymbolError struct {
+	Venue, Symbol string
+	Close         []string
+	All           string // every unknown symbol of the request, when there were several
+}
+
+func (e *UnknownSymbolError) Error() string {
+	if e.All != "" {
+		return e.All
+	}
+	msg := fmt.Sprintf("%s has no symbol %q", e.Venue, e.Symbol)
+	if len(e.Close) > 0 {
+		msg += " (close matches: " + strings.Join(e.Close, ", ") + ")"
+	}
+	return msg
 }
 
 func cutPair(s string) (string, string, bool) {

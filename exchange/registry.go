@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Options configure a connector made through the registry. Zero values
@@ -30,8 +31,15 @@ type FakeServer interface {
 	Close()
 }
 
-// FakeFactory starts a venue's fake with a seed, for tickertape demo.
-type FakeFactory func(seed uint64) (FakeServer, error)
+// FakeOptions configure a venue's fake; zero values take its defaults.
+type FakeOptions struct {
+	Seed          uint64
+	Tick          time.Duration // the market's step
+	TradesPerTick int           // at most, per symbol
+}
+
+// FakeFactory starts a venue's fake, for tickertape demo and tests.
+type FakeFactory func(FakeOptions) (FakeServer, error)
 
 // Venue is one registered exchange.
 type Venue struct {

@@ -25,6 +25,8 @@ type FakeConfig struct {
 	Seed    uint64
 	Symbols []exchangetest.SimSymbol // default BTCUSDT and ETHUSDT
 	Tick    time.Duration            // default 50ms
+	// MaxTradesPerTick per symbol (0..n at random). Default 3.
+	MaxTradesPerTick int
 }
 
 // DefaultFakeSymbols are two markets with Binance-like scales.
@@ -53,7 +55,7 @@ func NewFake(cfg FakeConfig) (*Fake, error) {
 	if len(cfg.Symbols) == 0 {
 		cfg.Symbols = DefaultFakeSymbols
 	}
-	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick})
+	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick})
 	if err != nil {
 		return nil, err
 	}

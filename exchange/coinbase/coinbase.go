@@ -60,7 +60,9 @@ func init() {
 	exchange.Register(Name, func(o exchange.Options) (exchange.Connector, error) {
 		return New(Config{WSURL: o.WSURL, RESTURL: o.RESTURL, Exchange: o.Exchange, HTTPClient: o.HTTPClient, Logger: o.Logger}), nil
 	})
-	exchange.RegisterFake(Name, func(seed uint64) (exchange.FakeServer, error) { return NewFake(FakeConfig{Seed: seed}) })
+	exchange.RegisterFake(Name, func(o exchange.FakeOptions) (exchange.FakeServer, error) {
+		return NewFake(FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick})
+	})
 }
 
 // New returns a Connector.
