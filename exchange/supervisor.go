@@ -304,15 +304,24 @@ func (s *Supervisor) serve(ctx context.Context, sessp *Session) error {
 			}
 		}
 	}()
+	// While a roll-over dial is under way, reads use readCtx, which the dial
+	// cancels once the next session is live, so a quiet old connection does
+	// not hold up the switch.
+	readCtx := ctx
 	roll := func(reason string) {
 		if rollc != nil {
 			return
 		}
 		s.log.Debug("rolling over to a new connection", "reason", reason)
 		rollc = make(chan dialResult, 1)
+		var cancelRead context.CancelFunc
+		readCtx, cancelRead = context.WithCancel(ctx)
 		go func(c chan dialResult) {
 			ns, err := s.cfg.Connector.Dial(rctx, s.cfg.Subscription)
 			c <- dialResult{ns, err}
+			if err == nil {
+				cancelRead()
+			}
 		}(rollc)
 	}
 	for {
@@ -320,6 +329,7 @@ func (s *Supervisor) serve(ctx context.Context, sessp *Session) error {
 			select {
 			case r := <-rollc:
 				rollc = nil
+				readCtx = ctx
 				if r.err != nil {
 					s.Counters.RollOverErrors.Add(1)
 					s.logRated("rollover", "cannot open the next connection; keeping the current one", "err", r.err)
@@ -353,10 +363,13 @@ func (s *Supervisor) serve(ctx context.Context, sessp *Session) error {
 		// One deadline for the whole wait: a session cancelled mid-read is
 		// closed (the WebSocket library does so), so backfill retries happen
 		// between frames, and the venue's pongs keep frames coming.
-		nctx, cancel := context.WithTimeout(ctx, s.cfg.StaleAfter)
+		nctx, cancel := context.WithTimeout(readCtx, s.cfg.StaleAfter)
 		evs, err := sess.Next(nctx)
 		timedOut := nctx.Err() != nil && ctx.Err() == nil
 		cancel()
+		if err != nil && readCtx.Err() != nil && ctx.Err() == nil {
+			continue // the read was cut short for the roll-over: switch now
+		}
 		if err != nil {
 			var fe *FrameError
 			switch {
