@@ -36,6 +36,9 @@ type FakeOptions struct {
 	Seed          uint64
 	Tick          time.Duration // the market's step
 	TradesPerTick int           // at most, per symbol
+	// FirstTradeID is one less than each symbol's first trade id; 0 is the
+	// fake's default (the clock).
+	FirstTradeID int64
 }
 
 // FakeFactory starts a venue's fake, for tickertape demo and tests.

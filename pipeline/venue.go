@@ -59,7 +59,7 @@ func DefaultFactory(vc VenueConfig) (Venue, error) {
 	if reg.NewFake == nil {
 		return Venue{}, fmt.Errorf("pipeline: %s has no fake exchange", vc.Name)
 	}
-	fake, err := reg.NewFake(exchange.FakeOptions{Seed: vc.Seed, Tick: vc.FakeTick, TradesPerTick: vc.FakeTradesPerTick})
+	fake, err := reg.NewFake(fakeOptions(vc, time.Now()))
 	if err != nil {
 		return Venue{}, err
 	}
@@ -69,6 +69,14 @@ func DefaultFactory(vc VenueConfig) (Venue, error) {
 		return Venue{}, err
 	}
 	return Venue{Connector: conn, Synthetic: true, Description: "fake " + conn.Info().Title + " on " + fake.Options().RESTURL, Resolve: resolver(conn), Close: fake.Close}, nil
+}
+
+// fakeOptions are the fake of a venue. Its trade ids start from the clock
+// (microseconds since 1970, far ahead of the few hundred ids a second a fake
+// makes), so a demo restarted on the same data directory never repeats an
+// id it wrote before.
+func fakeOptions(vc VenueConfig, now time.Time) exchange.FakeOptions {
+	return exchange.FakeOptions{Seed: vc.Seed, Tick: vc.FakeTick, TradesPerTick: vc.FakeTradesPerTick, FirstTradeID: now.UnixMicro()}
 }
 
 // resolver checks symbols against the venue's market list (cached).

@@ -27,6 +27,9 @@ type FakeConfig struct {
 	Tick    time.Duration            // default 50ms
 	// MaxTradesPerTick per symbol (0..n at random). Default 3.
 	MaxTradesPerTick int
+	// FirstTradeID is one less than each symbol's first trade id; default
+	// the clock in milliseconds, so a restarted fake repeats no id.
+	FirstTradeID int64
 }
 
 // DefaultFakeSymbols are two markets with Binance-like scales.
@@ -55,7 +58,7 @@ func NewFake(cfg FakeConfig) (*Fake, error) {
 	if len(cfg.Symbols) == 0 {
 		cfg.Symbols = DefaultFakeSymbols
 	}
-	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick})
+	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick, FirstTradeID: cfg.FirstTradeID})
 	if err != nil {
 		return nil, err
 	}

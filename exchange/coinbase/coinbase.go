@@ -61,7 +61,7 @@ func init() {
 		return New(Config{WSURL: o.WSURL, RESTURL: o.RESTURL, Exchange: o.Exchange, HTTPClient: o.HTTPClient, Logger: o.Logger}), nil
 	})
 	exchange.RegisterFake(Name, func(o exchange.FakeOptions) (exchange.FakeServer, error) {
-		return NewFake(FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick})
+		return NewFake(FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick, FirstTradeID: o.FirstTradeID})
 	})
 }
 

@@ -24,6 +24,11 @@ type FakeConfig struct {
 	Tick             time.Duration            // default 50ms
 	MaxTradesPerTick int                      // default 3
 	BookDepth        int                      // default 10
+	// FirstTradeID is one less than each symbol's first trade id. Default
+	// the clock in milliseconds: a fake restarted on the same topics must
+	// start above every id it made before (tickertape demo passes the clock
+	// in microseconds).
+	FirstTradeID int64
 }
 
 // DefaultFakeSymbols are two markets with Poloniex-like scales.
@@ -49,7 +54,8 @@ func NewFake(cfg FakeConfig) (*Fake, error) {
 	if len(cfg.Symbols) == 0 {
 		cfg.Symbols = DefaultFakeSymbols
 	}
-	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick, BookDepth: cfg.BookDepth})
+	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick, BookDepth: cfg.BookDepth,
+		FirstTradeID: cfg.FirstTradeID})
 	if err != nil {
 		return nil, err
 	}
