@@ -6,11 +6,12 @@ import (
 
 	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/exchange/exchangetest"
+	"github.com/tickertape/tickertape/exchange/exchangetest/conformance"
 )
 
 // TestConformance runs the exchange conformance suite against the fake.
 func TestConformance(t *testing.T) {
-	exchangetest.Run(t, exchangetest.Harness{
+	conformance.Run(t, conformance.Harness{
 		NewFake: func(c exchangetest.SimConfig) (exchangetest.Fake, error) {
 			return NewFake(FakeConfig{Seed: c.Seed, Symbols: c.Symbols, Tick: c.Tick})
 		},

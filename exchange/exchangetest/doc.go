@@ -10,7 +10,7 @@
 // with stall-aware writers. A venue's fake (exchange/<name>/fake.go) only
 // speaks its protocol over these.
 //
-// The suite (Run) starts a fake and a Supervisor around the venue's real
+// The suite (package conformance, Run) starts a fake and a Supervisor around the venue's real
 // connector, turns every knob, and checks that the trades delivered equal
 // the fake's ground truth exactly once (every field), that the book after
 // every update equals the fake's book at that sequence (or the book is

@@ -1,4 +1,8 @@
-package exchangetest
+// Package conformance is the conformance suite every exchange connector
+// passes against its fake (see Run). It lives apart from exchangetest so
+// that the fakes, which tickertape demo runs, do not pull package testing
+// into the binary.
+package conformance
 
 import (
 	"context"
@@ -12,35 +16,18 @@ import (
 	"time"
 
 	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/exchangetest"
 	"github.com/tickertape/tickertape/market"
 )
-
-// Fake is what the suite needs of a venue's fake.
-type Fake interface {
-	exchange.FakeServer
-	Sim() *Sim
-	Faults() *Faults
-	Hub() *Hub
-	// SendBadFrames sends every connection the venue's malformed and
-	// hostile frames (bad JSON, unknown channels, exponents, more than 38
-	// digits, crossed or out-of-order book messages, a venue error for one
-	// symbol, a duplicate trade) and returns how many of them must be
-	// counted as unusable.
-	SendBadFrames() int
-	// AnnounceRollOver makes the venue announce the end of every
-	// connection the way it does (Binance serverShutdown); false if the
-	// venue never announces.
-	AnnounceRollOver() bool
-}
 
 // Harness describes one venue to the suite.
 type Harness struct {
 	// NewFake starts the venue's fake on a market.
-	NewFake func(SimConfig) (Fake, error)
+	NewFake func(exchangetest.SimConfig) (exchangetest.Fake, error)
 	// NewConnector makes the venue's connector from the fake's Options
 	// (with short ping intervals and the like for tests).
 	NewConnector func(exchange.Options) (exchange.Connector, error)
-	Symbols      []SimSymbol
+	Symbols      []exchangetest.SimSymbol
 	// BookSeqIsSim: the venue's book sequence numbers are the fake's, so the
 	// book is checked after every update (else at every settle point).
 	BookSeqIsSim bool
@@ -194,14 +181,14 @@ const staleAfter = 500 * time.Millisecond
 
 type env struct {
 	h    Harness
-	fake Fake
+	fake exchangetest.Fake
 	sup  *exchange.Supervisor
 	col  *collector
 }
 
 func start(t *testing.T, h Harness, mod func(*exchange.SupervisorConfig)) *env {
 	t.Helper()
-	f, err := h.NewFake(SimConfig{Seed: 7, Symbols: h.Symbols, Tick: 20 * time.Millisecond})
+	f, err := h.NewFake(exchangetest.SimConfig{Seed: 7, Symbols: h.Symbols, Tick: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +361,7 @@ func (e *env) compare(gs []exchange.TradeGap) string {
 		if b == nil {
 			return s.Venue + ": no book"
 		}
-		if BookHash(bids, asks) != BookHash(b[0], b[1]) {
+		if exchangetest.BookHash(bids, asks) != exchangetest.BookHash(b[0], b[1]) {
 			return fmt.Sprintf("%s: book differs: %d/%d levels delivered, %d/%d in the fake", s.Venue, len(b[0]), len(b[1]), len(bids), len(asks))
 		}
 		if states[s.Venue] != exchange.BookSynced {
@@ -432,14 +419,14 @@ func (c *collector) handle(_ context.Context, ev exchange.Event) error {
 		for i, side := range [][]market.Level{u.Bids, u.Asks} {
 			for _, l := range side {
 				if l.Quantity.IsZero() {
-					delete(b[i], Canon(l.Price))
+					delete(b[i], exchangetest.Canon(l.Price))
 				} else {
-					b[i][Canon(l.Price)] = Canon(l.Quantity)
+					b[i][exchangetest.Canon(l.Price)] = exchangetest.Canon(l.Quantity)
 				}
 			}
 		}
 		if c.e.h.BookSeqIsSim {
-			if h, ok := c.e.fake.Sim().BookHashAt(u.VenueSymbol, u.Sequence); ok && h != BookHash(b[0], b[1]) && len(c.wrong) < 10 {
+			if h, ok := c.e.fake.Sim().BookHashAt(u.VenueSymbol, u.Sequence); ok && h != exchangetest.BookHash(b[0], b[1]) && len(c.wrong) < 10 {
 				c.wrong = append(c.wrong, fmt.Sprintf("%s seq %d (snapshot %v)", u.VenueSymbol, u.Sequence, u.Snapshot))
 			}
 		}
