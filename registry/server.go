@@ -47,7 +47,7 @@ func (r *Registry) routes() http.Handler {
 	read("GET /subjects/{subject}/versions/{version}/referencedby", r.getReferencedBy)
 	read("POST /subjects/{subject}", r.lookup)
 	read("GET /schemas", r.listSchemas)
-	read("GET /schemas/types", func(*http.Request) (any, *Error) { return []string{"AVRO"}, nil })
+	read("GET /schemas/types", func(*http.Request) (any, *Error) { return schemaTypes, nil })
 	read("GET /schemas/ids/{id}", r.getSchemaByID)
 	read("GET /schemas/ids/{id}/schema", r.getSchemaByIDRaw)
 	read("GET /schemas/ids/{id}/versions", r.getSchemaVersions)
@@ -148,18 +148,20 @@ func boolParam(req *http.Request, name string) bool {
 
 // versionView is a subject version as the API shows it.
 type versionView struct {
-	Subject    string      `json:"subject"`
-	Version    int         `json:"version"`
-	ID         int         `json:"id"`
-	SchemaType string      `json:"schemaType,omitempty"`
-	References []Reference `json:"references,omitempty"`
-	Schema     string      `json:"schema"`
+	Subject    string          `json:"subject"`
+	Version    int             `json:"version"`
+	ID         int             `json:"id"`
+	SchemaType string          `json:"schemaType,omitempty"`
+	References []Reference     `json:"references,omitempty"`
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	RuleSet    json.RawMessage `json:"ruleSet,omitempty"`
+	Schema     string          `json:"schema"`
 }
 
 func (st *state) view(subject string, sv *subjectVersion) versionView {
 	v := versionView{Subject: subject, Version: sv.Version, ID: sv.ID}
 	if e := st.schemas[sv.ID]; e != nil {
-		v.Schema, v.References = e.Schema, e.References
+		v.Schema, v.References, v.Metadata, v.RuleSet = e.Schema, e.References, e.Metadata, e.RuleSet
 		if e.Type != "AVRO" {
 			v.SchemaType = e.Type
 		}
@@ -237,7 +239,13 @@ func (r *Registry) getVersion(req *http.Request) (any, *Error) {
 	if e != nil {
 		return nil, e
 	}
-	return r.st.view(subject, sv), nil
+	v := r.st.view(subject, sv)
+	if f := req.URL.Query().Get("format"); f != "" {
+		if e := r.st.schemas[sv.ID]; e != nil {
+			v.Schema = e.formatted(f)
+		}
+	}
+	return v, nil
 }
 
 func (r *Registry) getVersionSchema(req *http.Request) (any, *Error) {
@@ -346,11 +354,13 @@ func (r *Registry) getSchemaByID(req *http.Request) (any, *Error) {
 		return nil, err
 	}
 	v := struct {
-		SchemaType string      `json:"schemaType,omitempty"`
-		Schema     string      `json:"schema"`
-		References []Reference `json:"references,omitempty"`
-		MaxID      *int        `json:"maxId,omitempty"`
-	}{Schema: e.Schema, References: e.References}
+		SchemaType string          `json:"schemaType,omitempty"`
+		Schema     string          `json:"schema"`
+		References []Reference     `json:"references,omitempty"`
+		Metadata   json.RawMessage `json:"metadata,omitempty"`
+		RuleSet    json.RawMessage `json:"ruleSet,omitempty"`
+		MaxID      *int            `json:"maxId,omitempty"`
+	}{Schema: e.formatted(req.URL.Query().Get("format")), References: e.References, Metadata: e.Metadata, RuleSet: e.RuleSet}
 	if e.Type != "AVRO" {
 		v.SchemaType = e.Type
 	}

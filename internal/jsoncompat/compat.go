@@ -1232,3 +1232,80 @@ func (c *ctx) compareArrays(p string, o, u node, om, um map[string]any) {
 	}
 	c.compare(node{o.s, o.doc, oAll}, node{u.s, u.doc, uAll}, p+"/items")
 }
+
+// RefCycle reports a "$ref" chain that never reaches a schema (a → b → a):
+// such a schema accepts nothing definite, and validators loop on it. It
+// returns the JSON pointer-ish path of one "$ref" on the cycle.
+func RefCycle(s *Schema) (string, bool) {
+	state := map[uintptr]int{} // 1 on the current chain, 2 known to end
+	var found string
+	var walk func(n node, p string, depth int) bool
+	follow := func(n node, p string) bool {
+		var chain []uintptr
+		cur := n
+		for {
+			m, ok := cur.v.(map[string]any)
+			if !ok {
+				break
+			}
+			ref, ok := m["$ref"].(string)
+			if !ok {
+				break
+			}
+			k := ptrOf(m)
+			if state[k] == 2 {
+				break
+			}
+			if state[k] == 1 {
+				found = p
+				return true
+			}
+			state[k] = 1
+			chain = append(chain, k)
+			next, ok := cur.resolve(ref)
+			if !ok {
+				break
+			}
+			cur = next
+		}
+		for _, k := range chain {
+			state[k] = 2
+		}
+		return false
+	}
+	walk = func(n node, p string, depth int) bool {
+		if depth > 512 {
+			return false
+		}
+		switch x := n.v.(type) {
+		case map[string]any:
+			if _, ok := x["$ref"]; ok && follow(n, p) {
+				return true
+			}
+			for _, k := range sortedKeys(x) {
+				if k == "enum" || k == "const" || k == "default" || k == "examples" {
+					continue
+				}
+				if walk(node{n.s, n.doc, x[k]}, p+"/"+esc(k), depth+1) {
+					return true
+				}
+			}
+		case []any:
+			for i, e := range x {
+				if walk(node{n.s, n.doc, e}, fmt.Sprintf("%s/%d", p, i), depth+1) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if walk(node{s, "", s.root}, "#", 0) {
+		return found, true
+	}
+	for _, name := range sortedKeys(s.docs) {
+		if walk(node{s, name, s.docs[name]}, name+"#", 0) {
+			return found, true
+		}
+	}
+	return "", false
+}
