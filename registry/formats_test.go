@@ -343,7 +343,7 @@ func TestHostileSchemas(t *testing.T) {
 		{"JSON with a missing subject", regBody{"schema": `{"$ref":"other.json"}`, "schemaType": "JSON", "references": []regBody{{"name": "other.json", "subject": "missing", "version": 1}}}, 42201},
 		{"JSON with a $ref to a file", regBody{"schema": `{"$ref":"file:///etc/passwd"}`, "schemaType": "JSON"}, 42201},
 		{"JSON not a schema", regBody{"schema": `{"type":12}`, "schemaType": "JSON"}, 42201},
-		{"JSON of 10 MB", regBody{"schema": big, "schemaType": "JSON"}, 42201},
+		{"JSON of 10 MB", regBody{"schema": big, "schemaType": "JSON"}, 42209},
 		{"unknown type", regBody{"schema": `{}`, "schemaType": "XML"}, 42201},
 	} {
 		t.Run(c.name, func(t *testing.T) {

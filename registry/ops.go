@@ -125,7 +125,7 @@ func (r *Registry) prepareUncached(req RegisterRequest, normalize bool) (prepare
 		return prepared{}, errf(CodeInvalidSchema, "Empty schema")
 	}
 	if len(req.Schema) > maxSchemaBytes {
-		return prepared{}, errf(CodeInvalidSchema, "Invalid schema: it is %d bytes; the limit is %d bytes (a _schemas record must fit Kafka's 1 MiB message size)", len(req.Schema), maxSchemaBytes)
+		return prepared{}, errf(CodeSchemaTooLarge, "Schema too large: it is %d bytes; the limit is %d bytes (a _schemas record must fit Kafka's 1 MiB message size)", len(req.Schema), maxSchemaBytes)
 	}
 	for name, extra := range map[string]json.RawMessage{"metadata": req.Metadata, "ruleSet": req.RuleSet} {
 		if len(extra) > 0 && string(extra) != "null" && (len(extra) == 0 || extra[0] != '{') {
@@ -395,7 +395,7 @@ func (r *Registry) deleteVersion(ctx context.Context, subject, version string, p
 	}
 	if !permanent && sv.Deleted {
 		r.mu.RUnlock()
-		return 0, errf(CodeVersionSoftDeleted, "Subject '%s' Version %d was soft deleted. Set permanent=true to delete permanently", subject, sv.Version)
+		return 0, errf(CodeVersionSoftDeleted, "Subject '%s' Version %d was soft deleted.Set permanent=true to delete permanently", subject, sv.Version)
 	}
 	if permanent && !sv.Deleted {
 		r.mu.RUnlock()
@@ -444,7 +444,7 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 	live := s.live()
 	if !permanent && !live {
 		r.mu.RUnlock()
-		return nil, errf(CodeSubjectSoftDeleted, "Subject '%s' was soft deleted. Set permanent=true to delete permanently", subject)
+		return nil, errf(CodeSubjectSoftDeleted, "Subject '%s' was soft deleted.Set permanent=true to delete permanently", subject)
 	}
 	if permanent && live {
 		r.mu.RUnlock()

@@ -269,6 +269,13 @@ func (pr *protoPrinter) field(indent int, f protoreflect.FieldDescriptor, inOneo
 	default:
 		s = typeName(f) + " "
 	}
+	if isGroup(f) {
+		s = strings.TrimSuffix(s, typeName(f)+" ") + "group " + string(f.Message().Name()) + fmt.Sprintf(" = %d {", f.Number())
+		pr.line(indent, s)
+		pr.messageBody(indent, f.Message())
+		pr.line(indent, "}")
+		return
+	}
 	s += fmt.Sprintf("%s = %d", f.Name(), f.Number())
 	var opts []string
 	if f.HasDefault() {
@@ -310,7 +317,24 @@ func (pr *protoPrinter) message(indent int, m protoreflect.MessageDescriptor) {
 		return
 	}
 	pr.line(indent, "message "+string(m.Name())+" {")
+	pr.messageBody(indent, m)
+	pr.line(indent, "}")
+}
+
+// isGroup reports whether f is a proto2 group, printed inline with its
+// message.
+func isGroup(f protoreflect.FieldDescriptor) bool {
+	return f.Kind() == protoreflect.GroupKind && f.Syntax() == protoreflect.Proto2
+}
+
+func (pr *protoPrinter) messageBody(indent int, m protoreflect.MessageDescriptor) {
 	pr.options(indent+1, m.Options(), "option %s = %s;")
+	groups := map[protoreflect.FullName]bool{}
+	for i := range m.Fields().Len() {
+		if f := m.Fields().Get(i); isGroup(f) {
+			groups[f.Message().FullName()] = true
+		}
+	}
 	printed := map[int]bool{}
 	fs := m.Fields()
 	for i := range fs.Len() {
@@ -349,13 +373,14 @@ func (pr *protoPrinter) message(indent int, m protoreflect.MessageDescriptor) {
 		pr.line(indent+1, fmt.Sprintf("extensions %d to %d;", r[0], r[1]-1))
 	}
 	for i := range m.Messages().Len() {
-		pr.message(indent+1, m.Messages().Get(i))
+		if !groups[m.Messages().Get(i).FullName()] {
+			pr.message(indent+1, m.Messages().Get(i))
+		}
 	}
 	for i := range m.Enums().Len() {
 		pr.enum(indent+1, m.Enums().Get(i))
 	}
 	pr.extensions(indent+1, m.Extensions())
-	pr.line(indent, "}")
 }
 
 func (pr *protoPrinter) enum(indent int, e protoreflect.EnumDescriptor) {

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 const contentType = "application/vnd.schemaregistry.v1+json"
@@ -75,7 +74,11 @@ func (r *Registry) routes() http.Handler {
 			req.Body = http.MaxBytesReader(w, req.Body, r.cfg.MaxBodyBytes)
 		}
 		if _, pattern := mux.Handler(req); pattern == "" {
-			r.respond(w, req, nil, &Error{Code: http.StatusNotFound, Message: "HTTP 404 Not Found: no such endpoint " + req.Method + " " + req.URL.Path})
+			r.respond(w, req, nil, &Error{Code: http.StatusNotFound, Message: "HTTP 404 Not Found"})
+			return
+		}
+		if e := negotiate(req); e != nil {
+			r.respond(w, req, nil, e)
 			return
 		}
 		mux.ServeHTTP(w, req)
@@ -85,9 +88,9 @@ func (r *Registry) routes() http.Handler {
 // respond writes v as JSON, or the error in Confluent's format. A string v
 // that is a raw schema (the /schema endpoints) is written as is.
 func (r *Registry) respond(w http.ResponseWriter, req *http.Request, v any, e *Error) {
-	ct := contentType
-	if a := req.Header.Get("Accept"); strings.Contains(a, "application/json") && !strings.Contains(a, "schemaregistry") {
-		ct = "application/json"
+	ct, ok := responseType(req)
+	if !ok {
+		ct = contentType
 	}
 	w.Header().Set("Content-Type", ct)
 	if e != nil {
@@ -333,7 +336,7 @@ func (r *Registry) listSchemas(req *http.Request) (any, *Error) {
 func (r *Registry) schemaByID(req *http.Request) (*schemaEntry, *Error) {
 	id, err := strconv.Atoi(req.PathValue("id"))
 	if err != nil {
-		return nil, &Error{Code: http.StatusNotFound, Message: "HTTP 404 Not Found: schema ids are integers"}
+		return nil, &Error{Code: http.StatusNotFound, Message: "HTTP 404 Not Found"}
 	}
 	e := r.st.schemas[id]
 	if e == nil {
@@ -431,9 +434,16 @@ func (r *Registry) getSchemaSubjects(req *http.Request) (any, *Error) {
 	return out, nil
 }
 
+func verboseEmpty(req *http.Request) any {
+	if boolParam(req, "verbose") {
+		return []string{}
+	}
+	return nil
+}
+
 type compatResponse struct {
-	IsCompatible bool     `json:"is_compatible"`
-	Messages     []string `json:"messages,omitempty"`
+	IsCompatible bool `json:"is_compatible"`
+	Messages     any  `json:"messages,omitempty"` // []string, present (maybe empty) with ?verbose=true
 }
 
 // compatibility answers POST /compatibility/subjects/{subject}/versions[/{version}].
@@ -452,19 +462,36 @@ func (r *Registry) compatibility(req *http.Request) (any, *Error) {
 	level := r.st.compatFor(subject)
 	var against *subjectVersion
 	if version != "" {
-		sv, e := r.subjectVersion(subject, version, false)
+		// As Confluent: a version that does not exist (never registered,
+		// soft- or hard-deleted, or a subject without versions) is 40402;
+		// "latest" of a subject without live versions leaves nothing to be
+		// incompatible with.
+		v, e := parseVersion(version)
 		if e != nil {
 			return nil, e
 		}
-		against = sv
+		s := r.st.subjects[subject]
+		if s != nil {
+			if v == -1 {
+				against = s.latest(false)
+			} else if sv := s.find(v); sv != nil && !sv.Deleted {
+				against = sv
+			}
+		}
+		if against == nil && v != -1 {
+			return nil, errVersionNotFound(v)
+		}
+		if against == nil {
+			return compatResponse{IsCompatible: true, Messages: verboseEmpty(req)}, nil
+		}
 	}
 	msgs := r.checkCompat(subject, p.entry, level, against)
 	resp := compatResponse{IsCompatible: len(msgs) == 0}
 	if boolParam(req, "verbose") {
-		resp.Messages = msgs
-		if resp.Messages == nil {
-			resp.Messages = []string{}
+		if msgs == nil {
+			msgs = []string{}
 		}
+		resp.Messages = msgs
 	}
 	return resp, nil
 }
