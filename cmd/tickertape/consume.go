@@ -32,7 +32,7 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 	var maxRecs int
 	var timeout time.Duration
 	fs := newFlagSet("consume -t TOPIC [flags]",
-		"Prints the records of a topic as JSON lines, Avro values decoded through the schema registry\n(exact decimals as strings, timestamps as RFC 3339 UTC). Records that are not in the Confluent\nwire format are printed as {\"_raw\": ...}. Without --group it reads every partition on its own.",
+		"Prints the records of a topic as JSON lines: Avro, JSON Schema and Protobuf values decoded\nthrough the schema registry (Avro decimals as exact strings, timestamps as RFC 3339 UTC; Protobuf\nin its JSON mapping with the .proto field names). Records not in the Confluent wire format are printed as {\"_raw\": ...}. Without --group it reads every partition on its own.",
 		`  tickertape consume -t market.events --from-beginning --max 10
   tickertape consume -t market.candles --filter final=true
   tickertape consume -t market.candles --filter interval=1m | jq -r '[.symbol, .close] | @tsv'
@@ -122,6 +122,13 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 func decodeValue(ctx context.Context, sd *serde.Serde, b []byte, stderr io.Writer) any {
 	if _, _, err := serde.ParseHeader(b); err != nil {
 		return rawValue(b)
+	}
+	if v, ok, err := sd.DecodeJSONView(ctx, b); ok { // JSON Schema and Protobuf
+		if err != nil {
+			fmt.Fprintf(stderr, "tickertape: a record could not be decoded: %v\n", err)
+			return rawValue(b)
+		}
+		return v
 	}
 	var v any
 	if err := sd.Decode(ctx, b, nil, &v); err != nil {
