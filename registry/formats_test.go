@@ -177,6 +177,18 @@ func TestProtobufFormats(t *testing.T) {
 	if st := ts.call("GET", "/subjects/p/versions/1?format=serialized", nil, &got); st != 200 || base64.StdEncoding.EncodeToString(raw) != got.Schema {
 		t.Fatalf("serialized by version: %d %q", st, got.Schema)
 	}
+	// A serialized descriptor (what confluent-kafka-python registers) is
+	// the same schema, and is stored as .proto text.
+	if again := ts.register("p4", regBody{"schema": got.Schema, "schemaType": "PROTOBUF"}); again != id {
+		t.Fatalf("serialized descriptor registers as id %d, want %d", again, id)
+	}
+	fdp.Name = proto.String("other.proto")
+	fdp.MessageType[0].Name = proto.String("N")
+	b, _ := proto.Marshal(&fdp)
+	nid := ts.register("p5", regBody{"schema": base64.StdEncoding.EncodeToString(b), "schemaType": "PROTOBUF"})
+	if st := ts.call("GET", "/subjects/p5/versions/1", nil, &got); st != 200 || !strings.Contains(got.Schema, "message N {") || nid == id {
+		t.Fatalf("descriptor stored as %q (id %d)", got.Schema, nid)
+	}
 }
 
 // References across subjects, for each format: a JSON Schema $ref and a

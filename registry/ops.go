@@ -146,6 +146,9 @@ func (r *Registry) prepareUncached(req RegisterRequest, normalize bool) (prepare
 		text, err = parsed.normalized()
 	case req.SchemaType == typeProtobuf:
 		text = req.Schema // .proto text is kept as written
+		if p := parsed.(*protoCompiled); p.fromDescriptor {
+			text = printProto(p.fd, true) // a serialized descriptor is stored as .proto text, as Confluent does
+		}
 	default:
 		text, err = compactJSON(req.Schema)
 	}

@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/bufbuild/protocompile"
 	"github.com/bufbuild/protocompile/reporter"
 	"github.com/tickertape/tickertape/internal/protocompat"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -30,8 +30,9 @@ import (
 const protoRootName = "tickertape/registered.proto"
 
 type protoCompiled struct {
-	fd   protoreflect.FileDescriptor
-	text string
+	fd             protoreflect.FileDescriptor
+	text           string
+	fromDescriptor bool // given as a base64 FileDescriptorProto; stored as .proto text
 }
 
 func checkProtoText(text string) error {
@@ -61,18 +62,23 @@ func compileProto(text string, refs []Reference, resolve resolver) (compiled, er
 	if err != nil {
 		return nil, err
 	}
-	return &protoCompiled{fd: fd, text: text}, nil
+	return &protoCompiled{fd: fd, text: text, fromDescriptor: serializedDescriptor(text) != nil}, nil
 }
 
 // compileProtoFiles compiles one file of a set (by name), the well-known
 // types available to it. A reference named like a well-known file wins.
 func compileProtoFiles(files map[string]string, name string) (protoreflect.FileDescriptor, error) {
-	src := &protocompile.SourceResolver{Accessor: func(path string) (io.ReadCloser, error) {
-		if s, ok := files[path]; ok {
-			return io.NopCloser(strings.NewReader(s)), nil
+	src := protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
+		s, ok := files[path]
+		if !ok {
+			return protocompile.SearchResult{}, fmt.Errorf("import %q is not among the schema's references (register it and add a reference named %q)", path, path)
 		}
-		return nil, fmt.Errorf("import %q is not among the schema's references (register it and add a reference named %q)", path, path)
-	}}
+		if fdp := serializedDescriptor(s); fdp != nil {
+			fdp.Name = proto.String(path)
+			return protocompile.SearchResult{Proto: fdp}, nil
+		}
+		return protocompile.SearchResult{Source: strings.NewReader(s)}, nil
+	})
 	var first error
 	c := protocompile.Compiler{
 		Resolver: protocompile.WithStandardImports(src),
@@ -93,6 +99,26 @@ func compileProtoFiles(files map[string]string, name string) (protoreflect.FileD
 	return fs[0], nil
 }
 
+// serializedDescriptor decodes a schema given as a base64
+// FileDescriptorProto (what confluent-kafka-python's ProtobufSerializer
+// and Confluent's serialized format send); nil when text is not one. .proto
+// source is never valid base64 (it has spaces, quotes and semicolons).
+func serializedDescriptor(text string) *descriptorpb.FileDescriptorProto {
+	t := strings.TrimSpace(text)
+	if t == "" || strings.ContainsAny(t, " \n\t;{\"") {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(t)
+	if err != nil {
+		return nil
+	}
+	var fdp descriptorpb.FileDescriptorProto
+	if proto.Unmarshal(b, &fdp) != nil {
+		return nil
+	}
+	return &fdp
+}
+
 // descriptorProto is the schema as a FileDescriptorProto without source
 // info, named as Confluent's serialized format leaves it to the reader.
 func (p *protoCompiled) descriptorProto() *descriptorpb.FileDescriptorProto {
@@ -105,8 +131,59 @@ func (p *protoCompiled) descriptorProto() *descriptorpb.FileDescriptorProto {
 // identity is the deterministic encoding of the descriptor: formatting,
 // comments and declaration order of options aside, the same file.
 func (p *protoCompiled) identity() (string, error) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(p.descriptorProto())
+	fdp := p.descriptorProto()
+	canonicalOptions(fdp.ProtoReflect())
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(fdp)
 	return string(b), err
+}
+
+// canonicalOptions rewrites every *Options message in a descriptor as its
+// fields' bytes sorted by field number: custom options are extensions when
+// compiled from source but unknown fields when read from a serialized
+// descriptor, and are encoded in different orders otherwise.
+func canonicalOptions(m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Kind() != protoreflect.MessageKind {
+			return true
+		}
+		if fd.IsList() {
+			l := v.List()
+			for i := range l.Len() {
+				canonicalOptions(l.Get(i).Message())
+			}
+			return true
+		}
+		sub := v.Message()
+		if name := sub.Descriptor().FullName(); strings.HasPrefix(string(name), "google.protobuf.") && strings.HasSuffix(string(name), "Options") {
+			raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(sub.Interface())
+			if err != nil {
+				return true
+			}
+			type field struct {
+				num protowire.Number
+				b   []byte
+			}
+			var fields []field
+			for len(raw) > 0 {
+				num, _, n := protowire.ConsumeField(raw)
+				if n < 0 {
+					return true
+				}
+				fields = append(fields, field{num, raw[:n]})
+				raw = raw[n:]
+			}
+			sort.SliceStable(fields, func(i, j int) bool { return fields[i].num < fields[j].num })
+			var out []byte
+			for _, f := range fields {
+				out = append(out, f.b...)
+			}
+			proto.Reset(sub.Interface())
+			sub.SetUnknown(out)
+			return true
+		}
+		canonicalOptions(sub)
+		return true
+	})
 }
 
 func (p *protoCompiled) normalized() (string, error) { return printProto(p.fd, true), nil }
