@@ -239,7 +239,8 @@ func (s *Serde) writerOther(ctx context.Context, id int) (*other, error) {
 
 // DecodeJSONView decodes a wire-format record written with a JSON Schema or
 // Protobuf schema into a JSON-ready value (JSON numbers as json.Number;
-// Protobuf through protojson with the .proto's field names). ok is false
+// Protobuf through protojson with the .proto's field names, unset fields
+// with their defaults, 64-bit integers as strings). ok is false
 // for Avro records, which Decode handles.
 func (s *Serde) DecodeJSONView(ctx context.Context, b []byte) (v any, ok bool, err error) {
 	id, payload, err := ParseHeader(b)
@@ -259,7 +260,7 @@ func (s *Serde) DecodeJSONView(ctx context.Context, b []byte) (v any, ok bool, e
 		if err != nil {
 			return nil, true, fmt.Errorf("%w: schema %d: %v", ErrUndecodable, id, err)
 		}
-		if js, err = (protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}).Marshal(m); err != nil {
+		if js, err = (protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}).Marshal(m); err != nil {
 			return nil, true, fmt.Errorf("%w: schema %d: %v", ErrUndecodable, id, err)
 		}
 	}
