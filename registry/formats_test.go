@@ -186,6 +186,13 @@ func TestProtobufFormats(t *testing.T) {
 	fdp.MessageType[0].Name = proto.String("N")
 	b, _ := proto.Marshal(&fdp)
 	nid := ts.register("p5", regBody{"schema": base64.StdEncoding.EncodeToString(b), "schemaType": "PROTOBUF"})
+	// As protobuf's Python runtime serializes a descriptor built by hand:
+	// no json_name at all.
+	py := "ChNpbnRlcm9wL3F1b3RlLnByb3RvEgdpbnRlcm9wIhIKBU90aGVyEgkKAXgYASABKAkiNQoHUHlRdW90ZRIOCgZzeW1ib2wYASABKAkSDQoFcHJpY2UYAiABKAkSCwoDc2VxGAMgASgDYgZwcm90bzM="
+	pyID := ts.register("p6", regBody{"schema": py, "schemaType": "PROTOBUF"})
+	if again := ts.register("p7", regBody{"schema": "syntax = \"proto3\";\npackage interop;\nmessage Other { string x = 1; }\nmessage PyQuote { string symbol = 1; string price = 2; int64 seq = 3; }", "schemaType": "PROTOBUF"}); again != pyID {
+		t.Fatalf("the same file as text: id %d, as a Python descriptor %d", again, pyID)
+	}
 	if st := ts.call("GET", "/subjects/p5/versions/1", nil, &got); st != 200 || !strings.Contains(got.Schema, "message N {") || nid == id {
 		t.Fatalf("descriptor stored as %q (id %d)", got.Schema, nid)
 	}

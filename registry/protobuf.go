@@ -116,6 +116,26 @@ func serializedDescriptor(text string) *descriptorpb.FileDescriptorProto {
 	if proto.Unmarshal(b, &fdp) != nil {
 		return nil
 	}
+	// Descriptors built by hand (protobuf's Python runtime) may lack the
+	// json_name protoc always fills in, and the linker then takes "" for a
+	// custom name shared by every field: fill in protoc's default.
+	var clear func(ms []*descriptorpb.DescriptorProto)
+	clearFields := func(fs []*descriptorpb.FieldDescriptorProto) {
+		for _, f := range fs {
+			if f.GetJsonName() == "" && f.Extendee == nil {
+				f.JsonName = proto.String(protoreflectJSONName(f.GetName()))
+			}
+		}
+	}
+	clear = func(ms []*descriptorpb.DescriptorProto) {
+		for _, m := range ms {
+			clearFields(m.Field)
+			clearFields(m.Extension)
+			clear(m.NestedType)
+		}
+	}
+	clear(fdp.MessageType)
+	clearFields(fdp.Extension)
 	return &fdp
 }
 

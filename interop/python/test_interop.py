@@ -110,7 +110,7 @@ try:
     JSONSerializer(json.dumps(jschema), src)({"symbol": 1, "seq": "x"}, SerializationContext(jtopic, MessageField.VALUE))
     check("schema registry: JSONSerializer refuses a document its schema rejects", False, "no error")
 except Exception as e:  # noqa: BLE001
-    check("schema registry: JSONSerializer refuses a document its schema rejects", "ValidationError" in type(e).__name__ or "valid" in str(e).lower(), repr(e))
+    check("schema registry: JSONSerializer refuses a document its schema rejects", "not of type" in str(e), repr(e))
 out = subprocess.run([TT, "consume", "-t", jtopic, "--from-beginning", "--max", "3", "--timeout", "20s", "--brokers", BOOT, "--registry", REG],
                      capture_output=True, text=True)
 tt_vals = [json.loads(line) for line in out.stdout.splitlines()]
