@@ -42,9 +42,9 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		"  get SUBJECT [VERSION]         show a version (default latest); get --id N shows a schema by id\n" +
 		"  register SUBJECT FILE         register a schema (- reads stdin); prints its id and version\n" +
 		"  check SUBJECT FILE            check compatibility against the subject (exit status 1 if incompatible)\n" +
-		"\nFILE is Avro (.avsc), JSON Schema (.json) or Protobuf (.proto), by its extension or --type.\n" +
 		"  delete SUBJECT [VERSION]      soft-delete a subject or one version (--permanent after a soft delete)\n" +
-		"  config [SUBJECT] [LEVEL]      show or set the compatibility level (global without SUBJECT)"
+		"  config [SUBJECT] [LEVEL]      show or set the compatibility level (global without SUBJECT)\n\n" +
+		"FILE is Avro (.avsc), JSON Schema (.json) or Protobuf (.proto), by its extension or --type."
 	const examples = `  tickertape schema register trades-value market/trade.avsc
   tickertape schema register prices-value price.schema.json
   tickertape schema register books-value book.proto --ref money/price.proto=price-value:1
