@@ -117,6 +117,38 @@ func TestFormatsEndToEnd(t *testing.T) {
 			if ts.call("GET", "/schemas", nil, &all); len(all) != 2 || all[0].SchemaType != f.typ {
 				t.Fatalf("GET /schemas: %+v", all)
 			}
+			// The raw-schema, versions and subjects endpoints by id and version.
+			for _, path := range []string{fmt.Sprintf("/schemas/ids/%d/schema", id2), "/subjects/" + subject + "/versions/2/schema"} {
+				status, _, body := raw(t, "GET", ts.s.RegistryURL()+path, nil, nil)
+				if status != 200 || body != f.v2 && !(f.typ == "JSON" && strings.Contains(body, `"side"`)) {
+					t.Fatalf("%s: %d %q", path, status, body)
+				}
+			}
+			var uses []struct {
+				Subject string
+				Version int
+			}
+			if ts.call("GET", fmt.Sprintf("/schemas/ids/%d/versions", id1), nil, &uses); len(uses) != 1 || uses[0].Subject != subject {
+				t.Fatalf("versions of id %d: %+v", id1, uses)
+			}
+			var subs []string
+			if ts.call("GET", fmt.Sprintf("/schemas/ids/%d/subjects", id2), nil, &subs); len(subs) != 1 || subs[0] != subject {
+				t.Fatalf("subjects of id %d: %v", id2, subs)
+			}
+			var refs []int
+			if st := ts.call("GET", "/subjects/"+subject+"/versions/1/referencedby", nil, &refs); st != 200 || len(refs) != 0 {
+				t.Fatalf("referencedby: %d %v", st, refs)
+			}
+			// FULL_TRANSITIVE: the old schemas must also read the new one.
+			if st := ts.call("PUT", "/config/"+subject, regBody{"compatibility": "FULL_TRANSITIVE"}, nil); st != 200 {
+				t.Fatal(st)
+			}
+			if st := ts.call("POST", "/compatibility/subjects/"+subject+"/versions?verbose=true", regBody{"schema": f.v3Bad, "schemaType": f.typ}, &c); st != 200 || c.IsCompatible {
+				t.Fatalf("FULL_TRANSITIVE: %d %+v", st, c)
+			}
+			if st := ts.call("DELETE", "/config/"+subject, nil, nil); st != 200 {
+				t.Fatal(st)
+			}
 			if st := ts.call("DELETE", "/subjects/"+subject+"/versions/2", nil, nil); st != 200 {
 				t.Fatalf("delete: %d", st)
 			}
@@ -129,6 +161,17 @@ func TestFormatsEndToEnd(t *testing.T) {
 			}
 			if again := ts.register(subject, regBody{"schema": f.v1, "schemaType": f.typ}); again != id1 {
 				t.Fatalf("after restart: id %d, want %d", again, id1)
+			}
+			// The whole subject: soft, then hard.
+			if st := ts.call("DELETE", "/subjects/"+subject, nil, nil); st != 200 {
+				t.Fatalf("delete subject: %d", st)
+			}
+			if st := ts.call("DELETE", "/subjects/"+subject+"?permanent=true", nil, nil); st != 200 {
+				t.Fatalf("hard delete subject: %d", st)
+			}
+			ts.wantError("GET", "/subjects/"+subject+"/versions", nil, 404, 40401)
+			if st := ts.call("GET", fmt.Sprintf("/schemas/ids/%d", id1), nil, &byID); st != 200 || byID.SchemaType != f.typ {
+				t.Fatalf("by id after hard delete: %d %+v", st, byID)
 			}
 		})
 	}
