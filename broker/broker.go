@@ -154,6 +154,8 @@ type Broker struct {
 	bgWG   sync.WaitGroup // background loops (retention, interval fsync)
 	closed chan struct{}
 	once   sync.Once
+	lock   *os.File // the data directory's lock, held until Close
+	reqLog requestLog
 }
 
 // New opens (or creates) the data directory, recovers every partition and
@@ -165,6 +167,10 @@ func New(cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broker{
 		cfg:      cfg,
@@ -175,16 +181,19 @@ func New(cfg Config) (*Broker, error) {
 		topicIDs: make(map[[16]byte]*topic),
 		conns:    make(map[*conn]struct{}),
 		closed:   make(chan struct{}),
+		lock:     lock,
 	}
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
 		b.closeLogs()
+		unlockDataDir(lock)
 		return nil, err
 	}
 	if err := b.groups.load(); err != nil {
 		cancel()
 		b.closeLogs()
+		unlockDataDir(lock)
 		return nil, fmt.Errorf("load consumer groups: %w", err)
 	}
 	b.bgWG.Add(1)
@@ -291,6 +300,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		b.bgWG.Wait()
 		b.groups.stop()
 		err = b.closeLogs()
+		unlockDataDir(b.lock)
 	})
 	return err
 }

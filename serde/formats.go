@@ -388,10 +388,11 @@ func AppendEncodeProto(b []byte, id int, m proto.Message) ([]byte, error) {
 }
 
 // ProtoFromJSON parses one JSON object (protojson: field names as in the
-// .proto or lowerCamelCase) into a message of type md.
-func ProtoFromJSON(md protoreflect.MessageDescriptor, js []byte) (proto.Message, error) {
+// .proto or lowerCamelCase) into a message of type md. A field the message
+// does not have is an error unless discardUnknown.
+func ProtoFromJSON(md protoreflect.MessageDescriptor, js []byte, discardUnknown bool) (proto.Message, error) {
 	m := dynamicpb.NewMessage(md)
-	if err := protojson.Unmarshal(js, m); err != nil {
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: discardUnknown}).Unmarshal(js, m); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -73,7 +73,7 @@ func TestProtobufRoundTrip(t *testing.T) {
 	if md.FullName() != "t.Outer.Trade" {
 		t.Fatalf("message %s", md.FullName())
 	}
-	m, err := serde.ProtoFromJSON(md, []byte(`{"id":"7","price":"97000.5","at":"2026-01-02T03:04:05.000006Z","tags":["a","b"]}`))
+	m, err := serde.ProtoFromJSON(md, []byte(`{"id":"7","price":"97000.5","at":"2026-01-02T03:04:05.000006Z","tags":["a","b"]}`), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestProtobufRoundTrip(t *testing.T) {
 	}
 	// The first message is the single byte 0.
 	first, _ := serde.FindMessage(md.ParentFile(), "")
-	m0, _ := serde.ProtoFromJSON(first, []byte(`{"x":"y"}`))
+	m0, _ := serde.ProtoFromJSON(first, []byte(`{"x":"y"}`), false)
 	b0, _ := serde.AppendEncodeProto(nil, id, m0)
 	if b0[5] != 0 {
 		t.Fatalf("[0] encoded as % x", b0[5:])

@@ -45,7 +45,7 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		"  delete SUBJECT [VERSION]      soft-delete a subject or one version (--permanent after a soft delete)\n" +
 		"  config [SUBJECT] [LEVEL]      show or set the compatibility level (global without SUBJECT)\n\n" +
 		"FILE is Avro (.avsc), JSON Schema (.json) or Protobuf (.proto), by its extension or --type."
-	const examples = `  tickertape schema register trades-value market/trade.avsc
+	const examples = `  tickertape schema register trades-value market/schemas/trade.avsc
   tickertape schema register prices-value price.schema.json
   tickertape schema register books-value book.proto --ref money/price.proto=price-value:1
   cat ticker.json | tickertape schema register tickers-value - --type JSON
@@ -85,6 +85,9 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	cl, err := sr.NewClient(sr.URLs(url))
 	if err != nil {
 		return usageError{fmt.Errorf("--registry %q: %v", url, err)}
+	}
+	if err := reachRegistry(context.Background(), url); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
