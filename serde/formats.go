@@ -194,6 +194,13 @@ type other struct {
 	proto protoreflect.FileDescriptor
 }
 
+func (o *other) title() (string, bool) {
+	if o.json != nil && o.json.Title != "" {
+		return o.json.Title, true
+	}
+	return "", false
+}
+
 // writerOther fetches (once) a non-Avro writer schema; nil for Avro.
 func (s *Serde) writerOther(ctx context.Context, id int) (*other, error) {
 	s.mu.RLock()
@@ -396,4 +403,33 @@ func ProtoFromJSON(md protoreflect.MessageDescriptor, js []byte, discardUnknown 
 		return nil, err
 	}
 	return m, nil
+}
+
+// TypeName names the type of a JSON Schema or Protobuf record: the
+// Protobuf message's full name, or the JSON schema's title (else "JSON").
+// ok is false for Avro records and undecodable ones.
+func (s *Serde) TypeName(ctx context.Context, b []byte) (string, bool) {
+	id, payload, err := ParseHeader(b)
+	if err != nil {
+		return "", false
+	}
+	o, err := s.writerOther(ctx, id)
+	if err != nil || o == nil {
+		return "", false
+	}
+	if o.typ == sr.TypeProtobuf {
+		idx, _, err := ParseMessageIndexes(payload)
+		if err != nil {
+			return "", false
+		}
+		md, err := MessageByIndexes(o.proto, idx)
+		if err != nil {
+			return "", false
+		}
+		return string(md.FullName()), true
+	}
+	if t, ok := o.title(); ok {
+		return t, true
+	}
+	return "JSON", true
 }

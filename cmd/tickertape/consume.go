@@ -170,7 +170,9 @@ func withMeta(ctx context.Context, sd *serde.Serde, v any, r *kgo.Record, key, t
 		}
 	}
 	if typ {
-		if id, _, err := serde.ParseHeader(r.Value); err == nil {
+		if name, ok := sd.TypeName(ctx, r.Value); ok { // JSON Schema and Protobuf
+			m["_type"] = name
+		} else if id, _, err := serde.ParseHeader(r.Value); err == nil {
 			if s, err := sd.WriterSchema(ctx, id); err == nil {
 				if n, ok := s.(avro.NamedSchema); ok {
 					m["_type"] = n.FullName()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +91,15 @@ func TestMixedFormatsCLI(t *testing.T) {
 	}
 	if bids, _ := got[2]["bids"].([]any); len(bids) != 1 || bids[0].(map[string]any)["qty"] != "0.25" {
 		t.Fatalf("book %v", got[2])
+	}
+	out = runIn("", 0, "", "consume", "-t", "market.mixed", "--from-beginning", "--max", "4", "--timeout", "10s", "--print-type", b, r)
+	var types []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		json.Unmarshal([]byte(l), &m)
+		types = append(types, fmt.Sprint(m["_type"]))
+	}
+	if strings.Join(types, ",") != "tickertape.market.Trade,JSON,tickertape.market.Book,tickertape.market.Level" {
+		t.Fatalf("--print-type: %v", types)
 	}
 }
