@@ -113,7 +113,11 @@ func negotiate(req *http.Request) *Error {
 	if err != nil {
 		return &Error{Code: http.StatusRequestEntityTooLarge, Message: "The request body could not be read: " + err.Error()}
 	}
-	req.Body = io.NopCloser(bytes.NewReader(decodeCharset(cs, body)))
+	utf8Body := decodeCharset(cs, body)
+	req.Body = io.NopCloser(bytes.NewReader(utf8Body))
+	req.ContentLength = int64(len(utf8Body))
+	// What is forwarded to the leader is UTF-8 now, and says so.
+	req.Header.Set("Content-Type", mt+"; charset=utf-8")
 	return nil
 }
 
