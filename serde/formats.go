@@ -282,7 +282,26 @@ func (s *Serde) DecodeJSONView(ctx context.Context, b []byte) (v any, ok bool, e
 	return v, true, nil
 }
 
+// decodeProto decodes a Protobuf payload: message indexes, then the
+// message. A payload that does not decode that way is tried once more as
+// the file's first message without indexes, which is what
+// @kafkajs/confluent-schema-registry (4.x) writes; the first error is the
+// one reported.
 func (s *Serde) decodeProto(fd protoreflect.FileDescriptor, payload []byte) (*dynamicpb.Message, error) {
+	m, err := decodeIndexed(fd, payload)
+	if err == nil {
+		return m, nil
+	}
+	if fd.Messages().Len() > 0 {
+		bare := dynamicpb.NewMessage(fd.Messages().Get(0))
+		if proto.Unmarshal(payload, bare) == nil {
+			return bare, nil
+		}
+	}
+	return nil, err
+}
+
+func decodeIndexed(fd protoreflect.FileDescriptor, payload []byte) (*dynamicpb.Message, error) {
 	idx, rest, err := ParseMessageIndexes(payload)
 	if err != nil {
 		return nil, err
@@ -418,15 +437,11 @@ func (s *Serde) TypeName(ctx context.Context, b []byte) (string, bool) {
 		return "", false
 	}
 	if o.typ == sr.TypeProtobuf {
-		idx, _, err := ParseMessageIndexes(payload)
+		m, err := s.decodeProto(o.proto, payload)
 		if err != nil {
 			return "", false
 		}
-		md, err := MessageByIndexes(o.proto, idx)
-		if err != nil {
-			return "", false
-		}
-		return string(md.FullName()), true
+		return string(m.Descriptor().FullName()), true
 	}
 	if t, ok := o.title(); ok {
 		return t, true
