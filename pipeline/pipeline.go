@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +26,7 @@ type Pipeline struct {
 	cfg   Config
 	log   *slog.Logger
 	ready chan struct{}
+	done  chan struct{} // closed when Run returns
 
 	// Set before ready is closed, read-only after.
 	info    Info
@@ -99,7 +99,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Stack.Logger == nil {
 		cfg.Stack.Logger = cfg.Logger
 	}
-	return &Pipeline{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}, nil
+	return &Pipeline{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // Ready is closed once Run has started everything: the stack (if
@@ -110,13 +110,22 @@ func (p *Pipeline) Ready() <-chan struct{} { return p.ready }
 // Stack is the embedded stack, or nil when the pipeline uses external
 // brokers; valid once Ready is closed.
 func (p *Pipeline) Stack() *app.Stack {
-	<-p.ready
+	p.wait()
 	return p.stack
 }
 
-// Info describes what the pipeline connects to; valid once Ready is closed.
+// wait blocks until Run is ready or has returned.
+func (p *Pipeline) wait() {
+	select {
+	case <-p.ready:
+	case <-p.done:
+	}
+}
+
+// Info describes what the pipeline connects to. It waits until Ready is
+// closed (or Run has returned: then it holds what Run got to).
 func (p *Pipeline) Info() Info {
-	<-p.ready
+	p.wait()
 	return p.info
 }
 
@@ -135,6 +144,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	if !p.running.CompareAndSwap(false, true) {
 		return errors.New("pipeline: Run called twice (build a new Pipeline)")
 	}
+	defer close(p.done)
 	cfg := p.cfg
 	// The venues first: a venue that cannot be used fails before the stack
 	// does any work.
@@ -321,5 +331,3 @@ func (p *Pipeline) takeSample(ctx context.Context, adm *kadm.Client, since time.
 	}
 	p.sample = s
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

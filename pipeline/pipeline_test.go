@@ -139,3 +139,25 @@ func TestLivePoloniexCheck(t *testing.T) {
 		t.Fatalf("unknown symbol: %v", err)
 	}
 }
+
+// TestRunFailsBeforeReady: a stack that cannot start fails Run, and Info
+// and Stack return instead of waiting for a Ready that never comes.
+func TestRunFailsBeforeReady(t *testing.T) {
+	busy, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet()}, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close(context.Background())
+	p, err := New(Config{Stack: app.Config{KafkaAddr: busy.KafkaAddr(), RegistryAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}},
+		Candles: &CandleConfig{}, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *app.ListenError
+	if err := p.Run(context.Background()); !errors.As(err, &le) || le.Listener != app.ListenerKafka {
+		t.Fatalf("Run: %v", err)
+	}
+	if info := p.Info(); info.Embedded || p.Stack() != nil {
+		t.Fatalf("info after a failed start: %+v", info)
+	}
+}

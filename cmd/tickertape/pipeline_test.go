@@ -124,3 +124,18 @@ func TestLiveWithoutNetworkNamesDemo(t *testing.T) {
 		t.Fatal("an unknown symbol is not a usage error")
 	}
 }
+
+// TestBusyPortNamesTheFlag: the CLI, not the library, names the flag that
+// moves a listener.
+func TestBusyPortNamesTheFlag(t *testing.T) {
+	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "--kafka-addr", s.KafkaAddr(), "--registry-addr", "", "--http-addr", "", "--data-dir", t.TempDir()}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "choose another address with --kafka-addr") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}

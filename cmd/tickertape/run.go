@@ -191,7 +191,7 @@ func pipelineError(err error) error {
 	case errors.As(err, &unknownSym):
 		return usageError{err}
 	}
-	return err
+	return stackError(err)
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {
