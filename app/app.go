@@ -184,7 +184,9 @@ func (s *Stack) Close(ctx context.Context) error {
 			}
 		}
 		if s.Registry != nil {
-			s.Registry.Close()
+			if err := s.Registry.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if err := s.Broker.Close(ctx); err != nil {
 			errs = append(errs, err)

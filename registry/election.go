@@ -20,9 +20,12 @@ package registry
 // still sees the new leader's records before it writes.
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -76,11 +79,16 @@ func startElection(r *Registry) (*election, error) {
 	return e, nil
 }
 
-func (e *election) close() {
-	if e.cl != nil {
-		e.cl.LeaveGroup()
-		e.cl.Close()
+func (e *election) close(ctx context.Context) error {
+	if e.cl == nil {
+		return nil
 	}
+	err := e.cl.LeaveGroupContext(ctx)
+	e.cl.Close()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("registry: leaving the election group %s: %w", e.r.cfg.GroupID, err)
+	}
+	return nil
 }
 
 // leader returns the elected leader: whether it is this instance, its URL,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -15,8 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Config configures a Registry. Brokers is required; the rest have defaults
-// (see New).
+// Config configures a Registry. Brokers is required; the zero value of every
+// other field is its default (DefaultConfig lists them).
 type Config struct {
 	// Brokers are the Kafka bootstrap addresses (host:port) that hold Topic.
 	Brokers []string
@@ -32,9 +33,9 @@ type Config struct {
 	// every write to the elected one.
 	LeaderIneligible bool
 	// WriteTimeout bounds how long a write waits for the topic (and for a
-	// leader to be elected): 50002 after it. Default 10s.
+	// leader to be elected): 50002 after it.
 	WriteTimeout time.Duration
-	// MaxBodyBytes caps request bodies (413 above it). Default 16 MiB.
+	// MaxBodyBytes caps request bodies (413 above it).
 	MaxBodyBytes int64
 	// KafkaOpts are extra franz-go options for the clients (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
@@ -64,34 +65,101 @@ type Registry struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	ready  chan struct{} // closed when the topic has been replayed
+
+	closeOnce sync.Once
+}
+
+// DefaultConfig returns the defaults New fills in for zero fields. Brokers
+// has no default: it is required.
+func DefaultConfig() Config {
+	return Config{
+		Topic:        "_schemas",
+		GroupID:      "schema-registry",
+		WriteTimeout: 10 * time.Second,
+		MaxBodyBytes: 16 << 20,
+	}
+}
+
+// ConfigError is one invalid field of a Config. Field is the Go field name;
+// a CLI names its own flag for it (tickertape registry does).
+type ConfigError struct {
+	Field   string // "Brokers", "Topic", "WriteTimeout", "MaxBodyBytes", "AdvertisedURL"
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return "registry: " + e.Problem }
+
+// Validate reports every problem of cfg at once (errors.Join of
+// *ConfigError); zero values are defaults.
+func (cfg *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	if len(cfg.Brokers) == 0 {
+		bad("Brokers", "no Kafka brokers given (want host:port[,host:port...])")
+	}
+	for i, b := range cfg.Brokers {
+		if strings.TrimSpace(b) == "" {
+			bad("Brokers", "Kafka broker %d of %d is empty", i+1, len(cfg.Brokers))
+		}
+	}
+	if err := validTopic(cfg.Topic); err != nil {
+		bad("Topic", "topic %q: %v", cfg.Topic, err)
+	}
+	if cfg.WriteTimeout < 0 {
+		bad("WriteTimeout", "write timeout %s is negative", cfg.WriteTimeout)
+	}
+	if cfg.MaxBodyBytes < 0 {
+		bad("MaxBodyBytes", "max body bytes %d is negative", cfg.MaxBodyBytes)
+	}
+	if u := cfg.AdvertisedURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			bad("AdvertisedURL", "advertised URL %q must be http://host:port or https://host:port", u)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validTopic applies Kafka's rules for topic names; "" is the default.
+func validTopic(name string) error {
+	switch {
+	case name == "":
+		return nil
+	case name == "." || name == "..":
+		return errors.New(`"." and ".." are not topic names`)
+	case len(name) > 249:
+		return fmt.Errorf("%d characters, Kafka allows 249", len(name))
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%q is not allowed (Kafka allows ASCII letters, digits, '.', '_' and '-')", c)
+		}
+	}
+	return nil
 }
 
 // New validates cfg and fills in defaults. It does not connect; Start does.
 func New(cfg Config) (*Registry, error) {
-	var errs []error
-	if len(cfg.Brokers) == 0 {
-		errs = append(errs, errors.New("registry: no Kafka brokers given (want host:port[,host:port...])"))
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	d := DefaultConfig()
 	if cfg.Topic == "" {
-		cfg.Topic = "_schemas"
+		cfg.Topic = d.Topic
 	}
 	if cfg.GroupID == "" {
-		cfg.GroupID = "schema-registry"
+		cfg.GroupID = d.GroupID
 	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = 10 * time.Second
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = d.WriteTimeout
 	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 16 << 20
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = d.MaxBodyBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.AdvertisedURL != "" && !strings.HasPrefix(cfg.AdvertisedURL, "http://") && !strings.HasPrefix(cfg.AdvertisedURL, "https://") {
-		errs = append(errs, fmt.Errorf("registry: advertised URL %q must start with http:// or https://", cfg.AdvertisedURL))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
 	}
 	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "registry"), st: newState(), ready: make(chan struct{})}
 	r.progress = sync.NewCond(&r.mu)
@@ -130,7 +198,7 @@ func (r *Registry) Start(ctx context.Context) error {
 	r.wg.Add(1)
 	go r.readLoop()
 	if err := r.waitApplied(ctx, end); err != nil {
-		r.Close()
+		r.Close(context.WithoutCancel(ctx))
 		return fmt.Errorf("registry: replaying %s: %w", r.cfg.Topic, err)
 	}
 	close(r.ready)
@@ -142,7 +210,7 @@ func (r *Registry) Start(ctx context.Context) error {
 	}
 	r.log.Debug("schemas replayed", "topic", r.cfg.Topic, "schemas", n, "records", end)
 	if r.elec, err = startElection(r); err != nil {
-		r.Close()
+		r.Close(context.WithoutCancel(ctx))
 		return err
 	}
 	return nil
@@ -247,21 +315,27 @@ func (r *Registry) write(ctx context.Context, recs ...record) error {
 	return nil
 }
 
-// Close leaves the election and stops the clients.
-func (r *Registry) Close() {
-	if r.elec != nil {
-		r.elec.close()
-	}
-	if r.cancel != nil {
-		r.cancel()
-	}
-	r.wg.Wait()
-	if r.cl != nil {
-		r.cl.Close()
-	}
-	if r.admc != nil {
-		r.admc.Close()
-	}
+// Close leaves the election (telling the group at once, within ctx, so
+// that another instance takes over the writes without waiting for a session
+// timeout) and stops the clients. It is safe to call more than once.
+func (r *Registry) Close(ctx context.Context) error {
+	var err error
+	r.closeOnce.Do(func() {
+		if r.elec != nil {
+			err = r.elec.close(ctx)
+		}
+		if r.cancel != nil {
+			r.cancel()
+		}
+		r.wg.Wait()
+		if r.cl != nil {
+			r.cl.Close()
+		}
+		if r.admc != nil {
+			r.admc.Close()
+		}
+	})
+	return err
 }
 
 // Handler serves the Confluent REST API.

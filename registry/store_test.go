@@ -125,7 +125,7 @@ func TestSecondInstanceForwardsWrites(t *testing.T) {
 	if err := second.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer second.Close()
+	defer second.Close(context.Background())
 	srv.Config.Handler = second.Handler()
 	srv.Start()
 	defer srv.Close()

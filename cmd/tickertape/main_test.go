@@ -34,6 +34,11 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"schema", "--help"}, 0, "market/schemas/trade.avsc"},
 		{[]string{"produce", "--help"}, 0, "-t, --topic"},
 		{[]string{"serve", "--help"}, 0, "debug logs every Kafka request"},
+		// The registry's config errors come all at once, each with its flag.
+		{[]string{"registry", "--listen", "127.0.0.1:0", "--brokers", "127.0.0.1:9,", "--topic", "a b", "--advertised-url", "reg1:8081"}, 2,
+			"--brokers: Kafka broker 2 of 2 is empty\n--topic: topic \"a b\": ' ' is not allowed"},
+		{[]string{"registry", "--listen", "127.0.0.1:0", "--brokers", "127.0.0.1:9", "--advertised-url", "reg1:8081"}, 2,
+			"--advertised-url: advertised URL \"reg1:8081\" must be http://host:port"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

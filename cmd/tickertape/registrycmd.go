@@ -60,7 +60,7 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	})
 	if err != nil {
 		ln.Close()
-		return usageError{err}
+		return usageError{registryConfigError(err)}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -72,18 +72,39 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		return fmt.Errorf("%w (is Kafka reachable at %s?)", err, brokers)
 	}
-	defer r.Close()
 	srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "tickertape registry ready in %s\n  registry  http://%s (state in %s on %s)\n", time.Since(start).Round(time.Millisecond), ln.Addr(), topic, brokers)
+	var serveErr error
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	}
 	stop()
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdown)
+	return errors.Join(serveErr, srv.Shutdown(shutdown), r.Close(shutdown))
+}
+
+// registryConfigError names the flag of each invalid registry field.
+func registryConfigError(err error) error {
+	flags := map[string]string{"Brokers": "--brokers", "Topic": "--topic", "AdvertisedURL": "--advertised-url"}
+	var errs []error
+	for _, e := range unjoin(err) {
+		var ce *registry.ConfigError
+		if errors.As(e, &ce) && flags[ce.Field] != "" {
+			e = fmt.Errorf("%s: %s", flags[ce.Field], ce.Problem)
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// unjoin returns the errors errors.Join put together, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -45,7 +45,7 @@ func TestPipelineOnRealKafka(t *testing.T) {
 	if err := reg.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	defer reg.Close(context.Background())
 	srv := httptest.NewServer(reg.Handler())
 	defer srv.Close()
 	srcl, _ := sr.NewClient(sr.URLs(srv.URL))
