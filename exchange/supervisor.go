@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
@@ -14,8 +15,9 @@ import (
 	"github.com/tickertape/tickertape/market"
 )
 
-// SupervisorConfig configures a Supervisor; zero values take the defaults in
-// NewSupervisor.
+// SupervisorConfig configures a Supervisor. Connector, Subscription (its
+// symbols) and Handler are required; the zero value of every other field is
+// its default (DefaultSupervisorConfig lists them).
 type SupervisorConfig struct {
 	Connector    Connector
 	Subscription Subscription
@@ -23,23 +25,25 @@ type SupervisorConfig struct {
 	// stops Run.
 	Handler func(context.Context, Event) error
 	// StaleAfter is the watchdog: a session that delivers no frame at all
-	// (not even a pong) for this long is closed and redialled. Default 45s.
+	// (not even a pong) for this long is closed and redialled.
 	StaleAfter time.Duration
 	// BackoffMin and BackoffMax bound the exponential reconnect backoff
-	// (full jitter). Defaults 200ms and 30s.
+	// (full jitter). A zero BackoffMax is the default or BackoffMin,
+	// whichever is larger.
 	BackoffMin, BackoffMax time.Duration
-	// BackfillLimit is the page size of the REST trade backfill. Default 1000.
+	// BackfillLimit is the page size of the REST trade backfill.
 	BackfillLimit int
 	// BackfillPages bounds the pages one backfill of one symbol reads.
-	// Default 100.
 	BackfillPages int
 	// DedupeWindow is how many trade ids per symbol are remembered to drop
-	// duplicates. Default 100000.
+	// duplicates.
 	DedupeWindow int
 	// MaxConnAge rolls a connection over to a new one once it is this old
-	// (venues end connections after a fixed lifetime: Binance 24 h).
-	// Default the connector's Info().MaxConnAge; 0 never.
+	// (venues end connections after a fixed lifetime: Binance 24 h). Zero
+	// is the connector's Info().MaxConnAge (none if the venue has no
+	// limit); NoRollOver turns age roll-overs off.
 	MaxConnAge time.Duration
+	NoRollOver bool
 	Logger     *slog.Logger
 }
 
@@ -116,8 +120,21 @@ type book struct {
 	state BookState
 }
 
-// NewSupervisor validates cfg and fills in defaults.
-func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
+// DefaultSupervisorConfig returns the defaults NewSupervisor fills in for
+// zero fields (MaxConnAge's default is the connector's).
+func DefaultSupervisorConfig() SupervisorConfig {
+	return SupervisorConfig{
+		StaleAfter:    45 * time.Second,
+		BackoffMin:    200 * time.Millisecond,
+		BackoffMax:    30 * time.Second,
+		BackfillLimit: 1000,
+		BackfillPages: 100,
+		DedupeWindow:  100000,
+	}
+}
+
+// Validate reports every problem of cfg at once; zero values are defaults.
+func (cfg *SupervisorConfig) Validate() error {
 	var errs []error
 	if cfg.Connector == nil {
 		errs = append(errs, errors.New("exchange: a supervisor needs a Connector"))
@@ -128,28 +145,64 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	if len(cfg.Subscription.Symbols) == 0 {
 		errs = append(errs, errors.New("exchange: no symbols to subscribe to"))
 	}
-	if err := errors.Join(errs...); err != nil {
+	for i, sym := range cfg.Subscription.Symbols {
+		if sym == "" {
+			errs = append(errs, fmt.Errorf("exchange: symbol %d of %d is empty", i+1, len(cfg.Subscription.Symbols)))
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"StaleAfter", cfg.StaleAfter}, {"BackoffMin", cfg.BackoffMin}, {"BackoffMax", cfg.BackoffMax}, {"MaxConnAge", cfg.MaxConnAge}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("exchange: %s %s is negative", d.name, d.v))
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"BackfillLimit", cfg.BackfillLimit}, {"BackfillPages", cfg.BackfillPages}, {"DedupeWindow", cfg.DedupeWindow}} {
+		if n.v < 0 {
+			errs = append(errs, fmt.Errorf("exchange: %s %d is negative", n.name, n.v))
+		}
+	}
+	if cfg.BackoffMax > 0 && cfg.BackoffMax < cfg.BackoffMin {
+		errs = append(errs, fmt.Errorf("exchange: BackoffMax %s is below BackoffMin %s", cfg.BackoffMax, cfg.BackoffMin))
+	}
+	if cfg.NoRollOver && cfg.MaxConnAge > 0 {
+		errs = append(errs, fmt.Errorf("exchange: MaxConnAge %s with NoRollOver: choose one", cfg.MaxConnAge))
+	}
+	return errors.Join(errs...)
+}
+
+// NewSupervisor validates cfg and fills in defaults.
+func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.StaleAfter <= 0 {
-		cfg.StaleAfter = 45 * time.Second
+	d := DefaultSupervisorConfig()
+	if cfg.StaleAfter == 0 {
+		cfg.StaleAfter = d.StaleAfter
 	}
-	if cfg.BackoffMin <= 0 {
-		cfg.BackoffMin = 200 * time.Millisecond
+	if cfg.BackoffMin == 0 {
+		cfg.BackoffMin = d.BackoffMin
 	}
-	if cfg.BackoffMax < cfg.BackoffMin {
-		cfg.BackoffMax = max(30*time.Second, cfg.BackoffMin)
+	if cfg.BackoffMax == 0 {
+		cfg.BackoffMax = max(d.BackoffMax, cfg.BackoffMin)
 	}
-	if cfg.BackfillLimit <= 0 {
-		cfg.BackfillLimit = 1000
+	if cfg.BackfillLimit == 0 {
+		cfg.BackfillLimit = d.BackfillLimit
 	}
-	if cfg.BackfillPages <= 0 {
-		cfg.BackfillPages = 100
+	if cfg.BackfillPages == 0 {
+		cfg.BackfillPages = d.BackfillPages
 	}
-	if cfg.DedupeWindow <= 0 {
-		cfg.DedupeWindow = 100000
+	if cfg.DedupeWindow == 0 {
+		cfg.DedupeWindow = d.DedupeWindow
 	}
-	if cfg.MaxConnAge == 0 {
+	switch {
+	case cfg.NoRollOver:
+		cfg.MaxConnAge = 0
+	case cfg.MaxConnAge == 0:
 		cfg.MaxConnAge = cfg.Connector.Info().MaxConnAge
 	}
 	if cfg.Logger == nil {

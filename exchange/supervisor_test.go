@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickertape/tickertape/internal/poll"
 	"github.com/tickertape/tickertape/market"
 )
 
@@ -114,17 +115,6 @@ func (k *sink) count() (int, int) {
 	return len(k.trades), len(k.books)
 }
 
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestSupervisorScripted: the backfill after a reconnect starts from the
 // last trade seen before it (not from what the new stream delivered first),
 // pages until the venue has no more, reports a gap with its count, and a
@@ -146,7 +136,7 @@ func TestSupervisorScripted(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	s1.frames <- []Event{{Trade: trade(10)}, {Trade: trade(11)}, {Book: &market.BookUpdate{VenueSymbol: "BTCUSDT", Snapshot: true, Sequence: 5}}}
-	until(t, "the first trades", func() bool { n, _ := k.count(); return n == 2 })
+	poll.Until(t, 10*time.Second, "the first trades", func() bool { n, _ := k.count(); return n == 2 })
 
 	// The next connection's first backfill fails and its stream delivers 20
 	// meanwhile; the retry must still start after 11, page twice, and
@@ -160,7 +150,7 @@ func TestSupervisorScripted(t *testing.T) {
 	c.sessions <- s2
 	s1.Close()
 	// Backfill retries happen between frames: pongs keep them coming.
-	until(t, "the backfill", func() bool {
+	poll.Until(t, 10*time.Second, "the backfill", func() bool {
 		select {
 		case s2.frames <- nil:
 		default:
@@ -182,17 +172,17 @@ func TestSupervisorScripted(t *testing.T) {
 	disconnects := sup.Counters.Disconnects.Load()
 	c.sessions <- s3
 	s2.frames <- []Event{{RollOver: &RollOver{Reason: "test"}}}
-	until(t, "a roll-over", func() bool { return sup.Counters.Rollovers.Load() == 1 })
+	poll.Until(t, 10*time.Second, "a roll-over", func() bool { return sup.Counters.Rollovers.Load() == 1 })
 	s3.frames <- []Event{{Trade: trade(21)}, {Book: &market.BookUpdate{VenueSymbol: "BTCUSDT", Snapshot: true, Sequence: 50}},
 		{Book: &market.BookUpdate{VenueSymbol: "BTCUSDT", PrevSequence: 50, Sequence: 51}}}
-	until(t, "trade 21 and two book messages", func() bool { n, b := k.count(); return n == 7 && b == 3 })
+	poll.Until(t, 10*time.Second, "trade 21 and two book messages", func() bool { n, b := k.count(); return n == 7 && b == 3 })
 	if sup.Counters.Disconnects.Load() != disconnects {
 		t.Fatal("the roll-over counted as a disconnect")
 	}
 	// A stream gap: the book resyncs and publishes nothing until a snapshot.
 	s3.frames <- []Event{{Gap: &StreamGap{Reason: "test"}}, {Book: &market.BookUpdate{VenueSymbol: "BTCUSDT", PrevSequence: 51, Sequence: 52}}}
-	until(t, "a resync", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.resyncs) == 1 })
-	until(t, "the update dropped", func() bool { return sup.Counters.BookUpdatesDropped.Load() == 1 })
+	poll.Until(t, 10*time.Second, "a resync", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.resyncs) == 1 })
+	poll.Until(t, 10*time.Second, "the update dropped", func() bool { return sup.Counters.BookUpdatesDropped.Load() == 1 })
 	if st := sup.BookStates()["BTCUSDT"]; st != BookResyncing {
 		t.Fatalf("book state %s", st)
 	}
