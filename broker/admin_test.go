@@ -242,9 +242,9 @@ func TestRetentionAndDeleteRecords(t *testing.T) {
 	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kgoStr("1")}, {Op: kadm.SetConfig, Name: "segment.ms", Value: kgoStr("1")}}, "ret"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Millisecond)
-	tb.b.ApplyRetention() // rolls the active segment (segment.ms)
-	tb.b.ApplyRetention() // deletes every closed segment older than 1ms
+	time.Sleep(5 * time.Millisecond) // not a wait: the segments must age past retention.ms=1, which is what is tested
+	tb.b.ApplyRetention()            // rolls the active segment (segment.ms)
+	tb.b.ApplyRetention()            // deletes every closed segment older than 1ms
 	start, _ = adm.ListStartOffsets(ctx, "ret")
 	if o, _ := start.Lookup("ret", 0); o.Offset != 100 {
 		t.Fatalf("start offset after retention.ms: %d, want 100", o.Offset)
@@ -294,7 +294,7 @@ func TestCompactedTopic(t *testing.T) {
 		}
 		want[k] = string(r.Value)
 	}
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(5 * time.Millisecond) // not a wait: the records must be older than retention.ms=1, which compaction must still not act on
 	tb.b.ApplyRetention()
 	check := func() {
 		t.Helper()

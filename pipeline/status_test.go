@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/tickertape/tickertape/exchange/poloniex"
+	"github.com/tickertape/tickertape/internal/poll"
 )
 
 // The status panel's "behind" is the end offset minus the processor's read
@@ -36,13 +37,7 @@ func TestRestartedFakeDoesNotRepeatTradeIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		deadline := time.Now().Add(20 * time.Second)
-		for len(f.Trades("BTC_USDT")) < 20 {
-			if time.Now().After(deadline) {
-				t.Fatal("the fake made no trades")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		poll.Until(t, 20*time.Second, "20 trades from the fake", func() bool { return len(f.Trades("BTC_USDT")) >= 20 })
 		lo, hi = math.MaxInt64, 0
 		for _, tr := range f.Trades("BTC_USDT") {
 			id, err := strconv.ParseInt(tr.TradeID, 10, 64)

@@ -1,12 +1,15 @@
 package registry_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tickertape/tickertape/internal/poll"
 )
 
 // The election group must be describable by tools that decode every group of
@@ -23,17 +26,12 @@ func TestElectionGroupHasItsOwnProtocolType(t *testing.T) {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	var g kadm.DescribedGroup
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		described, err := adm.DescribeGroups(ctx, "schema-registry")
-		if err == nil && described["schema-registry"].State == "Stable" {
-			g = described["schema-registry"]
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the election group did not become Stable: %v %+v", err, described)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var described kadm.DescribedGroups
+	poll.Until(t, 30*time.Second, "the election group to become Stable", func() bool {
+		described, err = adm.DescribeGroups(ctx, "schema-registry")
+		g = described["schema-registry"]
+		return err == nil && g.State == "Stable"
+	}, func() string { return fmt.Sprintf("%v %+v", err, described) })
 	if g.ProtocolType != "sr" || len(g.Members) != 1 {
 		t.Fatalf("election group: protocol type %q with %d members, want \"sr\" with 1", g.ProtocolType, len(g.Members))
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
+	"github.com/tickertape/tickertape/internal/poll"
 )
 
 // scenario runs one scripted sequence of admin, produce, fetch, list-offsets
@@ -58,7 +59,20 @@ func scenario(t *testing.T, brokers []string, topic string) []string {
 	note("create with retention.ms=abc: %s", errName(firstErr(err, r.Err)))
 	r, err = adm.CreateTopic(ctx, 0, -1, nil, topic+"-zero")
 	note("create with 0 partitions: %s", errName(firstErr(err, r.Err)))
-	time.Sleep(time.Second) // real Kafka propagates metadata to every broker asynchronously
+	// Real Kafka propagates metadata to every broker asynchronously: wait
+	// until the broker asked knows the topic and a leader for each partition.
+	poll.Until(t, 30*time.Second, "metadata of "+topic+" with a leader per partition", func() bool {
+		md, err := adm.Metadata(ctx, topic)
+		if err != nil || md.Topics[topic].Err != nil || len(md.Topics[topic].Partitions) != 3 {
+			return false
+		}
+		for _, p := range md.Topics[topic].Partitions {
+			if p.Leader < 0 || p.Err != nil {
+				return false
+			}
+		}
+		return true
+	})
 
 	// Metadata.
 	md, err := adm.Metadata(ctx, topic)
@@ -151,7 +165,24 @@ func scenario(t *testing.T, brokers []string, topic string) []string {
 	note("incremental alter retention.ms: %s", errName(firstErr(err, firstAlterErr(alt))))
 	alt, err = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "no.such.config", Value: kadm.StringPtr("1")}}, topic)
 	note("alter an unknown config: %s", errName(firstErr(err, firstAlterErr(alt))))
-	time.Sleep(time.Second)
+	// The alter reaches every broker asynchronously too: wait (at most 30 s)
+	// for it to show, then note what shows.
+	_ = poll.Wait(30*time.Second, func() bool {
+		rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			return false
+		}
+		rc, err := rcs.On(topic, nil)
+		if err != nil {
+			return false
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "retention.ms" {
+				return c.MaybeValue() == "7200000"
+			}
+		}
+		return false
+	})
 	if rcs, err := adm.DescribeTopicConfigs(ctx, topic); err == nil {
 		if rc, err := rcs.On(topic, nil); err == nil {
 			for _, c := range rc.Configs {

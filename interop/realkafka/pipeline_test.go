@@ -83,14 +83,52 @@ func TestPipelineOnRealKafka(t *testing.T) {
 		return err == nil && len(md.Topics[names.Events].Partitions) == 3 && len(md.Topics[names.Events].Partitions[0].Replicas) == 3
 	}, func() string { return fmt.Sprintf("%+v %v", md.Topics[names.Events], err) })
 
+	produced := func() int64 { return p.Snapshot().Venues[0].Produced }
+	brokers := func() int {
+		md, err = adm.Metadata(ctx, names.Events)
+		if err != nil {
+			return -1
+		}
+		return len(md.Brokers)
+	}
 	script(t, "kill", c.dir, "2")
 	t.Log("killed node 2 with SIGKILL")
-	time.Sleep(5 * time.Second)
+	// The outage lasts until the cluster has dropped node 2 and the pipeline
+	// has delivered 200 more events without it (acks=all, 2 in sync).
+	poll.Until(t, 60*time.Second, "the cluster to drop node 2", func() bool { return brokers() == 2 },
+		func() string { return fmt.Sprintf("%d brokers, %v", len(md.Brokers), err) })
+	during := produced()
+	poll.Until(t, 60*time.Second, "200 events delivered while node 2 is down", func() bool { return produced() >= during+200 },
+		func() string { return fmt.Sprintf("%d delivered since the kill", produced()-during) })
 	script(t, "restart", c.dir, "2")
 	t.Log("restarted node 2")
-	time.Sleep(5 * time.Second)
+	// Node 2 is back in every partition's in-sync replicas, and the pipeline
+	// delivers again with it.
+	poll.Until(t, 90*time.Second, "node 2 back in sync on every partition of "+names.Events, func() bool {
+		if brokers() != 3 {
+			return false
+		}
+		for _, pd := range md.Topics[names.Events].Partitions {
+			if len(pd.ISR) != 3 {
+				return false
+			}
+		}
+		return true
+	}, func() string { return fmt.Sprintf("%+v %v", md.Topics[names.Events].Partitions, err) })
+	after := produced()
+	poll.Until(t, 60*time.Second, "200 events delivered after the restart", func() bool { return produced() >= after+200 })
+	// Stop the market; everything it made reaches the pipeline and Kafka.
 	fake.Pause()
-	time.Sleep(time.Second)
+	made := func() int {
+		return len(fake.Trades("BTC_USDT")) + len(fake.Trades("ETH_USDT"))
+	}
+	poll.Until(t, 60*time.Second, "every trade the fake made delivered to Kafka", func() bool {
+		v := p.Snapshot().Venues[0]
+		return v.Trades >= int64(made()) && v.Produced == v.EventsIn
+	}, func() string {
+		v := p.Snapshot().Venues[0]
+		return fmt.Sprintf("%d trades made, %d ingested, %d of %d events delivered", made(), v.Trades, v.Produced, v.EventsIn)
+	})
 
 	// Every trade the fake made, exactly once, in market.events.
 	var truth []market.Trade
