@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -68,11 +69,7 @@ type Counters struct {
 func (c *Counters) FrameErrorKinds() map[string]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int64, len(c.frameErrorKinds))
-	for k, v := range c.frameErrorKinds {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.frameErrorKinds)
 }
 
 // TradeGaps returns the last 100 trade ranges backfill reported lost.
@@ -224,11 +221,7 @@ func (s *Supervisor) Name() string { return s.cfg.Connector.Name() }
 func (s *Supervisor) BookStates() map[string]BookState {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
-	out := make(map[string]BookState, len(s.bookStates))
-	for k, v := range s.bookStates {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.bookStates)
 }
 
 func (s *Supervisor) setState(sym string, b *book, st BookState) {

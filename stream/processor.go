@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -74,11 +75,7 @@ type Counters struct {
 func (s *Counters) Latest() map[string]market.Candle {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]market.Candle, len(s.latest))
-	for k, v := range s.latest {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.latest)
 }
 
 // Processor is the candle processor.
@@ -268,11 +265,7 @@ func (p *Processor) Run(ctx context.Context) error {
 func (p *Processor) Positions() map[int32]int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[int32]int64, len(p.processed))
-	for part, off := range p.processed {
-		out[part] = off
-	}
-	return out
+	return maps.Clone(p.processed)
 }
 
 // Kill stops the processor abruptly, without committing or leaving the
