@@ -44,7 +44,7 @@ func lockDataDir(dir string) (*os.File, error) {
 				holder = fmt.Sprintf("process %d", pid)
 			}
 		}
-		return nil, fmt.Errorf("%w: %s is locked by %s (%s); stop that tickertape first, or give this one another --data-dir",
+		return nil, fmt.Errorf("%w: %s is locked by %s (%s); stop that process first, or use another data directory",
 			ErrDataDirInUse, dir, holder, path)
 	}
 	if err := f.Truncate(0); err == nil {

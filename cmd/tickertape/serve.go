@@ -144,8 +144,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 }
 
 // stackError names the flag that chooses the address of a listener the
-// stack could not bind.
+// stack could not bind, or the data directory another broker holds.
 func stackError(err error) error {
+	if errors.Is(err, broker.ErrDataDirInUse) {
+		return fmt.Errorf("%w (--data-dir)", err)
+	}
 	var le *app.ListenError
 	if errors.As(err, &le) {
 		flag := map[string]string{app.ListenerKafka: "--kafka-addr", app.ListenerRegistry: "--registry-addr", app.ListenerHTTP: "--http-addr"}[le.Listener]
