@@ -13,9 +13,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
-
-	"github.com/tickertape/tickertape/app"
-	"github.com/tickertape/tickertape/broker"
 )
 
 // runWithStdin runs the CLI with stdin from text and a deadline: a command
@@ -59,11 +56,7 @@ func deadAddr(t *testing.T) string {
 // naming the address, and exits 1 (item 2 of issue 14: consume used to hang).
 func TestClientCommandsFailFastWhenUnreachable(t *testing.T) {
 	dead := deadAddr(t)
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := startStack(t, false)
 	live := s.KafkaAddr()
 	schema := filepath.Join(t.TempDir(), "p.avsc")
 	os.WriteFile(schema, []byte(`{"type":"record","name":"P","fields":[{"name":"a","type":"long"}]}`), 0o644)
@@ -96,11 +89,7 @@ func TestClientCommandsFailFastWhenUnreachable(t *testing.T) {
 // no registry; --print-key and --print-type add the key and the Avro type;
 // --topic works as -t.
 func TestProduceAndConsumeEdges(t *testing.T) {
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := startStack(t, true)
 	b, r := "--brokers="+s.KafkaAddr(), "--registry="+s.RegistryURL()
 	schema := filepath.Join(t.TempDir(), "p.avsc")
 	os.WriteFile(schema, []byte(`{"type":"record","name":"P","namespace":"t","fields":[{"name":"sym","type":"string"},{"name":"n","type":"long"},
@@ -159,11 +148,7 @@ func TestProduceAndConsumeEdges(t *testing.T) {
 
 // groups describe of a group that does not exist says so and exits 1.
 func TestGroupsDescribeMissingGroup(t *testing.T) {
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := startStack(t, false)
 	cl, _ := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()))
 	defer cl.Close()
 	code, out, errs := runWithStdin(t, "", "groups", "describe", "--brokers", s.KafkaAddr(), "no-such-group")

@@ -2,16 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/tickertape/tickertape/app"
-	"github.com/tickertape/tickertape/broker"
 )
 
 // TestMixedFormatsCLI registers JSON Schema and Protobuf schemas with
@@ -19,11 +15,7 @@ import (
 // Schema and Protobuf records into one topic under TopicRecordNameStrategy
 // subjects and reads them all back as JSON with tickertape consume.
 func TestMixedFormatsCLI(t *testing.T) {
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := startStack(t, true)
 	b, r := "--brokers="+s.KafkaAddr(), "--registry="+s.RegistryURL()
 	dir := t.TempDir()
 	write := func(name, text string) string {

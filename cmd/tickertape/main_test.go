@@ -10,9 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/tickertape/tickertape/app"
-	"github.com/tickertape/tickertape/broker"
 )
 
 func TestUsageAndExitCodes(t *testing.T) {
@@ -59,11 +56,7 @@ func TestEnvironmentFlags(t *testing.T) {
 }
 
 func TestGroupsDescribeShowsLag(t *testing.T) {
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := startStack(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.DefaultProduceTopic("lagging"), kgo.AllowAutoTopicCreation())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,19 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tickertape/tickertape/app"
-	"github.com/tickertape/tickertape/broker"
 	"github.com/tickertape/tickertape/pipeline"
 )
 
 // TestProduceConsumeTopics drives produce, consume and topics against the
 // embedded stack: JSON lines in, exact decimals and timestamps out.
 func TestProduceConsumeTopics(t *testing.T) {
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := startStack(t, true)
 	b, r := "--brokers="+s.KafkaAddr(), "--registry="+s.RegistryURL()
 	runOK := func(stdin string, args ...string) string {
 		t.Helper()
@@ -132,11 +125,7 @@ func TestLiveWithoutNetworkNamesDemo(t *testing.T) {
 // TestBusyPortNamesTheFlag: the CLI, not the library, names the flag that
 // moves a listener.
 func TestBusyPortNamesTheFlag(t *testing.T) {
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := startStack(t, false)
 	var out, errb bytes.Buffer
 	code := run([]string{"serve", "--kafka-addr", s.KafkaAddr(), "--registry-addr", "", "--http-addr", "", "--data-dir", t.TempDir()}, &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), "choose another address with --kafka-addr") {

@@ -2,24 +2,16 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/tickertape/tickertape/app"
-	"github.com/tickertape/tickertape/broker"
 )
 
 // TestSchemaCommands drives tickertape schema against the embedded registry,
 // and tickertape registry (standalone) against the embedded broker.
 func TestSchemaCommands(t *testing.T) {
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := startStack(t, true)
 	dir := t.TempDir()
 	v1 := filepath.Join(dir, "v1.avsc")
 	v2 := filepath.Join(dir, "v2.avsc")
