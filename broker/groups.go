@@ -376,6 +376,18 @@ func (co *coordinator) resetSessionLocked(g *group, m *member) {
 }
 
 // checkMember validates a member's generation for Heartbeat, SyncGroup and OffsetCommit.
+// memberOfLocked is how a request of a member (Heartbeat, SyncGroup) finds
+// its group and itself: a group that does not exist has no members, so the
+// member is unknown (g is nil then).
+func (co *coordinator) memberOfLocked(groupID, memberID string, instanceID *string, generation int32) (*group, *member, int16) {
+	g := co.getGroup(groupID, false)
+	if g == nil {
+		return nil, nil, errUnknownMemberID
+	}
+	m, code := g.checkMember(memberID, instanceID, generation)
+	return g, m, code
+}
+
 func (g *group) checkMember(memberID string, instanceID *string, generation int32) (*member, int16) {
 	m := g.members[memberID]
 	if m == nil {

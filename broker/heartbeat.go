@@ -20,12 +20,11 @@ func handleHeartbeat(c *conn, kreq kmsg.Request) reply {
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	g := co.getGroup(req.Group, false)
+	g, m, code := co.memberOfLocked(req.Group, req.MemberID, req.InstanceID, req.Generation)
 	if g == nil {
-		resp.ErrorCode = errUnknownMemberID
+		resp.ErrorCode = code
 		return respond(resp)
 	}
-	m, code := g.checkMember(req.MemberID, req.InstanceID, req.Generation)
 	if m != nil {
 		co.resetSessionLocked(g, m)
 	}

@@ -21,12 +21,7 @@ func handleSyncGroup(c *conn, kreq kmsg.Request) reply {
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	g := co.getGroup(req.Group, false)
-	if g == nil {
-		resp.ErrorCode = errUnknownMemberID
-		return respond(resp)
-	}
-	m, code := g.checkMember(req.MemberID, req.InstanceID, req.Generation)
+	g, m, code := co.memberOfLocked(req.Group, req.MemberID, req.InstanceID, req.Generation)
 	if code == 0 && ((req.ProtocolType != nil && *req.ProtocolType != g.protocolType) || (req.Protocol != nil && *req.Protocol != g.protocol)) {
 		code = errInconsistentGroupProtocol
 	}
