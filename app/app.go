@@ -76,6 +76,15 @@ func Start(cfg Config) (*Stack, error) {
 			return nil, err
 		}
 	}
+	if s.registryLn != nil {
+		// The registry's topic is this stack's own state: deleting it would let
+		// schema ids be given out again.
+		name := cfg.Registry.Topic
+		if name == "" {
+			name = registry.DefaultTopic
+		}
+		cfg.Broker.ProtectedTopics = append(cfg.Broker.ProtectedTopics, name)
+	}
 	if s.Broker, err = broker.New(cfg.Broker); err != nil {
 		s.closeListeners()
 		return nil, err

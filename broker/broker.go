@@ -55,6 +55,10 @@ type Config struct {
 	// OffsetsTopicPartitions is the partition count of __consumer_offsets when
 	// it is created (offsets.topic.num.partitions).
 	OffsetsTopicPartitions int32
+	// ProtectedTopics may not be deleted by clients (answered with
+	// TOPIC_AUTHORIZATION_FAILED, as Kafka answers for its internal topics);
+	// the embedded stack names the schema registry's topic here.
+	ProtectedTopics []string
 	// Logger receives the broker's few log lines; nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -43,6 +43,7 @@ var (
 	errInvalidTimestamp         = kerr.InvalidTimestamp.Code
 	errUnsupportedEndpointType  = kerr.UnsupportedEndpointType.Code
 	errUnknownServerError       = kerr.UnknownServerError.Code
+	errTopicAuthorization       = kerr.TopicAuthorizationFailed.Code
 )
 
 // logErrorCode maps a commitlog error to the Kafka error code a client expects.
@@ -54,6 +55,10 @@ func logErrorCode(err error) int16 {
 		return errCorruptMessage
 	case errors.Is(err, commitlog.ErrInvalidRecord):
 		return errInvalidRecord
+	case errors.Is(err, commitlog.ErrInvalidTimestamp):
+		return errInvalidTimestamp
+	case errors.Is(err, commitlog.ErrRecordTooLarge):
+		return errMessageTooLarge
 	case errors.Is(err, commitlog.ErrOutOfOrderSequence):
 		return errOutOfOrderSequence
 	case errors.Is(err, commitlog.ErrInvalidProducerEpoch):

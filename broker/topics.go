@@ -32,6 +32,29 @@ type topic struct {
 	// compactAfterMs is delete.retention.ms when cleanup.policy includes
 	// compact, -1 otherwise; read by the retention loop.
 	compactAfterMs atomic.Int64
+	// tsBeforeMaxMs and tsAfterMaxMs are message.timestamp.before/after.max.ms
+	// and logAppendTime is message.timestamp.type=LogAppendTime, read by produce.
+	tsBeforeMaxMs, tsAfterMaxMs atomic.Int64
+	logAppendTime               atomic.Bool
+}
+
+// isKafkaInternal reports whether name is one of Kafka's internal topics,
+// which clients may neither write nor delete.
+func isKafkaInternal(name string) bool {
+	return name == offsetsTopic || name == "__transaction_state"
+}
+
+// protectedReason says why a topic may not be deleted, or "" if it may.
+func (b *Broker) protectedReason(name string) string {
+	if isKafkaInternal(name) {
+		return fmt.Sprintf("%s is a Kafka internal topic and cannot be deleted", name)
+	}
+	for _, p := range b.cfg.ProtectedTopics {
+		if p == name {
+			return fmt.Sprintf("%s holds this server's own state (the schema registry's schemas and ids) and cannot be deleted; deleting it would let ids be given out again", name)
+		}
+	}
+	return ""
 }
 
 type partition struct {

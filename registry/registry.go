@@ -73,7 +73,7 @@ func New(cfg Config) (*Registry, error) {
 		errs = append(errs, errors.New("registry: no Kafka brokers given (want host:port[,host:port...])"))
 	}
 	if cfg.Topic == "" {
-		cfg.Topic = "_schemas"
+		cfg.Topic = DefaultTopic
 	}
 	if cfg.GroupID == "" {
 		cfg.GroupID = "schema-registry"
@@ -97,6 +97,9 @@ func New(cfg Config) (*Registry, error) {
 	r.progress = sync.NewCond(&r.mu)
 	return r, nil
 }
+
+// DefaultTopic is the topic holding the registry's state, as in Confluent's.
+const DefaultTopic = "_schemas"
 
 // Start connects to Kafka, creates Topic if it is missing (one partition,
 // cleanup.policy=compact), replays it, and joins the leader election. It
