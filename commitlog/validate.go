@@ -419,3 +419,55 @@ func decodeSnappy(src []byte, limit int64) ([]byte, error) {
 func errTooLargeSnappy(limit int64) error {
 	return fmt.Errorf("snappy data %w of %d bytes", errTooLarge, limit)
 }
+
+// inflateSlots bounds how many stored batches are inflated at once for
+// lookups (ListOffsets by timestamp), so that concurrent lookups in
+// compressed data cannot take the memory and CPU of everyone else.
+var inflateSlots = make(chan struct{}, 2)
+
+// recordTimes calls fn with the offset and timestamp of each record of a
+// stored batch, in order, until fn returns false. A compressed batch is
+// inflated as a stream, so the walk costs one record's memory and stops at
+// the record fn wants.
+func recordTimes(batch []byte, fn func(offset, ts int64) bool) error {
+	if len(batch) < batchHeaderSize {
+		return fmt.Errorf("%w: %d bytes is shorter than a batch header", ErrCorruptBatch, len(batch))
+	}
+	h := parseHeader(batch)
+	var src recordSource
+	if codec := int(h.attrs & 0x07); codec == codecNone {
+		src = &sliceRecords{b: batch[batchHeaderSize:]}
+	} else {
+		inflateSlots <- struct{}{}
+		defer func() { <-inflateSlots }()
+		rd, release, err := inflater(codec, batch[batchHeaderSize:], maxDecompressed)
+		if err != nil {
+			return fmt.Errorf("%w: %s data: %v", ErrCorruptBatch, codecName(codec), err)
+		}
+		defer release()
+		src = &streamRecords{r: rd, limit: maxDecompressed}
+	}
+	for i := int32(0); i < h.count; i++ {
+		body, err := src.next()
+		if err != nil {
+			return fmt.Errorf("%w: batch at offset %d, record %d: %v", ErrCorruptBatch, h.base, i, err)
+		}
+		r := recordReader{b: body}
+		if len(body) > 0 {
+			r.b = body[1:]
+		}
+		tsDelta := r.varint()
+		offDelta := r.varint()
+		if r.err != nil {
+			return fmt.Errorf("%w: batch at offset %d, record %d: %v", ErrCorruptBatch, h.base, i, r.err)
+		}
+		ts := h.firstTs + tsDelta
+		if h.attrs&0x08 != 0 {
+			ts = h.maxTs
+		}
+		if !fn(h.base+offDelta, ts) {
+			return nil
+		}
+	}
+	return nil
+}

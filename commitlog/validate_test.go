@@ -6,11 +6,13 @@ import (
 	"errors"
 	"hash/crc32"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/tickertape/tickertape/internal/batchtest"
 )
@@ -140,5 +142,51 @@ func BenchmarkValidateRecords(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Issue 15 item 5: a stored batch that inflates far (written before produce
+// validated records) costs a lookup by timestamp only what it reads: the
+// record it wants comes first, and the rest is never inflated.
+func TestOffsetForTimestampStreamsCompressedBatches(t *testing.T) {
+	l := openLog(t, t.TempDir())
+	now := time.Now().UnixMilli()
+	first := []byte{0, 0, 0, 2} // attrs, ts delta 0, offset delta 0, key null (-1 = 1)
+	first[3] = 1
+	first = append(first, binary.AppendVarint(nil, 1)...)
+	first = append(first, 'a', 0)
+	first = append(binary.AppendVarint(nil, int64(len(first))), first...)
+	const big = 300 << 20
+	second := []byte{0, 2, 2, 1} // ts delta 1, offset delta 1, key null
+	second = binary.AppendVarint(second, big)
+	var z bytes.Buffer
+	zw, _ := zstd.NewWriter(&z, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	zw.Write(first)
+	zw.Write(binary.AppendVarint(nil, int64(len(second)+big+1)))
+	zw.Write(second)
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < big>>20; i++ {
+		zw.Write(zeros)
+	}
+	zw.Write([]byte{0})
+	zw.Close()
+	b := batchtest.Build(batchtest.Spec{ProducerID: -1, TimestampMs: now, StepMs: 1, Codec: batchtest.Zstd, Values: []string{"a", "b"}})
+	b = recrc(append(b[:batchHeaderSize:batchHeaderSize], z.Bytes()...))
+	if _, err := l.Append(b); err != nil { // the log checks only the header
+		t.Fatal(err)
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	off, ts, found, err := l.OffsetForTimestamp(now)
+	runtime.ReadMemStats(&after)
+	if err != nil || !found || off != 0 || ts != now {
+		t.Fatalf("lookup: offset %d ts %d found %v err %v", off, ts, found, err)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 16<<20 {
+		t.Fatalf("the lookup allocated %d MiB", grown>>20)
 	}
 }
