@@ -108,7 +108,7 @@ func Start(cfg Config) (*Stack, error) {
 			s.Close(context.Background())
 			return nil, fmt.Errorf("schema registry: %w", err)
 		}
-		s.serveHTTP(s.registryLn, s.Registry.Handler())
+		s.serveServer(s.registryLn, s.Registry.NewHTTPServer())
 	}
 	if s.httpLn != nil {
 		s.serveHTTP(s.httpLn, s.healthMux())
@@ -135,7 +135,10 @@ func (s *Stack) serve(fn func() error) {
 }
 
 func (s *Stack) serveHTTP(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.serveServer(ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10})
+}
+
+func (s *Stack) serveServer(ln net.Listener, srv *http.Server) {
 	s.servers = append(s.servers, srv)
 	s.serve(func() error { return srv.Serve(ln) })
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -73,7 +72,7 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w (is Kafka reachable at %s?)", err, brokers)
 	}
 	defer r.Close()
-	srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := r.NewHTTPServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "tickertape registry ready in %s\n  registry  http://%s (state in %s on %s)\n", time.Since(start).Round(time.Millisecond), ln.Addr(), topic, brokers)
