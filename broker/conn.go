@@ -135,13 +135,13 @@ func (c *conn) readLoop() error {
 	}
 }
 
-// readBody reads a frame body of size bytes in chunks of at most 64 KiB,
+// readBody reads a frame body of size bytes in chunks of at most 256 KiB,
 // each counted against queued.max.request.bytes just before it is read: a
 // size prefix alone reserves nothing, and a stalled sender holds only what
 // it sent (plus one chunk) until connections.max.idle.ms closes it. On error
 // the returned body holds what was counted so far.
 func (c *conn) readBody(br *bufio.Reader, size int) ([]byte, error) {
-	const chunkMax = 64 << 10
+	const chunkMax = 256 << 10
 	body := make([]byte, 0, min(size, chunkMax))
 	for len(body) < size {
 		chunk := min(size-len(body), chunkMax)
@@ -149,7 +149,11 @@ func (c *conn) readBody(br *bufio.Reader, size int) ([]byte, error) {
 			return body, err
 		}
 		if cap(body)-len(body) < chunk {
-			body = append(body[:cap(body)], make([]byte, chunk)...)[:len(body)]
+			// Double what has arrived (never past the frame): at most twice
+			// the received bytes are held, and a large frame costs a few copies.
+			nb := make([]byte, len(body), min(size, max(2*cap(body), len(body)+chunk)))
+			copy(nb, body)
+			body = nb
 		}
 		if !c.armDeadline() {
 			return body[:len(body)+chunk], net.ErrClosed
