@@ -179,7 +179,9 @@ type Broker struct {
 	topics    map[string]*topic
 	topicIDs  map[[16]byte]*topic
 	pids      producerIDs
-	groups    *coordinator
+	// catalogueRaw is the catalogue file's content as last read or written.
+	catalogueRaw []byte
+	groups       *coordinator
 
 	lnMu     sync.Mutex
 	lns      []net.Listener

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -217,5 +220,34 @@ func TestFutureTimestampsAreRefused(t *testing.T) {
 	}
 	if code := produceCode(t, tb, "ts", makeBatchAt(-1, 0, 0, 16725225600000, []string{"allowed now"})); code != 0 {
 		t.Fatalf("year 2500 with after.max.ms unlimited: %d", code)
+	}
+}
+
+// Issue 15 item 9: a start writes nothing when nothing changed, so a broker
+// whose disk filled up can start and serve reads. The catalogue is replaced
+// by rename whenever it is written, so its inode tells.
+func TestStartDoesNotRewriteTheCatalogue(t *testing.T) {
+	tb := startBroker(t)
+	if _, err := tb.admin().CreateTopic(testCtx(t), 1, 1, nil, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if code := produceCode(t, tb, "kept", makeBatch(t, -1, 0, 0, []string{"v"})); code != 0 {
+		t.Fatal(code)
+	}
+	path := filepath.Join(tb.cfg.DataDir, catalogueFile)
+	inode := func() uint64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Ino
+	}
+	before := inode()
+	tb.restart()
+	if after := inode(); after != before {
+		t.Fatalf("the start rewrote the catalogue (inode %d -> %d): it would fail on a full disk", before, after)
+	}
+	if got := consumeAll(t, tb, "kept", 1); string(got[0].Value) != "v" {
+		t.Fatalf("read after restart: %v", got)
 	}
 }

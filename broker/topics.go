@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/tickertape/tickertape/commitlog"
 )
@@ -92,6 +93,7 @@ func (b *Broker) loadCatalogue() error {
 	case err != nil:
 		return fmt.Errorf("read %s: %w", path, err)
 	default:
+		b.catalogueRaw = raw
 		if err := json.Unmarshal(raw, &cat); err != nil {
 			return fmt.Errorf("read %s: %w (the file is damaged; restore it from a backup or move the data dir aside)", path, err)
 		}
@@ -198,7 +200,20 @@ func (b *Broker) saveCatalogueLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(b.cfg.DataDir, catalogueFile), raw)
+	if bytes.Equal(raw, b.catalogueRaw) {
+		// Unchanged: no write, so that a start on a full disk (and every
+		// no-op change) needs no free space.
+		return nil
+	}
+	path := filepath.Join(b.cfg.DataDir, catalogueFile)
+	if err := writeFileAtomic(path, raw); err != nil {
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return fmt.Errorf("write %s: %w: the disk holding the data dir is full; free space there (lower retention.ms or retention.bytes of a large topic, delete a topic, or move old files away) and try again", path, err)
+		}
+		return err
+	}
+	b.catalogueRaw = raw
+	return nil
 }
 
 // writeFileAtomic writes a file so that a crash leaves either the old or the new
