@@ -62,8 +62,10 @@ type Config struct {
 	GroupMinSessionTimeout, GroupMaxSessionTimeout time.Duration
 	// GroupInitialRebalanceDelay is how long a group leaving Empty waits for more
 	// members before its first generation (group.initial.rebalance.delay.ms).
-	// Kafka's default is 3 s; ours is short for the embedded case. Negative = none.
-	GroupInitialRebalanceDelay time.Duration
+	// Kafka's default is 3 s; ours is short for the embedded case. Zero is the
+	// default; NoGroupInitialRebalanceDelay turns it off.
+	GroupInitialRebalanceDelay   time.Duration
+	NoGroupInitialRebalanceDelay bool
 	// OffsetsRetention is how long an empty group's committed offsets are kept
 	// (offsets.retention.minutes).
 	OffsetsRetention time.Duration
@@ -152,7 +154,12 @@ func (c *Config) fill() error {
 	if c.GroupMinSessionTimeout > c.GroupMaxSessionTimeout {
 		errs = append(errs, fmt.Errorf("group min session timeout %s is above the max %s", c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout))
 	}
-	if c.GroupInitialRebalanceDelay == 0 {
+	switch {
+	case c.GroupInitialRebalanceDelay < 0:
+		errs = append(errs, fmt.Errorf("group initial rebalance delay %s: must be >= 0 (NoGroupInitialRebalanceDelay turns it off)", c.GroupInitialRebalanceDelay))
+	case c.NoGroupInitialRebalanceDelay:
+		c.GroupInitialRebalanceDelay = 0
+	case c.GroupInitialRebalanceDelay == 0:
 		c.GroupInitialRebalanceDelay = d.GroupInitialRebalanceDelay
 	}
 	if c.OffsetsRetention <= 0 {
@@ -192,9 +199,12 @@ type Broker struct {
 	queued   *byteSemaphore // queued.max.request.bytes
 
 	connWG sync.WaitGroup // connection goroutines
-	bgWG   sync.WaitGroup // background loops (retention, interval fsync)
+	bgWG   sync.WaitGroup // background loops (retention, interval fsync, acks=0 fsync)
+	acks0  *acksZeroSyncer
 	closed chan struct{}
 	once   sync.Once
+	lock   *os.File // the data directory's lock, held until Close
+	reqLog requestLog
 }
 
 // New opens (or creates) the data directory, recovers every partition and
@@ -205,6 +215,10 @@ func New(cfg Config) (*Broker, error) {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broker{
@@ -219,20 +233,28 @@ func New(cfg Config) (*Broker, error) {
 		connGone: make(chan struct{}, 1),
 		queued:   newByteSemaphore(cfg.QueuedMaxRequestBytes),
 		closed:   make(chan struct{}),
+		lock:     lock,
 	}
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
 		b.closeLogs()
+		unlockDataDir(lock)
 		return nil, err
 	}
 	if err := b.groups.load(); err != nil {
 		cancel()
 		b.closeLogs()
+		unlockDataDir(lock)
 		return nil, fmt.Errorf("load consumer groups: %w", err)
 	}
 	b.bgWG.Add(1)
 	go b.retentionLoop()
+	if cfg.Fsync.Mode == commitlog.FsyncAlways {
+		b.acks0 = newAcksZeroSyncer()
+		b.bgWG.Add(1)
+		go b.acksZeroLoop()
+	}
 	if cfg.Fsync.Mode == commitlog.FsyncInterval {
 		b.bgWG.Add(1)
 		go b.flushLoop(cfg.Fsync.Interval)
@@ -385,6 +407,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		b.bgWG.Wait()
 		b.groups.stop()
 		err = b.closeLogs()
+		unlockDataDir(b.lock)
 	})
 	return err
 }

@@ -177,7 +177,7 @@ func (b *Broker) openPartition(t *topic, i int32) (*partition, error) {
 		return nil, fmt.Errorf("open partition %s: %w", p.dirName(), err)
 	}
 	if _, err := os.Stat(meta); errors.Is(err, os.ErrNotExist) {
-		if err := writeFileAtomic(meta, []byte(want)); err != nil {
+		if err := commitlog.WriteFileAtomic(meta, []byte(want)); err != nil {
 			l.Close()
 			return nil, err
 		}
@@ -206,7 +206,7 @@ func (b *Broker) saveCatalogueLocked() error {
 		return nil
 	}
 	path := filepath.Join(b.cfg.DataDir, catalogueFile)
-	if err := writeFileAtomic(path, raw); err != nil {
+	if err := commitlog.WriteFileAtomic(path, raw); err != nil {
 		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 			return fmt.Errorf("write %s: %w: the disk holding the data dir is full; free space there (lower retention.ms or retention.bytes of a large topic, delete a topic, or move old files away) and try again", path, err)
 		}
@@ -214,36 +214,6 @@ func (b *Broker) saveCatalogueLocked() error {
 	}
 	b.catalogueRaw = raw
 	return nil
-}
-
-// writeFileAtomic writes a file so that a crash leaves either the old or the new
-// content: temp file, fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // formatTopicID encodes a topic id the way Kafka prints Uuids (URL-safe base64, no padding).

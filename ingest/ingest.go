@@ -32,14 +32,14 @@ type Config struct {
 	Brokers    []string
 	Serde      *serde.Serde // registry access
 	Topics     topics.Names
-	Partitions int32           // of topics created on first use; default 6
-	Exchange   exchange.Config // Connector, Subscription, watchdog, backoff; Handler is set by Ingest
+	Partitions int32                     // of topics created on first use; default 6
+	Exchange   exchange.SupervisorConfig // Connector, Subscription, watchdog, backoff; Handler is set by Ingest
 	KafkaOpts  []kgo.Opt
 	Logger     *slog.Logger
 }
 
-// Stats are the delivery counters.
-type Stats struct {
+// Counters are the delivery counters, safe to read at any time.
+type Counters struct {
 	EventsIn               atomic.Int64 // events from the supervisor
 	Produced               atomic.Int64 // acknowledged by Kafka
 	Failed                 atomic.Int64 // refused after retries (the run stops)
@@ -50,7 +50,7 @@ type Stats struct {
 }
 
 // ProduceLatency returns the p50 and p99 of recent produce latencies.
-func (s *Stats) ProduceLatency() (p50, p99 time.Duration) {
+func (s *Counters) ProduceLatency() (p50, p99 time.Duration) {
 	s.latMu.Lock()
 	l := append([]time.Duration(nil), s.lat...)
 	s.latMu.Unlock()
@@ -61,7 +61,7 @@ func (s *Stats) ProduceLatency() (p50, p99 time.Duration) {
 	return l[len(l)/2], l[min(len(l)-1, len(l)*99/100)]
 }
 
-func (s *Stats) addLatency(d time.Duration) {
+func (s *Counters) addLatency(d time.Duration) {
 	s.latMu.Lock()
 	if len(s.lat) >= 4096 {
 		s.lat = s.lat[1:]
@@ -72,23 +72,38 @@ func (s *Stats) addLatency(d time.Duration) {
 
 // Ingest is a running ingestion.
 type Ingest struct {
-	cfg   Config
-	log   *slog.Logger
-	Stats Stats
-	Sup   *exchange.Supervisor
+	cfg        Config
+	log        *slog.Logger
+	Counters   Counters
+	Supervisor *exchange.Supervisor // its Counters are the venue's
 
 	cl      *kgo.Client
 	ids     [3]int // schema ids: trade, ticker, book
 	failure atomic.Pointer[error]
 }
 
+// Validate reports every problem of cfg at once; zero values are defaults.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("ingest: Brokers is required"))
+	}
+	if cfg.Serde == nil {
+		errs = append(errs, errors.New("ingest: Serde is required"))
+	}
+	if cfg.Partitions < 0 {
+		errs = append(errs, fmt.Errorf("ingest: Partitions %d is negative", cfg.Partitions))
+	}
+	return errors.Join(errs...)
+}
+
 // New validates cfg, fills defaults and prepares the supervisor.
 func New(cfg Config) (*Ingest, error) {
-	if len(cfg.Brokers) == 0 || cfg.Serde == nil {
-		return nil, errors.New("ingest: Brokers and Serde are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	cfg.Topics = cfg.Topics.WithDefaults()
-	if cfg.Partitions <= 0 {
+	if cfg.Partitions == 0 {
 		cfg.Partitions = 6
 	}
 	if cfg.Logger == nil {
@@ -104,7 +119,7 @@ func New(cfg Config) (*Ingest, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.Sup = sup
+	in.Supervisor = sup
 	return in, nil
 }
 
@@ -118,7 +133,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
-		kgo.WithHooks(retryHook{&in.Stats}),
+		kgo.WithHooks(retryHook{&in.Counters}),
 	}, in.cfg.KafkaOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -141,7 +156,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 		in.ids[i] = id
 	}
-	err = in.Sup.Run(ctx)
+	err = in.Supervisor.Run(ctx)
 	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer fcancel()
 	if ferr := cl.Flush(fctx); ferr != nil && err == nil {
@@ -153,31 +168,28 @@ func (in *Ingest) Run(ctx context.Context) error {
 	return err
 }
 
-// Key is the record key of an event: exchange:SYMBOL.
-func Key(exchange, symbol string) []byte { return []byte(exchange + ":" + symbol) }
-
 // handle encodes one event and hands it to the producer. Delivery is
 // asynchronous; the first failure stops the run.
 func (in *Ingest) handle(ctx context.Context, ev exchange.Event) error {
 	if f := in.failure.Load(); f != nil {
 		return *f
 	}
-	in.Stats.EventsIn.Add(1)
+	in.Counters.EventsIn.Add(1)
 	b := make([]byte, 0, 160) // the record owns its bytes until acknowledged
 	var key []byte
 	switch {
 	case ev.Trade != nil:
 		b = market.AppendTrade(serde.AppendHeader(b, in.ids[0]), ev.Trade)
-		key = Key(ev.Trade.Exchange, ev.Trade.Symbol)
-		in.Stats.Trades.Add(1)
+		key = market.AppendEventKey(nil, ev.Trade.Exchange, ev.Trade.Symbol)
+		in.Counters.Trades.Add(1)
 	case ev.Ticker != nil:
 		b = market.AppendTicker(serde.AppendHeader(b, in.ids[1]), ev.Ticker)
-		key = Key(ev.Ticker.Exchange, ev.Ticker.Symbol)
-		in.Stats.Tickers.Add(1)
+		key = market.AppendEventKey(nil, ev.Ticker.Exchange, ev.Ticker.Symbol)
+		in.Counters.Tickers.Add(1)
 	case ev.Book != nil:
 		b = market.AppendBookUpdate(serde.AppendHeader(b, in.ids[2]), ev.Book)
-		key = Key(ev.Book.Exchange, ev.Book.Symbol)
-		in.Stats.Books.Add(1)
+		key = market.AppendEventKey(nil, ev.Book.Exchange, ev.Book.Symbol)
+		in.Counters.Books.Add(1)
 	default:
 		return nil
 	}
@@ -185,20 +197,20 @@ func (in *Ingest) handle(ctx context.Context, ev exchange.Event) error {
 	// Not ctx: a cancelled run still delivers what it accepted (Run flushes).
 	in.cl.Produce(context.Background(), &kgo.Record{Key: key, Value: b}, func(r *kgo.Record, err error) {
 		if err != nil {
-			in.Stats.Failed.Add(1)
+			in.Counters.Failed.Add(1)
 			e := fmt.Errorf("ingest: Kafka refused an event after retries (the run stops rather than lose it): %w", err)
 			in.failure.CompareAndSwap(nil, &e)
 			return
 		}
-		in.Stats.Produced.Add(1)
-		in.Stats.addLatency(time.Since(start))
+		in.Counters.Produced.Add(1)
+		in.Counters.addLatency(time.Since(start))
 	})
 	return nil
 }
 
 // retryHook counts produce requests that failed on the wire; franz-go sends
 // their records again (idempotently, so without duplicates).
-type retryHook struct{ s *Stats }
+type retryHook struct{ s *Counters }
 
 func (h retryHook) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
 	if key == 0 && err != nil {

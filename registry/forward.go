@@ -70,6 +70,15 @@ func (r *Registry) proxy(ctx context.Context, w http.ResponseWriter, req *http.R
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 300 && req.Method != http.MethodGet {
+		// Read-your-writes: the leader answered once the write was in the
+		// topic; read it here too before answering, so a client that
+		// reads from this instance next sees what it just wrote.
+		if e := r.catchUp(ctx); e != nil {
+			r.respond(w, req, nil, e)
+			return
+		}
+	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		w.Header().Set("Content-Type", ct)
 	}

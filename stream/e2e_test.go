@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"sort"
 	"strings"
 	"testing"
@@ -17,87 +16,14 @@ import (
 
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
-	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/exchange/poloniex"
-	"github.com/tickertape/tickertape/ingest"
+	"github.com/tickertape/tickertape/internal/candletest"
+	"github.com/tickertape/tickertape/internal/poll"
 	"github.com/tickertape/tickertape/market"
+	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/serde"
 	"github.com/tickertape/tickertape/stream"
 )
-
-type candleKey struct {
-	symbol, interval string
-	open             int64
-}
-
-// bruteForce recomputes every candle from the fake's ground truth.
-func bruteForce(trades []market.Trade, intervals []stream.Interval) map[candleKey]market.Candle {
-	type acc struct {
-		c          market.Candle
-		first, lst market.Trade
-		vol, quote *big.Rat
-	}
-	accs := map[candleKey]*acc{}
-	before := func(a, b market.Trade) bool {
-		if a.ExchangeTimeUs != b.ExchangeTimeUs {
-			return a.ExchangeTimeUs < b.ExchangeTimeUs
-		}
-		if len(a.TradeID) != len(b.TradeID) {
-			return len(a.TradeID) < len(b.TradeID)
-		}
-		return a.TradeID < b.TradeID
-	}
-	for _, t := range trades {
-		for _, iv := range intervals {
-			us := iv.Duration().Microseconds()
-			open := t.ExchangeTimeUs / us * us
-			k := candleKey{t.Symbol, iv.Name, open}
-			a := accs[k]
-			if a == nil {
-				a = &acc{c: market.Candle{Exchange: t.Exchange, Symbol: t.Symbol, Interval: iv.Name, OpenTimeUs: open, CloseTimeUs: open + us,
-					High: t.Price, Low: t.Price}, first: t, lst: t, vol: new(big.Rat), quote: new(big.Rat)}
-				accs[k] = a
-			}
-			if before(t, a.first) {
-				a.first = t
-			}
-			if !before(t, a.lst) {
-				a.lst = t
-			}
-			if t.Price.Cmp(a.c.High) > 0 {
-				a.c.High = t.Price
-			}
-			if t.Price.Cmp(a.c.Low) < 0 {
-				a.c.Low = t.Price
-			}
-			a.c.TradeCount++
-			a.vol.Add(a.vol, t.Quantity.Rat())
-			a.quote.Add(a.quote, new(big.Rat).Mul(t.Quantity.Rat(), t.Price.Rat()))
-		}
-	}
-	out := map[candleKey]market.Candle{}
-	for k, a := range accs {
-		c := a.c
-		c.Open, c.Close, c.Final = a.first.Price, a.lst.Price, true
-		c.Volume, _ = market.DecimalFromRat(a.vol)
-		c.QuoteVolume, _ = market.DecimalFromRat(a.quote)
-		v := new(big.Rat).Quo(a.quote, a.vol)
-		for sc := market.MaxScale; sc >= 0; sc-- {
-			if d, err := market.RoundRat(v, uint8(sc)); err == nil {
-				c.VWAP = d
-				break
-			}
-		}
-		out[k] = c
-	}
-	return out
-}
-
-func sameCandle(a, b market.Candle) bool {
-	return a.Exchange == b.Exchange && a.Symbol == b.Symbol && a.Interval == b.Interval && a.OpenTimeUs == b.OpenTimeUs && a.CloseTimeUs == b.CloseTimeUs &&
-		a.Open.Equal(b.Open) && a.High.Equal(b.High) && a.Low.Equal(b.Low) && a.Close.Equal(b.Close) && a.Volume.Equal(b.Volume) &&
-		a.QuoteVolume.Equal(b.QuoteVolume) && a.TradeCount == b.TradeCount && a.VWAP.Equal(b.VWAP) && a.Final == b.Final
-}
 
 // TestPipelineEndToEnd: fake Poloniex → ingest → embedded broker →
 // processor → market.candles. The processor is killed mid-stream and a new
@@ -106,14 +32,6 @@ func sameCandle(a, b market.Candle) bool {
 // dead-lettered.
 func TestPipelineEndToEnd(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stack, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet,
-		Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupMinSessionTimeout: 500 * time.Millisecond, GroupInitialRebalanceDelay: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Close(context.Background())
-	srcl, _ := sr.NewClient(sr.URLs(stack.RegistryURL()))
-	brokers := []string{stack.KafkaAddr()}
 	fake, err := poloniex.NewFake(poloniex.FakeConfig{Seed: 11, Tick: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -122,37 +40,57 @@ func TestPipelineEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	in, err := ingest.New(ingest.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Logger: quiet,
-		Exchange: exchange.Config{Connector: poloniex.New(fake.Config()),
-			Subscription: exchange.Subscription{Symbols: []string{"BTC_USDT", "ETH_USDT"}, Trades: true, Tickers: true, Books: true}}})
+	// The stack and ingest: one pipeline.
+	ingestP, err := pipeline.New(pipeline.Config{
+		Stack: app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet,
+			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupMinSessionTimeout: 500 * time.Millisecond, NoGroupInitialRebalanceDelay: true}},
+		Venues:     []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Connector: poloniex.New(fake.Config())}},
+		Partitions: 3, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ictx, icancel := context.WithCancel(ctx)
-	idone := make(chan error, 1)
-	go func() { idone <- in.Run(ictx) }()
+	idone, istopped := make(chan error, 1), make(chan struct{})
+	go func() { idone <- ingestP.Run(ictx); close(istopped) }()
+	t.Cleanup(func() { icancel(); <-istopped }) // the stack stops before its data dir is removed
+	select {
+	case err := <-idone:
+		t.Fatal(err)
+	case <-ingestP.Ready():
+	}
+	brokers, registryURL := ingestP.Info().Brokers, ingestP.Info().RegistryURL
+	srcl, _ := sr.NewClient(sr.URLs(registryURL))
 
 	intervals, _ := stream.ParseIntervals("1s,2s")
-	newProc := func() *stream.Processor {
-		p, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Intervals: intervals,
-			Lateness: 300 * time.Millisecond, UpdateEvery: 200 * time.Millisecond, IdleAfter: 300 * time.Millisecond, Logger: quiet,
-			KafkaOpts: []kgo.Opt{kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
+	const (
+		lateness    = 300 * time.Millisecond
+		updateEvery = 200 * time.Millisecond
+		idleAfter   = 300 * time.Millisecond
+	)
+	kopts := []kgo.Opt{kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
+	// The first processor is a bare stream.Processor, so that it can be
+	// killed as a crash would.
+	p1, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Intervals: intervals,
+		Lateness: lateness, UpdateEvery: updateEvery, IdleAfter: idleAfter, Logger: quiet, KafkaOpts: kopts})
+	if err != nil {
+		t.Fatal(err)
 	}
-	p1 := newProc()
 	go p1.Run(ctx)
-	time.Sleep(2 * time.Second)
-	if p1.Stats.FinalCandles.Load() == 0 {
-		t.Fatalf("no final candle after 2s (trades in: %d)", p1.Stats.Trades.Load())
-	}
+	poll.Until(t, 20*time.Second, "a final candle from the first processor", func() bool { return p1.Counters.FinalCandles.Load() > 0 },
+		func() string { return fmt.Sprintf("trades in: %d", p1.Counters.Trades.Load()) })
 	p1.Kill()
-	p2 := newProc()
-	pdone := make(chan error, 1)
+	// The second takes over: a processing-only pipeline on the same cluster.
+	procP, err := pipeline.New(pipeline.Config{Brokers: brokers, RegistryURL: registryURL, Partitions: 3, Logger: quiet,
+		Candles: &pipeline.CandleConfig{Intervals: intervals, Lateness: lateness, UpdateEvery: updateEvery, IdleAfter: idleAfter, KafkaOpts: kopts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdone, pstopped := make(chan error, 1), make(chan struct{})
 	pctx, pcancel := context.WithCancel(ctx)
-	go func() { pdone <- p2.Run(pctx) }()
+	go func() { pdone <- procP.Run(pctx); close(pstopped) }()
+	t.Cleanup(func() { pcancel(); <-pstopped })
+	<-procP.Ready()
+	p2 := func() *pipeline.CandleSnapshot { return procP.Snapshot().Candles }
 
 	// A foreign record type, garbage bytes and an unknown schema id.
 	other := avro.MustParse(`{"type":"record","name":"Thing","namespace":"other","fields":[{"name":"x","type":"int"}]}`)
@@ -169,7 +107,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 		&kgo.Record{Key: []byte("x"), Value: serde.AppendHeader(nil, 99999)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	poll.Until(t, 20*time.Second, "the second processor to read the three bad records and close windows of its own", func() bool {
+		c := p2()
+		return c.SkippedUnknown == 1 && c.DeadLettered == 2 && c.FinalCandles >= 8
+	}, func() string { return fmt.Sprintf("%+v", p2()) })
 	fake.Pause()
 
 	// Expected: every window of every trade the fake made.
@@ -177,8 +118,8 @@ func TestPipelineEndToEnd(t *testing.T) {
 	for _, sym := range []string{"BTC_USDT", "ETH_USDT"} {
 		truth = append(truth, fake.Trades(sym)...)
 	}
-	want := bruteForce(truth, intervals)
-	got := map[candleKey]market.Candle{}
+	want := candletest.BruteForce(truth, intervals)
+	got := map[candletest.Key]market.Candle{}
 	ccl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("market.candles"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	defer ccl.Close()
 	reader := serde.New(srcl)
@@ -197,15 +138,15 @@ func TestPipelineEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(r.Key) != c.Exchange+":"+c.Symbol+":"+c.Interval {
+			if string(r.Key) != market.CandleKey(c.Exchange, c.Symbol, c.Interval) {
 				t.Fatalf("candle key %q for %+v", r.Key, c)
 			}
 			if !c.Final {
 				continue
 			}
-			k := candleKey{c.Symbol, c.Interval, c.OpenTimeUs}
+			k := candletest.KeyOf(c)
 			if prev, ok := got[k]; ok {
-				if !sameCandle(prev, c) {
+				if !candletest.Same(prev, c) {
 					t.Fatalf("two different final candles for %v:\n%+v\n%+v", k, prev, c)
 				}
 				dupes++
@@ -220,13 +161,13 @@ func TestPipelineEndToEnd(t *testing.T) {
 			missing = append(missing, fmt.Sprint(k))
 			continue
 		}
-		if !sameCandle(g, w) {
+		if !candletest.Same(g, w) {
 			t.Fatalf("final candle %v:\n got %+v\nwant %+v", k, g, w)
 		}
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
-		t.Fatalf("%d of %d final candles missing (first %v); processor 2 stats: trades %d finals %d", len(missing), len(want), missing[0], p2.Stats.Trades.Load(), p2.Stats.FinalCandles.Load())
+		t.Fatalf("%d of %d final candles missing (first %v); processor 2 stats: trades %d finals %d", len(missing), len(want), missing[0], p2().Trades, p2().FinalCandles)
 	}
 	for k := range got {
 		if _, ok := want[k]; !ok {
@@ -235,10 +176,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	t.Logf("%d final candles equal the brute-force recomputation (%d trades; %d repeated after the kill)", len(want), len(truth), dupes)
 
-	if p2.Stats.SkippedUnknown.Load() != 1 || p2.Stats.DeadLettered.Load() != 2 || p2.Stats.Late.Load() != 0 {
-		t.Fatalf("skipped unknown %d, dead-lettered %d, late %d", p2.Stats.SkippedUnknown.Load(), p2.Stats.DeadLettered.Load(), p2.Stats.Late.Load())
+	if c := p2(); c.SkippedUnknown != 1 || c.DeadLettered != 2 || c.Late != 0 {
+		t.Fatalf("skipped unknown %d, dead-lettered %d, late %d", c.SkippedUnknown, c.DeadLettered, c.Late)
 	}
-	if p2.Stats.SkippedKnown.Load() == 0 {
+	if p2().SkippedKnown == 0 {
 		t.Fatal("ticker and book records were not skipped and counted")
 	}
 	dcl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("market.deadletter"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -262,15 +203,23 @@ func TestPipelineEndToEnd(t *testing.T) {
 		t.Fatalf("dead letters: %d records, kinds %v", len(dead), kinds)
 	}
 
+	// Everything is read: the snapshot's Behind (end offsets minus the
+	// processor's read positions, the status panel's "behind") reaches 0,
+	// while Lag (from the committed offsets) may stay at the oldest open window.
+	poll.Until(t, 20*time.Second, "the processor has read everything (behind 0)", func() bool {
+		c := p2()
+		return c.Behind == 0 && c.Lag >= 0 && c.Records > 0
+	}, func() string { c := p2(); return fmt.Sprintf("behind %d, lag %d", c.Behind, c.Lag) })
+	// The processor first: the ingest pipeline owns the stack.
+	pcancel()
+	if err := <-pdone; err != nil {
+		t.Fatalf("processor: %v", err)
+	}
 	icancel()
 	if err := <-idone; err != nil {
 		t.Fatalf("ingest: %v", err)
 	}
-	if in.Stats.Failed.Load() != 0 || in.Stats.Produced.Load() != in.Stats.EventsIn.Load() {
-		t.Fatalf("ingest: in %d produced %d failed %d", in.Stats.EventsIn.Load(), in.Stats.Produced.Load(), in.Stats.Failed.Load())
-	}
-	pcancel()
-	if err := <-pdone; err != nil {
-		t.Fatalf("processor: %v", err)
+	if v := ingestP.Snapshot().Venues[0]; v.ProduceFailed != 0 || v.Produced != v.EventsIn {
+		t.Fatalf("ingest: in %d produced %d failed %d", v.EventsIn, v.Produced, v.ProduceFailed)
 	}
 }

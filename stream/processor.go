@@ -48,7 +48,8 @@ type Config struct {
 	Group       string
 	Intervals   []Interval    // default 1s, 1m, 5m, 1h
 	Lateness    time.Duration // allowed lateness; default 5s
-	UpdateEvery time.Duration // update records per open window at most this often; default 1s, negative for none
+	UpdateEvery time.Duration // update records per open window at most this often; default 1s
+	NoUpdates   bool          // only final candles: no update records of open windows
 	// IdleAfter: a symbol silent this long has its windows closed by
 	// processing time (its watermark advances without trades). Longer than a
 	// broker failover or a reconnect; default 30s or 3 × Lateness.
@@ -58,8 +59,8 @@ type Config struct {
 	Now       func() time.Time
 }
 
-// Stats are the processor's counters.
-type Stats struct {
+// Counters are the processor's counters, safe to read at any time.
+type Counters struct {
 	Records, Trades              atomic.Int64
 	SkippedKnown, SkippedUnknown atomic.Int64 // other market types; types we do not know
 	DeadLettered, Late           atomic.Int64
@@ -70,7 +71,7 @@ type Stats struct {
 }
 
 // Latest returns the most recent candle of each key exchange:SYMBOL:interval.
-func (s *Stats) Latest() map[string]market.Candle {
+func (s *Counters) Latest() map[string]market.Candle {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]market.Candle, len(s.latest))
@@ -82,9 +83,9 @@ func (s *Stats) Latest() map[string]market.Candle {
 
 // Processor is the candle processor.
 type Processor struct {
-	cfg   Config
-	log   *slog.Logger
-	Stats Stats
+	cfg      Config
+	log      *slog.Logger
+	Counters Counters
 
 	cl       *kgo.Client
 	adm      *kadm.Client
@@ -98,13 +99,36 @@ type Processor struct {
 	killed    atomic.Bool
 }
 
+// Validate reports every problem of cfg at once; zero values are defaults.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("stream: Brokers is required"))
+	}
+	if cfg.Serde == nil {
+		errs = append(errs, errors.New("stream: Serde is required"))
+	}
+	if cfg.Partitions < 0 {
+		errs = append(errs, fmt.Errorf("stream: Partitions %d is negative", cfg.Partitions))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Lateness", cfg.Lateness}, {"UpdateEvery", cfg.UpdateEvery}, {"IdleAfter", cfg.IdleAfter}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("stream: %s %s is negative", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // New validates cfg and fills defaults.
 func New(cfg Config) (*Processor, error) {
-	if len(cfg.Brokers) == 0 || cfg.Serde == nil {
-		return nil, errors.New("stream: Brokers and Serde are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	cfg.Topics = cfg.Topics.WithDefaults()
-	if cfg.Partitions <= 0 {
+	if cfg.Partitions == 0 {
 		cfg.Partitions = 6
 	}
 	if cfg.Group == "" {
@@ -113,13 +137,13 @@ func New(cfg Config) (*Processor, error) {
 	if len(cfg.Intervals) == 0 {
 		cfg.Intervals, _ = ParseIntervals("1s,1m,5m,1h")
 	}
-	if cfg.Lateness <= 0 {
+	if cfg.Lateness == 0 {
 		cfg.Lateness = 5 * time.Second
 	}
 	if cfg.UpdateEvery == 0 {
 		cfg.UpdateEvery = time.Second
 	}
-	if cfg.IdleAfter <= 0 {
+	if cfg.IdleAfter == 0 {
 		cfg.IdleAfter = max(30*time.Second, 3*cfg.Lateness)
 	}
 	if cfg.Logger == nil {
@@ -129,10 +153,17 @@ func New(cfg Config) (*Processor, error) {
 		cfg.Now = time.Now
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}}
-	p.Stats.latest = map[string]market.Candle{}
-	p.agg = NewAggregator(cfg.Intervals, cfg.Lateness, max(cfg.UpdateEvery, 0), cfg.IdleAfter)
+	p.Counters.latest = map[string]market.Candle{}
+	updates := cfg.UpdateEvery
+	if cfg.NoUpdates {
+		updates = 0
+	}
+	p.agg = NewAggregator(cfg.Intervals, cfg.Lateness, updates, cfg.IdleAfter)
 	return p, nil
 }
+
+// Group is the processor's consumer group.
+func (p *Processor) Group() string { return p.cfg.Group }
 
 // metadata is stored with each committed offset.
 type metadata struct {
@@ -229,6 +260,21 @@ func (p *Processor) Run(ctx context.Context) error {
 	return err
 }
 
+// Positions returns, for each partition of the events topic this processor
+// owns now, the next offset it will read. The end offset minus this is what
+// a user means by lag: records not yet processed. (The committed offset is
+// further back by design: the first offset of the oldest open window, which
+// is how far a restart re-reads.)
+func (p *Processor) Positions() map[int32]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int32]int64, len(p.processed))
+	for part, off := range p.processed {
+		out[part] = off
+	}
+	return out
+}
+
 // Kill stops the processor abruptly, without committing or leaving the
 // group, as a crash would (for tests).
 func (p *Processor) Kill() {
@@ -238,26 +284,37 @@ func (p *Processor) Kill() {
 	}
 }
 
-// process handles one batch: decode, aggregate, emit, wait for the acks,
+// process handles one batch: decode (outside the lock: decoding may wait
+// for the registry), then, under p.mu, aggregate, emit, wait for the acks,
 // commit.
 func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
+	type decoded struct {
+		r     *kgo.Record
+		trade *market.Trade
+		dead  *kgo.Record
+	}
+	ds := make([]decoded, 0, len(recs))
+	for _, r := range recs {
+		p.Counters.Records.Add(1)
+		t, dead, err := p.decode(ctx, r)
+		if err != nil {
+			return err
+		}
+		ds = append(ds, decoded{r, t, dead})
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.cfg.Now().UnixMicro()
 	var outs []Output
 	var extra []*kgo.Record
-	for _, r := range recs {
-		p.Stats.Records.Add(1)
-		t, dead, err := p.decode(ctx, r)
-		if err != nil {
-			return err
+	for _, d := range ds {
+		r := d.r
+		if d.dead != nil {
+			extra = append(extra, d.dead)
 		}
-		if dead != nil {
-			extra = append(extra, dead)
-		}
-		if t != nil {
-			p.Stats.Trades.Add(1)
-			for _, o := range p.agg.Add(t, r.Partition, r.Offset, now) {
+		if d.trade != nil {
+			p.Counters.Trades.Add(1)
+			for _, o := range p.agg.Add(d.trade, r.Partition, r.Offset, now) {
 				if o.Late != nil {
 					o.Raw = r.Value
 				}
@@ -290,10 +347,10 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 			switch name {
 			case market.TradeName:
 			case market.TickerName, market.BookUpdateName, market.CandleName:
-				p.Stats.SkippedKnown.Add(1)
+				p.Counters.SkippedKnown.Add(1)
 				return nil, nil, nil
 			default:
-				p.Stats.SkippedUnknown.Add(1)
+				p.Counters.SkippedUnknown.Add(1)
 				return nil, nil, nil
 			}
 			var m map[string]any
@@ -311,17 +368,25 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 		case errors.Is(err, serde.ErrUndecodable), errors.Is(err, serde.ErrIncompatible), errors.Is(err, serde.ErrBadMagic), errors.Is(err, serde.ErrTruncated):
 			return nil, p.deadLetter(r, "undecodable", err), nil
 		}
-		if ctx.Err() != nil || attempt >= 30 {
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("stream: stopped while the schema registry was not answering (%v): %w", err, ctx.Err())
+		}
+		if attempt >= 30 {
 			return nil, nil, fmt.Errorf("stream: the schema registry is not answering: %w", err)
 		}
 		p.log.Warn("schema registry error; retrying", "err", err)
-		time.Sleep(min(time.Second, 50*time.Millisecond<<min(attempt, 5)))
+		t := time.NewTimer(min(time.Second, 50*time.Millisecond<<min(attempt, 5)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
 	}
 }
 
 // deadLetter builds the dead-letter copy of a record with headers saying why.
 func (p *Processor) deadLetter(r *kgo.Record, kind string, err error) *kgo.Record {
-	p.Stats.DeadLettered.Add(1)
+	p.Counters.DeadLettered.Add(1)
 	h := append([]kgo.RecordHeader(nil), r.Headers...)
 	h = append(h,
 		kgo.RecordHeader{Key: "tickertape.error.kind", Value: []byte(kind)},
@@ -340,22 +405,22 @@ func (p *Processor) flushAndCommit(ctx context.Context, outs []Output, extra []*
 		case o.Candle != nil:
 			c := o.Candle
 			v := market.AppendCandle(serde.AppendHeader(make([]byte, 0, 200), p.candleID), c)
-			key := c.Exchange + ":" + c.Symbol + ":" + c.Interval
+			key := c.Key()
 			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Candles, Key: []byte(key), Value: v})
 			if c.Final {
-				p.Stats.FinalCandles.Add(1)
+				p.Counters.FinalCandles.Add(1)
 				p.dirty[o.Partition] = true // the watermark moved: commit it
 			} else {
-				p.Stats.UpdateCandles.Add(1)
+				p.Counters.UpdateCandles.Add(1)
 			}
-			p.Stats.mu.Lock()
-			p.Stats.latest[key] = *c
-			p.Stats.mu.Unlock()
+			p.Counters.mu.Lock()
+			p.Counters.latest[key] = *c
+			p.Counters.mu.Unlock()
 		case o.Late != nil:
-			p.Stats.Late.Add(1)
+			p.Counters.Late.Add(1)
 			t := o.Late
 			h := []kgo.RecordHeader{{Key: "tickertape.late.intervals", Value: []byte(fmt.Sprint(o.LateFor))}}
-			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Late, Key: []byte(Key(t)), Value: o.Raw, Headers: h})
+			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Late, Key: []byte(t.Key()), Value: o.Raw, Headers: h})
 		}
 	}
 	if len(recs) > 0 {
@@ -409,7 +474,7 @@ func (p *Processor) commit(ctx context.Context, force bool) error {
 			}
 		}
 	}
-	p.Stats.Commits.Add(1)
+	p.Counters.Commits.Add(1)
 	clear(p.dirty)
 	return nil
 }

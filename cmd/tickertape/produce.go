@@ -2,14 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,21 +26,24 @@ func init() {
 
 func runProduce(args []string, stdout, stderr io.Writer) error {
 	var topic, schemaFile, subject, brokers, registry, keyField string
+	var ignoreUnknown bool
 	fs := newFlagSet("produce -t TOPIC --schema FILE.avsc [flags]",
-		"Reads one JSON object per line from stdin, encodes each with the Avro schema (registered or\nlooked up under --subject, by default TOPIC-value) and writes it in the Confluent wire format\nwith acks=all. Decimals may be given as strings or numbers, timestamps as numbers or RFC 3339.",
+		"Reads one JSON object per line from stdin, encodes each with the Avro schema (registered or\nlooked up under --subject, by default TOPIC-value) and writes it in the Confluent wire format\nwith acks=all. Decimals may be given as strings or numbers, timestamps as numbers or RFC 3339.\nA field the schema does not have is an error (--ignore-unknown drops it). On a bad line it\nstops and says how many records were written before it.",
 		`  echo '{"symbol":"BTC-USDT","price":"97000.5"}' | tickertape produce -t prices --schema price.avsc
   tickertape produce -t prices --schema price.avsc --key-field symbol < prices.jsonl`, stderr)
-	fs.StringVar(&topic, "t", "", "topic to write (required)")
+	fs.StringVar(&topic, "topic", "", "topic to write (required)")
+	aliasFlag(fs, "t", "topic")
 	fs.StringVar(&schemaFile, "schema", "", "Avro schema file (required)")
 	fs.StringVar(&subject, "subject", "", "registry subject (default TOPIC-value)")
 	fs.StringVar(&keyField, "key-field", "", "use this top-level field's value as the record key")
+	fs.BoolVar(&ignoreUnknown, "ignore-unknown", false, "drop fields the schema does not have instead of refusing the line")
 	fs.StringVar(&brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap addresses")
 	fs.StringVar(&registry, "registry", "http://127.0.0.1:8081", "schema registry URL")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if topic == "" || schemaFile == "" {
-		return usageError{errors.New("produce needs -t TOPIC and --schema FILE.avsc")}
+		return usageError{errors.New("produce needs -t TOPIC (or --topic) and --schema FILE.avsc")}
 	}
 	if subject == "" {
 		subject = topic + "-value"
@@ -57,12 +60,19 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--registry: %v", err)}
 	}
+	// Both ends must answer before anything is registered or written.
+	if err := reachBrokers(context.Background(), strings.Split(brokers, ",")); err != nil {
+		return err
+	}
+	if err := reachRegistry(context.Background(), registry); err != nil {
+		return err
+	}
 	sd := serde.New(srcl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	id, err := sd.Register(ctx, subject, schema)
 	cancel()
 	if err != nil {
-		return err
+		return fmt.Errorf("register the schema under %s: %w", subject, err)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -72,6 +82,14 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	n := 0
+	// failed stops at a bad line, saying what was written before it.
+	failed := func(line int, format string, args ...any) error {
+		written := "nothing was written"
+		if n > 0 {
+			written = fmt.Sprintf("the %d records before it were written to %s", n, topic)
+		}
+		return fmt.Errorf("line %d: %s; %s, this line and the ones after it were not", line, fmt.Sprintf(format, args...), written)
+	}
 	for line := 1; sc.Scan(); line++ {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
@@ -80,24 +98,32 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 		dec := json.NewDecoder(strings.NewReader(sc.Text()))
 		dec.UseNumber()
 		if err := dec.Decode(&doc); err != nil {
-			return fmt.Errorf("line %d: not JSON: %v", line, err)
+			return failed(line, "not JSON: %v", err)
 		}
-		v, err := fromJSON(schema, doc)
+		if !ignoreUnknown {
+			if err := unknownFields(schema, doc, ""); err != nil {
+				return failed(line, "%v (--ignore-unknown drops such fields)", err)
+			}
+		}
+		v, err := serde.FromJSON(schema, doc)
 		if err != nil {
-			return fmt.Errorf("line %d: %v", line, err)
+			return failed(line, "%v", err)
 		}
 		b, err := sd.AppendEncode(nil, id, schema, v)
 		if err != nil {
-			return fmt.Errorf("line %d: %v", line, err)
+			return failed(line, "%v", err)
 		}
 		r := &kgo.Record{Value: b}
 		if keyField != "" {
-			if m, ok := doc.(map[string]any); ok && m[keyField] != nil {
-				r.Key = []byte(fmt.Sprint(m[keyField]))
+			var doc map[string]any // the field as written, numbers as their text
+			dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+			dec.UseNumber()
+			if dec.Decode(&doc) == nil && doc[keyField] != nil {
+				r.Key = []byte(fmt.Sprint(doc[keyField]))
 			}
 		}
 		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
-			return fmt.Errorf("line %d: %v", line, err)
+			return failed(line, "%v", err)
 		}
 		n++
 	}
@@ -108,180 +134,72 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// fromJSON converts a JSON value (numbers as json.Number) to what
-// hamba/avro encodes for the schema.
-func fromJSON(s avro.Schema, v any) (any, error) {
+// unknownFields refuses object keys that the schema's records do not have,
+// which serde.FromJSON would drop without a word. path names the field for the error.
+func unknownFields(s avro.Schema, v any, path string) error {
 	switch s := s.(type) {
 	case *avro.RefSchema:
-		return fromJSON(s.Schema(), v)
-	case *avro.NullSchema:
-		if v != nil {
-			return nil, fmt.Errorf("want null, got %v", v)
-		}
-		return nil, nil
+		return unknownFields(s.Schema(), v, path)
 	case *avro.UnionSchema:
-		if v == nil {
-			if s.Nullable() {
-				return nil, nil
-			}
-			return nil, errors.New("null for a union without null")
-		}
+		// The branch FromJSON picks is the first that converts; a value that
+		// fits a branch with no unknown fields is accepted.
+		var first error
 		for _, t := range s.Types() {
 			if t.Type() == avro.Null {
 				continue
 			}
-			if out, err := fromJSON(t, v); err == nil {
-				if s.Nullable() {
-					return out, nil
-				}
-				name := string(t.Type())
-				if n, ok := t.(avro.NamedSchema); ok {
-					name = n.FullName()
-				}
-				return map[string]any{name: out}, nil
+			if _, err := serde.FromJSON(t, v); err != nil {
+				continue
+			}
+			err := unknownFields(t, v, path)
+			if err == nil {
+				return nil
+			}
+			if first == nil {
+				first = err
 			}
 		}
-		return nil, fmt.Errorf("%v matches no branch of %s", v, s.String())
+		return first
 	case *avro.RecordSchema:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("record %s: want an object", s.FullName())
+			return nil // FromJSON reports the type
 		}
-		out := make(map[string]any, len(s.Fields()))
+		known := map[string]avro.Schema{}
 		for _, f := range s.Fields() {
-			fv, ok := m[f.Name()]
-			if !ok {
-				if f.HasDefault() {
-					continue
-				}
-				return nil, fmt.Errorf("field %s is missing", f.Name())
-			}
-			c, err := fromJSON(f.Type(), fv)
-			if err != nil {
-				return nil, fmt.Errorf("field %s: %v", f.Name(), err)
-			}
-			out[f.Name()] = c
+			known[f.Name()] = f.Type()
 		}
-		return out, nil
+		var extra []string
+		for k := range m {
+			if _, ok := known[k]; !ok {
+				extra = append(extra, path+k)
+			}
+		}
+		if len(extra) > 0 {
+			sort.Strings(extra)
+			return fmt.Errorf("field %s is not in the schema %s", strings.Join(extra, ", "), s.FullName())
+		}
+		for k, fv := range m {
+			if err := unknownFields(known[k], fv, path+k+"."); err != nil {
+				return err
+			}
+		}
 	case *avro.ArraySchema:
-		a, ok := v.([]any)
-		if !ok {
-			return nil, errors.New("want an array")
-		}
-		out := make([]any, len(a))
-		for i, e := range a {
-			c, err := fromJSON(s.Items(), e)
-			if err != nil {
-				return nil, fmt.Errorf("[%d]: %v", i, err)
-			}
-			out[i] = c
-		}
-		return out, nil
-	case *avro.MapSchema:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, errors.New("want an object")
-		}
-		out := make(map[string]any, len(m))
-		for k, e := range m {
-			c, err := fromJSON(s.Values(), e)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %v", k, err)
-			}
-			out[k] = c
-		}
-		return out, nil
-	case *avro.EnumSchema:
-		str, ok := v.(string)
-		if !ok {
-			return nil, errors.New("want an enum symbol")
-		}
-		return str, nil
-	case *avro.FixedSchema:
-		return bytesValue(s.Logical(), v)
-	case *avro.PrimitiveSchema:
-		var lt avro.LogicalSchema
-		if s.Logical() != nil {
-			lt = s.Logical()
-		}
-		switch s.Type() {
-		case avro.String:
-			str, ok := v.(string)
-			if !ok {
-				return nil, errors.New("want a string")
-			}
-			return str, nil
-		case avro.Boolean:
-			b, ok := v.(bool)
-			if !ok {
-				return nil, errors.New("want true or false")
-			}
-			return b, nil
-		case avro.Int, avro.Long:
-			if lt != nil && strings.HasPrefix(string(lt.Type()), "timestamp") {
-				if str, ok := v.(string); ok {
-					t, err := time.Parse(time.RFC3339Nano, str)
-					if err != nil {
-						return nil, fmt.Errorf("want a timestamp: %v", err)
-					}
-					return t, nil
+		if a, ok := v.([]any); ok {
+			for i, e := range a {
+				if err := unknownFields(s.Items(), e, fmt.Sprintf("%s[%d].", strings.TrimSuffix(path, "."), i)); err != nil {
+					return err
 				}
 			}
-			n, ok := v.(json.Number)
-			if !ok {
-				return nil, errors.New("want an integer")
+		}
+	case *avro.MapSchema:
+		if m, ok := v.(map[string]any); ok {
+			for k, e := range m {
+				if err := unknownFields(s.Values(), e, path+k+"."); err != nil {
+					return err
+				}
 			}
-			i, err := n.Int64()
-			if err != nil {
-				return nil, errors.New("want an integer")
-			}
-			if lt != nil && lt.Type() == avro.TimestampMicros {
-				return time.UnixMicro(i).UTC(), nil
-			}
-			if lt != nil && lt.Type() == avro.TimestampMillis {
-				return time.UnixMilli(i).UTC(), nil
-			}
-			if s.Type() == avro.Int {
-				return int32(i), nil
-			}
-			return i, nil
-		case avro.Float, avro.Double:
-			n, ok := v.(json.Number)
-			if !ok {
-				return nil, errors.New("want a number")
-			}
-			f, err := n.Float64()
-			if s.Type() == avro.Float {
-				return float32(f), err
-			}
-			return f, err
-		case avro.Bytes:
-			return bytesValue(lt, v)
 		}
 	}
-	return nil, fmt.Errorf("unsupported schema %s", s.Type())
-}
-
-func bytesValue(lt avro.LogicalSchema, v any) (any, error) {
-	if lt != nil && lt.Type() == avro.Decimal {
-		var text string
-		switch x := v.(type) {
-		case string:
-			text = x
-		case json.Number:
-			text = x.String()
-		default:
-			return nil, errors.New("want a decimal as a string or number")
-		}
-		r, ok := new(big.Rat).SetString(text)
-		if !ok {
-			return nil, fmt.Errorf("%q is not a decimal", text)
-		}
-		return r, nil
-	}
-	str, ok := v.(string)
-	if !ok {
-		return nil, errors.New("want base64 bytes")
-	}
-	return base64.StdEncoding.DecodeString(str)
+	return nil
 }
