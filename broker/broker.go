@@ -144,6 +144,7 @@ type Broker struct {
 	topicIDs  map[[16]byte]*topic
 	pids      producerIDs
 	groups    *coordinator
+	metrics   *metrics
 
 	lnMu  sync.Mutex
 	lns   []net.Listener
@@ -177,6 +178,7 @@ func New(cfg Config) (*Broker, error) {
 		closed:   make(chan struct{}),
 	}
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
+	b.metrics = newMetrics(b)
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
 		b.closeLogs()
@@ -229,6 +231,7 @@ func (b *Broker) Serve(ln net.Listener) error {
 			return err
 		}
 		tempDelay = 0
+		b.metrics.accepted.Inc()
 		cn := newConn(b, c)
 		b.lnMu.Lock()
 		select {
