@@ -43,6 +43,8 @@ type Counters struct {
 	BackfillRuns, BackfillErrors, BackfilledTrades atomic.Int64
 	BackfillIncomplete                             atomic.Int64
 	FrameErrors                                    atomic.Int64
+	Frames                                         atomic.Int64 // frames read (control frames included)
+	Connected                                      atomic.Bool  // a session is open now
 	mu                                             sync.Mutex
 	frameErrorKinds                                map[string]int64
 }
@@ -132,8 +134,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			continue
 		}
 		s.Counters.Connects.Add(1)
+		s.Counters.Connected.Store(true)
 		connected := time.Now()
 		err = s.serve(ctx, sess)
+		s.Counters.Connected.Store(false)
 		sess.Close()
 		var he handlerError
 		switch {
@@ -214,10 +218,14 @@ func (s *Supervisor) serve(ctx context.Context, sess Session) error {
 		evs, err := sess.Next(nctx)
 		timedOut := nctx.Err() != nil && ctx.Err() == nil
 		cancel()
+		if err == nil {
+			s.Counters.Frames.Add(1)
+		}
 		if err != nil {
 			var fe *FrameError
 			switch {
 			case errors.As(err, &fe):
+				s.Counters.Frames.Add(1)
 				s.Counters.FrameErrors.Add(1)
 				s.Counters.mu.Lock()
 				s.Counters.frameErrorKinds[fe.Kind]++

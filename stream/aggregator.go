@@ -126,6 +126,16 @@ func NewAggregator(intervals []Interval, lateness, updateEvery, idleAfter time.D
 	return &Aggregator{intervals: intervals, lateness: lateness.Microseconds(), updateEvery: updateEvery.Microseconds(), idleAfter: idleAfter.Microseconds(), keys: map[string]*keyState{}}
 }
 
+// Watermarks calls fn with every key's exchange, symbol and watermark
+// (exchange time, microseconds; windows ending at or before it are closed).
+func (a *Aggregator) Watermarks(fn func(exchange, symbol string, watermarkUs int64)) {
+	for _, ks := range a.keys {
+		if ks.watermark > -1<<62 {
+			fn(ks.exchange, ks.symbol, ks.watermark)
+		}
+	}
+}
+
 // Key is the aggregation key of a trade.
 func Key(t *market.Trade) string { return t.Exchange + ":" + t.Symbol }
 

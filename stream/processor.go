@@ -67,6 +67,7 @@ type Stats struct {
 	Commits                      atomic.Int64
 	mu                           sync.Mutex
 	latest                       map[string]market.Candle // last candle per exchange:SYMBOL:interval
+	watermarks                   map[[2]string]int64      // per exchange, symbol: the watermark in µs
 }
 
 // Latest returns the most recent candle of each key exchange:SYMBOL:interval.
@@ -130,6 +131,7 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}}
 	p.Stats.latest = map[string]market.Candle{}
+	p.Stats.watermarks = map[[2]string]int64{}
 	p.agg = NewAggregator(cfg.Intervals, cfg.Lateness, max(cfg.UpdateEvery, 0), cfg.IdleAfter)
 	return p, nil
 }
@@ -268,6 +270,9 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
 		p.dirty[r.Partition] = true
 	}
 	outs = append(outs, p.agg.Tick(now)...)
+	p.Stats.mu.Lock()
+	p.agg.Watermarks(func(ex, sym string, wm int64) { p.Stats.watermarks[[2]string{ex, sym}] = wm })
+	p.Stats.mu.Unlock()
 	return p.flushAndCommit(ctx, outs, extra)
 }
 

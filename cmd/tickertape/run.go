@@ -83,6 +83,12 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&f.group, "group", "tickertape-candles", "consumer group of the candle processor")
 	}
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of the market topics when they are created")
+	switch mode {
+	case "ingest":
+		fs.StringVar(&f.stack.httpAddr, "http-addr", "127.0.0.1:8082", "address of the dashboard and Prometheus /metrics; empty turns it off")
+	case "process":
+		fs.StringVar(&f.stack.httpAddr, "http-addr", "127.0.0.1:8083", "address of the dashboard and Prometheus /metrics; empty turns it off")
+	}
 	fs.StringVar(&f.status, "status", "auto", "live status on stderr: auto (a live panel on a terminal, a log line every 10s otherwise), log, or off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -155,9 +161,11 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 
 	// Kafka and the registry: given, or the embedded stack.
 	brokers, registryURL := strings.Split(f.brokers, ","), f.registry
+	var stack *app.Stack
 	if embedded && f.brokers == "" {
 		start := time.Now()
-		stack, err := app.Start(stackCfg)
+		var err error
+		stack, err = app.Start(stackCfg)
 		if err != nil {
 			return err
 		}
@@ -192,6 +200,11 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	dash, stopHTTP, err := startDashboard(stack, f.stack.httpAddr, brokers, srcl, names, f.intervals, logger, stdout, in, proc)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 	fmt.Fprintf(stdout, "topics    %s → %s (late: %s, dead letters: %s)\n", names.Events, names.Candles, names.Late, names.DeadLetter)
 	fmt.Fprintln(stdout, "running; Ctrl-C stops (everything accepted is delivered first)")
 	if f, ok := stdout.(*os.File); ok {
@@ -199,7 +212,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for _, r := range []func(context.Context) error{
@@ -214,6 +227,12 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 				return nil
 			}
 			return proc.Run(c)
+		},
+		func(c context.Context) error {
+			if dash == nil {
+				return nil
+			}
+			return dash.Run(c)
 		},
 	} {
 		wg.Add(1)
