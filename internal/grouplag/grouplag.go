@@ -93,6 +93,30 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 			gauge(c.partitions, int64(len(t.Partitions)), t.Topic)
 		}
 	}
+	listed, err := c.adm.ListGroups(ctx)
+	if err != nil {
+		return err
+	}
+	groups := listed.Groups()
+	var firstErr error
+	// Commits first, end offsets after them, so that in one scrape lag is
+	// exactly kafka_topic_partition_current_offset minus
+	// kafka_consumergroup_current_offset, and never negative.
+	var commits kadm.FetchOffsetsResponses
+	if len(groups) > 0 {
+		described, err := c.adm.DescribeGroups(ctx, groups...)
+		if err != nil && len(described) == 0 {
+			return err
+		}
+		for _, g := range described.Sorted() {
+			if g.Err == nil {
+				gauge(c.members, int64(len(g.Members)), g.Group)
+			} else if firstErr == nil {
+				firstErr = g.Err
+			}
+		}
+		commits = c.adm.FetchManyOffsets(ctx, groups...)
+	}
 	ends, err := c.adm.ListEndOffsets(ctx)
 	if err != nil {
 		return err
@@ -111,32 +135,29 @@ func (c *Collector) collect(ctx context.Context, ch chan<- prometheus.Metric) er
 			gauge(c.oldest, o.Offset, o.Topic, strconv.Itoa(int(o.Partition)))
 		}
 	})
-	listed, err := c.adm.ListGroups(ctx)
-	if err != nil {
-		return err
-	}
-	if len(listed) == 0 {
-		return nil
-	}
-	lags, err := c.adm.Lag(ctx, listed.Groups()...)
-	if err != nil {
-		return err
-	}
-	var firstErr error
-	lags.Each(func(g kadm.DescribedGroupLag) {
-		if err := g.Error(); err != nil {
-			firstErr = err
-			return
+	for _, g := range groups {
+		r, ok := commits[g]
+		if !ok {
+			continue
 		}
-		gauge(c.members, int64(len(g.Members)), g.Group)
-		for _, l := range g.Lag.Sorted() {
-			if l.Err != nil || l.Commit.At < 0 {
-				continue // no commit yet: kafka_exporter leaves such partitions out too
+		if r.Err != nil {
+			if firstErr == nil {
+				firstErr = r.Err
 			}
-			p := strconv.Itoa(int(l.Partition))
-			gauge(c.current, l.Commit.At, g.Group, l.Topic, p)
-			gauge(c.lag, l.Lag, g.Group, l.Topic, p)
+			continue
 		}
-	})
+		r.Fetched.Each(func(o kadm.OffsetResponse) {
+			if o.Err != nil || o.At < 0 {
+				return // no commit yet: kafka_exporter leaves such partitions out too
+			}
+			end, ok := ends.Lookup(o.Topic, o.Partition)
+			if !ok || end.Err != nil {
+				return
+			}
+			p := strconv.Itoa(int(o.Partition))
+			gauge(c.current, o.At, g, o.Topic, p)
+			gauge(c.lag, max(end.Offset-o.At, 0), g, o.Topic, p)
+		})
+	}
 	return firstErr
 }
