@@ -329,8 +329,21 @@ func (f *feed) bookUpdate(u market.BookUpdate) {
 	}
 	b.timeUs = u.ExchangeTimeUs
 	bj := b.top(k)
+	var bbo *bboJSON
+	var cons consolidatedJSON
+	if len(bj.Bids) > 0 && len(bj.Asks) > 0 {
+		// The book's best levels are the venue's best bid/ask too (venues
+		// whose tickers carry none still get one).
+		bbo = &bboJSON{Exchange: k.exchange, Bid: bj.Bids[0][0], BidSize: bj.Bids[0][1], Ask: bj.Asks[0][0], AskSize: bj.Asks[0][1], TimeUs: u.ExchangeTimeUs}
+		m.bbo = bbo
+		cons = f.consolidatedLocked(k.symbol)
+	}
 	f.mu.Unlock()
 	f.hub.publish(topicOf(k, ""), "book", bj)
+	if bbo != nil {
+		f.hub.publish(topicOf(k, ""), "bbo", bbo)
+		f.hub.publishSymbol(k.symbol, "consolidated", cons)
+	}
 }
 
 // top returns the best bookDepth levels of each side.

@@ -18,6 +18,7 @@
   const candles = chart.addSeries(LC.CandlestickSeries, {
     upColor: '#26a69a', downColor: '#ef5350', wickUpColor: '#26a69a', wickDownColor: '#ef5350', borderVisible: false,
   });
+  candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.25 } });
   const volume = chart.addSeries(LC.HistogramSeries, { priceFormat: { type: 'volume' }, priceScaleId: '' });
   volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
 
@@ -83,9 +84,10 @@
   function renderBBO() {
     const tb = $('bbo').tBodies[0];
     if (!bbo && !consolidated) return;
-    let h = '';
-    if (bbo) h += `<tr><td>${bbo.exchange}</td><td class="num buy">${bbo.bid_size} @ ${bbo.bid}</td><td class="num sell">${bbo.ask} × ${bbo.ask_size}</td></tr>`;
-    if (consolidated && consolidated.venues > 0) h += `<tr><td>best of ${consolidated.venues}</td><td class="num buy">${consolidated.bid} (${consolidated.bid_exchange})</td><td class="num sell">${consolidated.ask} (${consolidated.ask_exchange})</td></tr>`;
+    let h = '<tr class="muted"><td></td><td class="num">bid</td><td class="num">ask</td></tr>';
+    if (bbo) h += `<tr><td>${bbo.exchange}</td><td class="num buy">${bbo.bid}</td><td class="num sell">${bbo.ask}</td></tr>` +
+      `<tr class="muted"><td>size</td><td class="num">${bbo.bid_size}</td><td class="num">${bbo.ask_size}</td></tr>`;
+    if (consolidated && consolidated.venues > 0) h += `<tr><td>best of ${consolidated.venues}</td><td class="num buy" title="${consolidated.bid_exchange}">${consolidated.bid}</td><td class="num sell" title="${consolidated.ask_exchange}">${consolidated.ask}</td></tr>`;
     tb.innerHTML = h;
   }
 
@@ -119,7 +121,7 @@
       html += tile('broker in', n(h.broker_in_bytes_per_sec / 1024, 1) + ' KiB/s', { rate: h.broker_in_bytes_per_sec });
       html += tile('fsync p99', n(h.fsync_p99_ms, 2) + ' ms');
     }
-    for (const [g, lag] of Object.entries(h.lag)) html += tile(`lag ${g}`, n(lag), { bad: lag > 10000 });
+    for (const [g, lag] of Object.entries(h.lag)) html += tile(`lag ${g} (from its commit)`, n(lag));
     const e = h.errors;
     html += tile('dead letters', n(e.dead_letters), { bad: e.dead_letters > 0 });
     html += tile('late trades', n(e.late_trades));
