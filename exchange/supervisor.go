@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// Config configures a Supervisor; zero values take the defaults in
+// SupervisorConfig configures a Supervisor; zero values take the defaults in
 // NewSupervisor.
-type Config struct {
+type SupervisorConfig struct {
 	Connector    Connector
 	Subscription Subscription
 	// Handler receives every event, in order, from one goroutine. An error
@@ -62,7 +62,7 @@ func (c *Counters) FrameErrorKinds() map[string]int64 {
 
 // Supervisor keeps one exchange connection alive and its events exact.
 type Supervisor struct {
-	cfg      Config
+	cfg      SupervisorConfig
 	log      *slog.Logger
 	Counters Counters
 
@@ -79,7 +79,7 @@ type bookState struct {
 }
 
 // NewSupervisor validates cfg and fills in defaults.
-func NewSupervisor(cfg Config) (*Supervisor, error) {
+func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	if cfg.Connector == nil || cfg.Handler == nil {
 		return nil, errors.New("exchange: a supervisor needs a Connector and a Handler")
 	}

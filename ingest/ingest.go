@@ -33,14 +33,14 @@ type Config struct {
 	Brokers    []string
 	Serde      *serde.Serde // registry access
 	Topics     topics.Names
-	Partitions int32           // of topics created on first use; default 6
-	Exchange   exchange.Config // Connector, Subscription, watchdog, backoff; Handler is set by Ingest
+	Partitions int32                     // of topics created on first use; default 6
+	Exchange   exchange.SupervisorConfig // Connector, Subscription, watchdog, backoff; Handler is set by Ingest
 	KafkaOpts  []kgo.Opt
 	Logger     *slog.Logger
 }
 
-// Stats are the delivery counters.
-type Stats struct {
+// Counters are the delivery counters, safe to read at any time.
+type Counters struct {
 	EventsIn               atomic.Int64 // events from the supervisor
 	Produced               atomic.Int64 // acknowledged by Kafka
 	Failed                 atomic.Int64 // refused after retries (the run stops)
@@ -51,8 +51,12 @@ type Stats struct {
 	latency                prometheus.Histogram
 }
 
+// LatencyHistogram is the Prometheus histogram of produce latencies
+// (tickertape_ingest_produce_duration_seconds, labelled with the venue).
+func (in *Ingest) LatencyHistogram() prometheus.Collector { return in.Counters.latency }
+
 // ProduceLatency returns the p50 and p99 of recent produce latencies.
-func (s *Stats) ProduceLatency() (p50, p99 time.Duration) {
+func (s *Counters) ProduceLatency() (p50, p99 time.Duration) {
 	s.latMu.Lock()
 	l := append([]time.Duration(nil), s.lat...)
 	s.latMu.Unlock()
@@ -63,7 +67,7 @@ func (s *Stats) ProduceLatency() (p50, p99 time.Duration) {
 	return l[len(l)/2], l[min(len(l)-1, len(l)*99/100)]
 }
 
-func (s *Stats) addLatency(d time.Duration) {
+func (s *Counters) addLatency(d time.Duration) {
 	s.latMu.Lock()
 	if len(s.lat) >= 4096 {
 		s.lat = s.lat[1:]
@@ -77,10 +81,10 @@ func (s *Stats) addLatency(d time.Duration) {
 
 // Ingest is a running ingestion.
 type Ingest struct {
-	cfg   Config
-	log   *slog.Logger
-	Stats Stats
-	Sup   *exchange.Supervisor
+	cfg        Config
+	log        *slog.Logger
+	Counters   Counters
+	Supervisor *exchange.Supervisor // its Counters are the venue's
 
 	cl       *kgo.Client
 	exchange string // the connector's name, the metrics' exchange label
@@ -104,7 +108,7 @@ func New(cfg Config) (*Ingest, error) {
 	if cfg.Exchange.Connector != nil {
 		in.exchange = cfg.Exchange.Connector.Name()
 	}
-	in.Stats.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+	in.Counters.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "tickertape_ingest_produce_duration_seconds", Help: "Time from handing an event to the producer to Kafka's acknowledgement (acks=all).",
 		ConstLabels: prometheus.Labels{"exchange": in.exchange},
 		Buckets:     []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
@@ -118,7 +122,7 @@ func New(cfg Config) (*Ingest, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.Sup = sup
+	in.Supervisor = sup
 	return in, nil
 }
 
@@ -132,7 +136,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
-		kgo.WithHooks(retryHook{&in.Stats}),
+		kgo.WithHooks(retryHook{&in.Counters}),
 	}, in.cfg.KafkaOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -155,7 +159,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 		in.ids[i] = id
 	}
-	err = in.Sup.Run(ctx)
+	err = in.Supervisor.Run(ctx)
 	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer fcancel()
 	if ferr := cl.Flush(fctx); ferr != nil && err == nil {
@@ -167,31 +171,28 @@ func (in *Ingest) Run(ctx context.Context) error {
 	return err
 }
 
-// Key is the record key of an event: exchange:SYMBOL.
-func Key(exchange, symbol string) []byte { return []byte(exchange + ":" + symbol) }
-
 // handle encodes one event and hands it to the producer. Delivery is
 // asynchronous; the first failure stops the run.
 func (in *Ingest) handle(ctx context.Context, ev exchange.Event) error {
 	if f := in.failure.Load(); f != nil {
 		return *f
 	}
-	in.Stats.EventsIn.Add(1)
+	in.Counters.EventsIn.Add(1)
 	b := make([]byte, 0, 160) // the record owns its bytes until acknowledged
 	var key []byte
 	switch {
 	case ev.Trade != nil:
 		b = market.AppendTrade(serde.AppendHeader(b, in.ids[0]), ev.Trade)
-		key = Key(ev.Trade.Exchange, ev.Trade.Symbol)
-		in.Stats.Trades.Add(1)
+		key = market.AppendEventKey(nil, ev.Trade.Exchange, ev.Trade.Symbol)
+		in.Counters.Trades.Add(1)
 	case ev.Ticker != nil:
 		b = market.AppendTicker(serde.AppendHeader(b, in.ids[1]), ev.Ticker)
-		key = Key(ev.Ticker.Exchange, ev.Ticker.Symbol)
-		in.Stats.Tickers.Add(1)
+		key = market.AppendEventKey(nil, ev.Ticker.Exchange, ev.Ticker.Symbol)
+		in.Counters.Tickers.Add(1)
 	case ev.Book != nil:
 		b = market.AppendBookUpdate(serde.AppendHeader(b, in.ids[2]), ev.Book)
-		key = Key(ev.Book.Exchange, ev.Book.Symbol)
-		in.Stats.Books.Add(1)
+		key = market.AppendEventKey(nil, ev.Book.Exchange, ev.Book.Symbol)
+		in.Counters.Books.Add(1)
 	default:
 		return nil
 	}
@@ -199,20 +200,20 @@ func (in *Ingest) handle(ctx context.Context, ev exchange.Event) error {
 	// Not ctx: a cancelled run still delivers what it accepted (Run flushes).
 	in.cl.Produce(context.Background(), &kgo.Record{Key: key, Value: b}, func(r *kgo.Record, err error) {
 		if err != nil {
-			in.Stats.Failed.Add(1)
+			in.Counters.Failed.Add(1)
 			e := fmt.Errorf("ingest: Kafka refused an event after retries (the run stops rather than lose it): %w", err)
 			in.failure.CompareAndSwap(nil, &e)
 			return
 		}
-		in.Stats.Produced.Add(1)
-		in.Stats.addLatency(time.Since(start))
+		in.Counters.Produced.Add(1)
+		in.Counters.addLatency(time.Since(start))
 	})
 	return nil
 }
 
 // retryHook counts produce requests that failed on the wire; franz-go sends
 // their records again (idempotently, so without duplicates).
-type retryHook struct{ s *Stats }
+type retryHook struct{ s *Counters }
 
 func (h retryHook) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
 	if key == 0 && err != nil {

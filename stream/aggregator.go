@@ -126,21 +126,18 @@ func NewAggregator(intervals []Interval, lateness, updateEvery, idleAfter time.D
 	return &Aggregator{intervals: intervals, lateness: lateness.Microseconds(), updateEvery: updateEvery.Microseconds(), idleAfter: idleAfter.Microseconds(), keys: map[string]*keyState{}}
 }
 
-// Watermarks calls fn with every key's exchange, symbol and watermark
+// Watermarks calls fn with every key (exchange:SYMBOL) and its watermark
 // (exchange time, microseconds; windows ending at or before it are closed).
-func (a *Aggregator) Watermarks(fn func(exchange, symbol string, watermarkUs int64)) {
-	for _, ks := range a.keys {
+func (a *Aggregator) Watermarks(fn func(key string, watermarkUs int64)) {
+	for k, ks := range a.keys {
 		if ks.watermark > -1<<62 {
-			fn(ks.exchange, ks.symbol, ks.watermark)
+			fn(k, ks.watermark)
 		}
 	}
 }
 
-// Key is the aggregation key of a trade.
-func Key(t *market.Trade) string { return t.Exchange + ":" + t.Symbol }
-
 func (a *Aggregator) key(t *market.Trade, partition int32) *keyState {
-	k := Key(t)
+	k := t.Key()
 	ks := a.keys[k]
 	if ks == nil {
 		ks = &keyState{exchange: t.Exchange, symbol: t.Symbol, partition: partition, windows: map[windowKey]*window{}, maxEvent: -1 << 62, watermark: -1 << 62}
@@ -152,7 +149,10 @@ func (a *Aggregator) key(t *market.Trade, partition int32) *keyState {
 // Restore sets a key's watermark and replay end after a restart (from the
 // committed state), before its trades are replayed.
 func (a *Aggregator) Restore(key string, partition int32, watermark, replayEnd int64) {
-	exch, sym, _ := strings.Cut(key, ":")
+	exch, sym, err := market.ParseEventKey(key)
+	if err != nil {
+		return // not a key we wrote: nothing to restore
+	}
 	ks := a.key(&market.Trade{Exchange: exch, Symbol: sym}, partition)
 	ks.watermark, ks.maxEvent, ks.replayEnd = watermark, watermark+a.lateness, replayEnd
 }

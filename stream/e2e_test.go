@@ -17,10 +17,10 @@ import (
 
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
-	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/exchange/poloniex"
-	"github.com/tickertape/tickertape/ingest"
+	"github.com/tickertape/tickertape/internal/poll"
 	"github.com/tickertape/tickertape/market"
+	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/serde"
 	"github.com/tickertape/tickertape/stream"
 )
@@ -106,14 +106,6 @@ func sameCandle(a, b market.Candle) bool {
 // dead-lettered.
 func TestPipelineEndToEnd(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stack, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet,
-		Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupMinSessionTimeout: 500 * time.Millisecond, GroupInitialRebalanceDelay: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Close(context.Background())
-	srcl, _ := sr.NewClient(sr.URLs(stack.RegistryURL()))
-	brokers := []string{stack.KafkaAddr()}
 	fake, err := poloniex.NewFake(poloniex.FakeConfig{Seed: 11, Tick: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -122,37 +114,55 @@ func TestPipelineEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	in, err := ingest.New(ingest.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Logger: quiet,
-		Exchange: exchange.Config{Connector: poloniex.New(fake.Config()),
-			Subscription: exchange.Subscription{Symbols: []string{"BTC_USDT", "ETH_USDT"}, Trades: true, Tickers: true, Books: true}}})
+	// The stack and ingest: one pipeline.
+	ingestP, err := pipeline.New(pipeline.Config{
+		Stack: app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet,
+			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupMinSessionTimeout: 500 * time.Millisecond, GroupInitialRebalanceDelay: -1}},
+		Venues:     []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Connector: poloniex.New(fake.Config())}},
+		Partitions: 3, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ictx, icancel := context.WithCancel(ctx)
 	idone := make(chan error, 1)
-	go func() { idone <- in.Run(ictx) }()
+	go func() { idone <- ingestP.Run(ictx) }()
+	select {
+	case err := <-idone:
+		t.Fatal(err)
+	case <-ingestP.Ready():
+	}
+	brokers, registryURL := ingestP.Info().Brokers, ingestP.Info().RegistryURL
+	srcl, _ := sr.NewClient(sr.URLs(registryURL))
 
 	intervals, _ := stream.ParseIntervals("1s,2s")
-	newProc := func() *stream.Processor {
-		p, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Intervals: intervals,
-			Lateness: 300 * time.Millisecond, UpdateEvery: 200 * time.Millisecond, IdleAfter: 300 * time.Millisecond, Logger: quiet,
-			KafkaOpts: []kgo.Opt{kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
+	const (
+		lateness    = 300 * time.Millisecond
+		updateEvery = 200 * time.Millisecond
+		idleAfter   = 300 * time.Millisecond
+	)
+	kopts := []kgo.Opt{kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
+	// The first processor is a bare stream.Processor, so that it can be
+	// killed as a crash would.
+	p1, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Intervals: intervals,
+		Lateness: lateness, UpdateEvery: updateEvery, IdleAfter: idleAfter, Logger: quiet, KafkaOpts: kopts})
+	if err != nil {
+		t.Fatal(err)
 	}
-	p1 := newProc()
 	go p1.Run(ctx)
-	time.Sleep(2 * time.Second)
-	if p1.Stats.FinalCandles.Load() == 0 {
-		t.Fatalf("no final candle after 2s (trades in: %d)", p1.Stats.Trades.Load())
-	}
+	poll.Until(t, 20*time.Second, "a final candle from the first processor", func() bool { return p1.Counters.FinalCandles.Load() > 0 },
+		func() string { return fmt.Sprintf("trades in: %d", p1.Counters.Trades.Load()) })
 	p1.Kill()
-	p2 := newProc()
+	// The second takes over: a processing-only pipeline on the same cluster.
+	procP, err := pipeline.New(pipeline.Config{Brokers: brokers, RegistryURL: registryURL, Partitions: 3, Logger: quiet,
+		Candles: &pipeline.CandleConfig{Intervals: intervals, Lateness: lateness, UpdateEvery: updateEvery, IdleAfter: idleAfter, KafkaOpts: kopts}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	pdone := make(chan error, 1)
 	pctx, pcancel := context.WithCancel(ctx)
-	go func() { pdone <- p2.Run(pctx) }()
+	go func() { pdone <- procP.Run(pctx) }()
+	<-procP.Ready()
+	p2 := func() *pipeline.CandleSnapshot { return procP.Snapshot().Candles }
 
 	// A foreign record type, garbage bytes and an unknown schema id.
 	other := avro.MustParse(`{"type":"record","name":"Thing","namespace":"other","fields":[{"name":"x","type":"int"}]}`)
@@ -169,7 +179,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 		&kgo.Record{Key: []byte("x"), Value: serde.AppendHeader(nil, 99999)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	poll.Until(t, 20*time.Second, "the second processor to read the three bad records and close windows of its own", func() bool {
+		c := p2()
+		return c.SkippedUnknown == 1 && c.DeadLettered == 2 && c.FinalCandles >= 8
+	}, func() string { return fmt.Sprintf("%+v", p2()) })
 	fake.Pause()
 
 	// Expected: every window of every trade the fake made.
@@ -197,7 +210,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(r.Key) != c.Exchange+":"+c.Symbol+":"+c.Interval {
+			if string(r.Key) != market.CandleKey(c.Exchange, c.Symbol, c.Interval) {
 				t.Fatalf("candle key %q for %+v", r.Key, c)
 			}
 			if !c.Final {
@@ -226,7 +239,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	sort.Strings(missing)
 	if len(missing) > 0 {
-		t.Fatalf("%d of %d final candles missing (first %v); processor 2 stats: trades %d finals %d", len(missing), len(want), missing[0], p2.Stats.Trades.Load(), p2.Stats.FinalCandles.Load())
+		t.Fatalf("%d of %d final candles missing (first %v); processor 2 stats: trades %d finals %d", len(missing), len(want), missing[0], p2().Trades, p2().FinalCandles)
 	}
 	for k := range got {
 		if _, ok := want[k]; !ok {
@@ -235,10 +248,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	t.Logf("%d final candles equal the brute-force recomputation (%d trades; %d repeated after the kill)", len(want), len(truth), dupes)
 
-	if p2.Stats.SkippedUnknown.Load() != 1 || p2.Stats.DeadLettered.Load() != 2 || p2.Stats.Late.Load() != 0 {
-		t.Fatalf("skipped unknown %d, dead-lettered %d, late %d", p2.Stats.SkippedUnknown.Load(), p2.Stats.DeadLettered.Load(), p2.Stats.Late.Load())
+	if c := p2(); c.SkippedUnknown != 1 || c.DeadLettered != 2 || c.Late != 0 {
+		t.Fatalf("skipped unknown %d, dead-lettered %d, late %d", c.SkippedUnknown, c.DeadLettered, c.Late)
 	}
-	if p2.Stats.SkippedKnown.Load() == 0 {
+	if p2().SkippedKnown == 0 {
 		t.Fatal("ticker and book records were not skipped and counted")
 	}
 	dcl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("market.deadletter"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -262,15 +275,16 @@ func TestPipelineEndToEnd(t *testing.T) {
 		t.Fatalf("dead letters: %d records, kinds %v", len(dead), kinds)
 	}
 
+	// The processor first: the ingest pipeline owns the stack.
+	pcancel()
+	if err := <-pdone; err != nil {
+		t.Fatalf("processor: %v", err)
+	}
 	icancel()
 	if err := <-idone; err != nil {
 		t.Fatalf("ingest: %v", err)
 	}
-	if in.Stats.Failed.Load() != 0 || in.Stats.Produced.Load() != in.Stats.EventsIn.Load() {
-		t.Fatalf("ingest: in %d produced %d failed %d", in.Stats.EventsIn.Load(), in.Stats.Produced.Load(), in.Stats.Failed.Load())
-	}
-	pcancel()
-	if err := <-pdone; err != nil {
-		t.Fatalf("processor: %v", err)
+	if v := ingestP.Snapshot().Venues[0]; v.ProduceFailed != 0 || v.Produced != v.EventsIn {
+		t.Fatalf("ingest: in %d produced %d failed %d", v.EventsIn, v.Produced, v.ProduceFailed)
 	}
 }

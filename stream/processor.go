@@ -48,7 +48,8 @@ type Config struct {
 	Group       string
 	Intervals   []Interval    // default 1s, 1m, 5m, 1h
 	Lateness    time.Duration // allowed lateness; default 5s
-	UpdateEvery time.Duration // update records per open window at most this often; default 1s, negative for none
+	UpdateEvery time.Duration // update records per open window at most this often; default 1s
+	NoUpdates   bool          // only final candles: no update records of open windows
 	// IdleAfter: a symbol silent this long has its windows closed by
 	// processing time (its watermark advances without trades). Longer than a
 	// broker failover or a reconnect; default 30s or 3 × Lateness.
@@ -58,8 +59,8 @@ type Config struct {
 	Now       func() time.Time
 }
 
-// Stats are the processor's counters.
-type Stats struct {
+// Counters are the processor's counters, safe to read at any time.
+type Counters struct {
 	Records, Trades              atomic.Int64
 	SkippedKnown, SkippedUnknown atomic.Int64 // other market types; types we do not know
 	DeadLettered, Late           atomic.Int64
@@ -67,11 +68,22 @@ type Stats struct {
 	Commits                      atomic.Int64
 	mu                           sync.Mutex
 	latest                       map[string]market.Candle // last candle per exchange:SYMBOL:interval
-	watermarks                   map[[2]string]int64      // per exchange, symbol: the watermark in µs
+	watermarks                   map[string]int64         // per exchange:SYMBOL: the watermark in µs
+}
+
+// Watermarks returns each key's (exchange:SYMBOL) watermark in UTC µs.
+func (s *Counters) Watermarks() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.watermarks))
+	for k, v := range s.watermarks {
+		out[k] = v
+	}
+	return out
 }
 
 // Latest returns the most recent candle of each key exchange:SYMBOL:interval.
-func (s *Stats) Latest() map[string]market.Candle {
+func (s *Counters) Latest() map[string]market.Candle {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]market.Candle, len(s.latest))
@@ -83,9 +95,9 @@ func (s *Stats) Latest() map[string]market.Candle {
 
 // Processor is the candle processor.
 type Processor struct {
-	cfg   Config
-	log   *slog.Logger
-	Stats Stats
+	cfg      Config
+	log      *slog.Logger
+	Counters Counters
 
 	cl       *kgo.Client
 	adm      *kadm.Client
@@ -130,11 +142,18 @@ func New(cfg Config) (*Processor, error) {
 		cfg.Now = time.Now
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}}
-	p.Stats.latest = map[string]market.Candle{}
-	p.Stats.watermarks = map[[2]string]int64{}
-	p.agg = NewAggregator(cfg.Intervals, cfg.Lateness, max(cfg.UpdateEvery, 0), cfg.IdleAfter)
+	p.Counters.latest = map[string]market.Candle{}
+	p.Counters.watermarks = map[string]int64{}
+	updates := cfg.UpdateEvery
+	if cfg.NoUpdates {
+		updates = 0
+	}
+	p.agg = NewAggregator(cfg.Intervals, cfg.Lateness, updates, cfg.IdleAfter)
 	return p, nil
 }
+
+// Group is the processor's consumer group.
+func (p *Processor) Group() string { return p.cfg.Group }
 
 // metadata is stored with each committed offset.
 type metadata struct {
@@ -249,7 +268,7 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
 	var outs []Output
 	var extra []*kgo.Record
 	for _, r := range recs {
-		p.Stats.Records.Add(1)
+		p.Counters.Records.Add(1)
 		t, dead, err := p.decode(ctx, r)
 		if err != nil {
 			return err
@@ -258,7 +277,7 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
 			extra = append(extra, dead)
 		}
 		if t != nil {
-			p.Stats.Trades.Add(1)
+			p.Counters.Trades.Add(1)
 			for _, o := range p.agg.Add(t, r.Partition, r.Offset, now) {
 				if o.Late != nil {
 					o.Raw = r.Value
@@ -270,9 +289,9 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
 		p.dirty[r.Partition] = true
 	}
 	outs = append(outs, p.agg.Tick(now)...)
-	p.Stats.mu.Lock()
-	p.agg.Watermarks(func(ex, sym string, wm int64) { p.Stats.watermarks[[2]string{ex, sym}] = wm })
-	p.Stats.mu.Unlock()
+	p.Counters.mu.Lock()
+	p.agg.Watermarks(func(key string, wm int64) { p.Counters.watermarks[key] = wm })
+	p.Counters.mu.Unlock()
 	return p.flushAndCommit(ctx, outs, extra)
 }
 
@@ -295,10 +314,10 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 			switch name {
 			case market.TradeName:
 			case market.TickerName, market.BookUpdateName, market.CandleName:
-				p.Stats.SkippedKnown.Add(1)
+				p.Counters.SkippedKnown.Add(1)
 				return nil, nil, nil
 			default:
-				p.Stats.SkippedUnknown.Add(1)
+				p.Counters.SkippedUnknown.Add(1)
 				return nil, nil, nil
 			}
 			var m map[string]any
@@ -326,7 +345,7 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 
 // deadLetter builds the dead-letter copy of a record with headers saying why.
 func (p *Processor) deadLetter(r *kgo.Record, kind string, err error) *kgo.Record {
-	p.Stats.DeadLettered.Add(1)
+	p.Counters.DeadLettered.Add(1)
 	h := append([]kgo.RecordHeader(nil), r.Headers...)
 	h = append(h,
 		kgo.RecordHeader{Key: "tickertape.error.kind", Value: []byte(kind)},
@@ -345,22 +364,22 @@ func (p *Processor) flushAndCommit(ctx context.Context, outs []Output, extra []*
 		case o.Candle != nil:
 			c := o.Candle
 			v := market.AppendCandle(serde.AppendHeader(make([]byte, 0, 200), p.candleID), c)
-			key := c.Exchange + ":" + c.Symbol + ":" + c.Interval
+			key := c.Key()
 			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Candles, Key: []byte(key), Value: v})
 			if c.Final {
-				p.Stats.FinalCandles.Add(1)
+				p.Counters.FinalCandles.Add(1)
 				p.dirty[o.Partition] = true // the watermark moved: commit it
 			} else {
-				p.Stats.UpdateCandles.Add(1)
+				p.Counters.UpdateCandles.Add(1)
 			}
-			p.Stats.mu.Lock()
-			p.Stats.latest[key] = *c
-			p.Stats.mu.Unlock()
+			p.Counters.mu.Lock()
+			p.Counters.latest[key] = *c
+			p.Counters.mu.Unlock()
 		case o.Late != nil:
-			p.Stats.Late.Add(1)
+			p.Counters.Late.Add(1)
 			t := o.Late
 			h := []kgo.RecordHeader{{Key: "tickertape.late.intervals", Value: []byte(fmt.Sprint(o.LateFor))}}
-			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Late, Key: []byte(Key(t)), Value: o.Raw, Headers: h})
+			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Late, Key: []byte(t.Key()), Value: o.Raw, Headers: h})
 		}
 	}
 	if len(recs) > 0 {
@@ -414,7 +433,7 @@ func (p *Processor) commit(ctx context.Context, force bool) error {
 			}
 		}
 	}
-	p.Stats.Commits.Add(1)
+	p.Counters.Commits.Add(1)
 	clear(p.dirty)
 	return nil
 }

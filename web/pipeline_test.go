@@ -16,74 +16,73 @@ import (
 
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
-	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/exchange/poloniex"
-	"github.com/tickertape/tickertape/ingest"
 	"github.com/tickertape/tickertape/internal/metricstest"
+	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/serde"
 	"github.com/tickertape/tickertape/stream"
 	"github.com/tickertape/tickertape/web"
 )
 
-// pipeline is the whole thing in process: the embedded stack, a fake
-// Poloniex, ingest, a candle processor and the dashboard on the stack's
-// HTTP address, as tickertape demo wires them.
-type pipeline struct {
+// pipeline is the whole thing in process, as tickertape demo wires it:
+// pipeline.Run with the embedded stack, a fake Poloniex this test can
+// break, and the dashboard with /metrics on the stack's HTTP address.
+type pipeline_ struct {
 	stack *app.Stack
 	fake  *poloniex.Fake
-	in    *ingest.Ingest
-	proc  *stream.Processor
+	p     *pipeline.Pipeline
 	dash  *web.Server
 	base  string // http://host:port of the dashboard and /metrics
 }
 
-func startPipeline(t *testing.T) *pipeline {
+func startPipeline(t *testing.T) *pipeline_ {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stack, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: quiet,
-		Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupInitialRebalanceDelay: -1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stack.Close(context.Background()) })
 	fake, err := poloniex.NewFake(poloniex.FakeConfig{Seed: 5, Tick: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	srcl, _ := sr.NewClient(sr.URLs(stack.RegistryURL()))
-	brokers := []string{stack.KafkaAddr()}
-	in, err := ingest.New(ingest.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 2, Logger: quiet,
-		Exchange: exchange.Config{Connector: poloniex.New(fake.Config()),
-			Subscription: exchange.Subscription{Symbols: []string{"BTC_USDT", "ETH_USDT"}, Trades: true, Tickers: true, Books: true}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	intervals, _ := stream.ParseIntervals("1s,1m")
-	proc, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 2, Intervals: intervals,
-		Lateness: 200 * time.Millisecond, UpdateEvery: 200 * time.Millisecond, IdleAfter: time.Second, Logger: quiet})
+	p, err := pipeline.New(pipeline.Config{
+		Stack: app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: quiet,
+			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupInitialRebalanceDelay: -1}},
+		Venues:      []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Connector: poloniex.New(fake.Config())}},
+		Candles:     &pipeline.CandleConfig{Intervals: intervals, Lateness: 200 * time.Millisecond, UpdateEvery: 200 * time.Millisecond, IdleAfter: time.Second},
+		Partitions:  2,
+		SampleEvery: 200 * time.Millisecond,
+		Logger:      quiet,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stack.Metrics.MustRegister(in.Collector(), proc.Collector())
-	dash, err := web.New(web.Config{Brokers: brokers, Serde: serde.New(srcl), Gatherer: stack.Metrics, Intervals: []string{"1s", "1m"},
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("pipeline: %v", err)
+	case <-p.Ready():
+	}
+	stack, info := p.Stack(), p.Info()
+	stack.Metrics.MustRegister(p.Collector())
+	srcl, _ := sr.NewClient(sr.URLs(info.RegistryURL))
+	dash, err := web.New(web.Config{Brokers: info.Brokers, Serde: serde.New(srcl), Gatherer: stack.Metrics, Intervals: []string{"1s", "1m"},
 		HealthEvery: 200 * time.Millisecond, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	stack.SetHTTPHandler(dash.Handler())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 3)
-	for _, run := range []func(context.Context) error{in.Run, proc.Run, dash.Run} {
-		go func() { run(ctx); done <- struct{}{} }()
-	}
+	dashDone := make(chan struct{})
+	go func() { dash.Run(ctx); close(dashDone) }()
 	t.Cleanup(func() {
 		cancel()
-		for i := 0; i < 3; i++ {
-			<-done
+		<-dashDone
+		if err := <-done; err != nil {
+			t.Errorf("pipeline: %v", err)
 		}
 	})
-	return &pipeline{stack: stack, fake: fake, in: in, proc: proc, dash: dash, base: stack.HTTPURL()}
+	return &pipeline_{stack: stack, fake: fake, p: p, dash: dash, base: stack.HTTPURL()}
 }
 
 // Every family the issue lists exists on /metrics, parsed with the
@@ -116,7 +115,7 @@ func TestEveryFamilyExistsAndMoves(t *testing.T) {
 			val(f, "tickertape_exchange_frame_errors_total") > val(f0, "tickertape_exchange_frame_errors_total") &&
 			val(f, "tickertape_processor_dead_letters_total") > val(f0, "tickertape_processor_dead_letters_total")
 	})
-	p.fake.DropConnections() // a reconnect → reconnects, connections, backfills
+	p.fake.DropConnections()                                                    // a reconnect → reconnects, connections, backfills
 	if resp, err := http.Get(p.stack.RegistryURL() + "/subjects"); err == nil { // a registry request
 		resp.Body.Close()
 	}

@@ -2,23 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/tickertape/tickertape/market"
 	"github.com/tickertape/tickertape/serde"
 )
 
@@ -117,52 +113,12 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// decodeValue decodes a Confluent wire-format Avro value into JSON-ready
-// values; anything else becomes {"_raw": text or base64}.
+// decodeValue is the record's JSON view; an undecodable one is reported on
+// stderr and printed raw.
 func decodeValue(ctx context.Context, sd *serde.Serde, b []byte, stderr io.Writer) any {
-	if _, _, err := serde.ParseHeader(b); err != nil {
-		return rawValue(b)
-	}
-	var v any
-	if err := sd.Decode(ctx, b, nil, &v); err != nil {
+	v, err := sd.DecodeJSON(ctx, b)
+	if err != nil {
 		fmt.Fprintf(stderr, "tickertape: a record could not be decoded: %v\n", err)
-		return rawValue(b)
-	}
-	return jsonable(v)
-}
-
-func rawValue(b []byte) map[string]any {
-	if utf8.Valid(b) {
-		return map[string]any{"_raw": string(b)}
-	}
-	return map[string]any{"_raw_base64": base64.StdEncoding.EncodeToString(b)}
-}
-
-// jsonable converts hamba/avro's generic values: decimals to exact strings,
-// times to RFC 3339 UTC, bytes to base64.
-func jsonable(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonable(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonable(e)
-		}
-		return out
-	case *big.Rat:
-		if d, err := market.DecimalFromRat(x); err == nil {
-			return d.String()
-		}
-		return x.FloatString(18)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case []byte:
-		return base64.StdEncoding.EncodeToString(x)
 	}
 	return v
 }

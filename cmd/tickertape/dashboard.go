@@ -16,12 +16,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/tickertape/tickertape/app"
-	"github.com/tickertape/tickertape/ingest"
 	"github.com/tickertape/tickertape/internal/grouplag"
 	"github.com/tickertape/tickertape/internal/topics"
+	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/serde"
-	"github.com/tickertape/tickertape/stream"
 	"github.com/tickertape/tickertape/web"
 )
 
@@ -29,8 +27,14 @@ import (
 // and /metrics: on the embedded stack's --http-addr, or (against external
 // brokers, and for ingest and process alone) on a listener of its own. It
 // returns a nil server when HTTP is off.
-func startDashboard(stack *app.Stack, httpAddr string, brokers []string, srcl *sr.Client, names topics.Names, intervals string,
-	logger *slog.Logger, stdout io.Writer, in *ingest.Ingest, proc *stream.Processor) (*web.Server, func(), error) {
+func startDashboard(p *pipeline.Pipeline, httpAddr string, intervals string, logger *slog.Logger, stdout io.Writer) (*web.Server, func(), error) {
+	stack, info := p.Stack(), p.Info()
+	brokers := info.Brokers
+	names := topics.Names{Events: info.Topics[0], Candles: info.Topics[1], Late: info.Topics[2], DeadLetter: info.Topics[3]}
+	srcl, err := sr.NewClient(sr.URLs(info.RegistryURL))
+	if err != nil {
+		return nil, nil, err
+	}
 	var reg *prometheus.Registry
 	closers := []func(){}
 	stop := func() {
@@ -53,12 +57,7 @@ func startDashboard(stack *app.Stack, httpAddr string, brokers []string, srcl *s
 		closers = append(closers, cl.Close)
 		reg.MustRegister(grouplag.New(kadm.NewClient(cl), 0))
 	}
-	if in != nil {
-		reg.MustRegister(in.Collector())
-	}
-	if proc != nil {
-		reg.MustRegister(proc.Collector())
-	}
+	reg.MustRegister(p.Collector())
 	var ivs []string
 	for _, iv := range strings.Split(intervals, ",") {
 		if iv = strings.TrimSpace(iv); iv != "" {

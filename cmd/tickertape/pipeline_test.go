@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,7 @@ import (
 
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
-	"github.com/tickertape/tickertape/exchange/poloniex"
+	"github.com/tickertape/tickertape/pipeline"
 )
 
 // TestProduceConsumeTopics drives produce, consume and topics against the
@@ -112,21 +113,14 @@ func TestPipelineUsage(t *testing.T) {
 	}
 }
 
-// TestLiveWithoutNetworkNamesDemo: when Poloniex cannot be reached, run says
-// so and points at demo.
+// TestLiveWithoutNetworkNamesDemo: when the venue cannot be reached, run
+// says so and points at demo.
 func TestLiveWithoutNetworkNamesDemo(t *testing.T) {
-	conn := poloniex.New(poloniex.Config{RESTURL: "http://127.0.0.1:1"})
-	err := checkLive(context.Background(), conn, []string{"BTC_USDT"})
+	err := pipelineError(&pipeline.UnreachableError{Venue: "Poloniex", Err: errors.New("connection refused")})
 	if err == nil || !strings.Contains(err.Error(), "tickertape demo") || !strings.Contains(err.Error(), "cannot reach Poloniex") {
 		t.Fatalf("error without network: %v", err)
 	}
-	fake, err := poloniex.NewFake(poloniex.FakeConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Close()
-	err = checkLive(context.Background(), poloniex.New(fake.Config()), []string{"BTC_USDT", "NOPE_USDT"})
-	if err == nil || !strings.Contains(err.Error(), "NOPE_USDT") {
-		t.Fatalf("unknown symbol: %v", err)
+	if _, ok := pipelineError(&pipeline.UnknownSymbolError{Venue: "Poloniex", Symbol: "NOPE_USDT"}).(usageError); !ok {
+		t.Fatal("an unknown symbol is not a usage error")
 	}
 }

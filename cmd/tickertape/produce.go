@@ -2,13 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"strings"
 	"time"
@@ -76,13 +75,7 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		var doc any
-		dec := json.NewDecoder(strings.NewReader(sc.Text()))
-		dec.UseNumber()
-		if err := dec.Decode(&doc); err != nil {
-			return fmt.Errorf("line %d: not JSON: %v", line, err)
-		}
-		v, err := fromJSON(schema, doc)
+		v, err := serde.ParseJSON(schema, sc.Bytes())
 		if err != nil {
 			return fmt.Errorf("line %d: %v", line, err)
 		}
@@ -92,8 +85,11 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 		}
 		r := &kgo.Record{Value: b}
 		if keyField != "" {
-			if m, ok := doc.(map[string]any); ok && m[keyField] != nil {
-				r.Key = []byte(fmt.Sprint(m[keyField]))
+			var doc map[string]any // the field as written, numbers as their text
+			dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+			dec.UseNumber()
+			if dec.Decode(&doc) == nil && doc[keyField] != nil {
+				r.Key = []byte(fmt.Sprint(doc[keyField]))
 			}
 		}
 		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
@@ -106,182 +102,4 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %d records to %s (schema id %d, subject %s)\n", n, topic, id, subject)
 	return nil
-}
-
-// fromJSON converts a JSON value (numbers as json.Number) to what
-// hamba/avro encodes for the schema.
-func fromJSON(s avro.Schema, v any) (any, error) {
-	switch s := s.(type) {
-	case *avro.RefSchema:
-		return fromJSON(s.Schema(), v)
-	case *avro.NullSchema:
-		if v != nil {
-			return nil, fmt.Errorf("want null, got %v", v)
-		}
-		return nil, nil
-	case *avro.UnionSchema:
-		if v == nil {
-			if s.Nullable() {
-				return nil, nil
-			}
-			return nil, errors.New("null for a union without null")
-		}
-		for _, t := range s.Types() {
-			if t.Type() == avro.Null {
-				continue
-			}
-			if out, err := fromJSON(t, v); err == nil {
-				if s.Nullable() {
-					return out, nil
-				}
-				name := string(t.Type())
-				if n, ok := t.(avro.NamedSchema); ok {
-					name = n.FullName()
-				}
-				return map[string]any{name: out}, nil
-			}
-		}
-		return nil, fmt.Errorf("%v matches no branch of %s", v, s.String())
-	case *avro.RecordSchema:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("record %s: want an object", s.FullName())
-		}
-		out := make(map[string]any, len(s.Fields()))
-		for _, f := range s.Fields() {
-			fv, ok := m[f.Name()]
-			if !ok {
-				if f.HasDefault() {
-					continue
-				}
-				return nil, fmt.Errorf("field %s is missing", f.Name())
-			}
-			c, err := fromJSON(f.Type(), fv)
-			if err != nil {
-				return nil, fmt.Errorf("field %s: %v", f.Name(), err)
-			}
-			out[f.Name()] = c
-		}
-		return out, nil
-	case *avro.ArraySchema:
-		a, ok := v.([]any)
-		if !ok {
-			return nil, errors.New("want an array")
-		}
-		out := make([]any, len(a))
-		for i, e := range a {
-			c, err := fromJSON(s.Items(), e)
-			if err != nil {
-				return nil, fmt.Errorf("[%d]: %v", i, err)
-			}
-			out[i] = c
-		}
-		return out, nil
-	case *avro.MapSchema:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, errors.New("want an object")
-		}
-		out := make(map[string]any, len(m))
-		for k, e := range m {
-			c, err := fromJSON(s.Values(), e)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %v", k, err)
-			}
-			out[k] = c
-		}
-		return out, nil
-	case *avro.EnumSchema:
-		str, ok := v.(string)
-		if !ok {
-			return nil, errors.New("want an enum symbol")
-		}
-		return str, nil
-	case *avro.FixedSchema:
-		return bytesValue(s.Logical(), v)
-	case *avro.PrimitiveSchema:
-		var lt avro.LogicalSchema
-		if s.Logical() != nil {
-			lt = s.Logical()
-		}
-		switch s.Type() {
-		case avro.String:
-			str, ok := v.(string)
-			if !ok {
-				return nil, errors.New("want a string")
-			}
-			return str, nil
-		case avro.Boolean:
-			b, ok := v.(bool)
-			if !ok {
-				return nil, errors.New("want true or false")
-			}
-			return b, nil
-		case avro.Int, avro.Long:
-			if lt != nil && strings.HasPrefix(string(lt.Type()), "timestamp") {
-				if str, ok := v.(string); ok {
-					t, err := time.Parse(time.RFC3339Nano, str)
-					if err != nil {
-						return nil, fmt.Errorf("want a timestamp: %v", err)
-					}
-					return t, nil
-				}
-			}
-			n, ok := v.(json.Number)
-			if !ok {
-				return nil, errors.New("want an integer")
-			}
-			i, err := n.Int64()
-			if err != nil {
-				return nil, errors.New("want an integer")
-			}
-			if lt != nil && lt.Type() == avro.TimestampMicros {
-				return time.UnixMicro(i).UTC(), nil
-			}
-			if lt != nil && lt.Type() == avro.TimestampMillis {
-				return time.UnixMilli(i).UTC(), nil
-			}
-			if s.Type() == avro.Int {
-				return int32(i), nil
-			}
-			return i, nil
-		case avro.Float, avro.Double:
-			n, ok := v.(json.Number)
-			if !ok {
-				return nil, errors.New("want a number")
-			}
-			f, err := n.Float64()
-			if s.Type() == avro.Float {
-				return float32(f), err
-			}
-			return f, err
-		case avro.Bytes:
-			return bytesValue(lt, v)
-		}
-	}
-	return nil, fmt.Errorf("unsupported schema %s", s.Type())
-}
-
-func bytesValue(lt avro.LogicalSchema, v any) (any, error) {
-	if lt != nil && lt.Type() == avro.Decimal {
-		var text string
-		switch x := v.(type) {
-		case string:
-			text = x
-		case json.Number:
-			text = x.String()
-		default:
-			return nil, errors.New("want a decimal as a string or number")
-		}
-		r, ok := new(big.Rat).SetString(text)
-		if !ok {
-			return nil, fmt.Errorf("%q is not a decimal", text)
-		}
-		return r, nil
-	}
-	str, ok := v.(string)
-	if !ok {
-		return nil, errors.New("want base64 bytes")
-	}
-	return base64.StdEncoding.DecodeString(str)
 }

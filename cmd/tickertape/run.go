@@ -9,22 +9,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
-
-	"github.com/tickertape/tickertape/app"
-	"github.com/tickertape/tickertape/exchange"
-	"github.com/tickertape/tickertape/exchange/poloniex"
-	"github.com/tickertape/tickertape/ingest"
-	"github.com/tickertape/tickertape/internal/topics"
-	"github.com/tickertape/tickertape/serde"
+	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/stream"
 )
 
@@ -96,9 +85,6 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	if mode == "demo" {
 		f.fake = true
 	}
-	if f.exchange != "" && f.exchange != "poloniex" {
-		return usageError{fmt.Errorf("--exchange %q: only poloniex is supported so far", f.exchange)}
-	}
 	if embedded && f.brokers != "" && f.registry == "" {
 		return usageError{errors.New("--brokers needs --registry (the URL of a Confluent-compatible schema registry)")}
 	}
@@ -119,9 +105,9 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("--symbols is empty")}
 	}
 
+	cfg := pipeline.Config{Partitions: int32(f.partitions)}
 	var logger *slog.Logger
-	var stackCfg app.Config
-	if embedded {
+	if embedded && f.brokers == "" {
 		if mode == "demo" && !flagSet(fs, "data-dir") && os.Getenv("TICKERTAPE_DATA_DIR") == "" {
 			dir, err := os.MkdirTemp("", "tickertape-demo-")
 			if err != nil {
@@ -131,155 +117,96 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 			f.stack.dataDir = dir
 		}
 		var err error
-		if stackCfg, logger, err = f.stack.config(stderr); err != nil {
+		if cfg.Stack, logger, err = f.stack.config(stderr); err != nil {
 			return err
 		}
 	} else {
+		if !embedded && f.registry == "" {
+			return usageError{errors.New("no schema registry: give --registry")}
+		}
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.Brokers, cfg.RegistryURL = strings.Split(f.brokers, ","), f.registry
+	}
+	cfg.Logger = logger
+	if mode != "process" {
+		cfg.Venues = []pipeline.VenueConfig{{Name: f.exchange, Symbols: symbols, Fake: f.fake, Seed: f.seed}}
+	}
+	if mode != "ingest" {
+		cfg.Candles = &pipeline.CandleConfig{Group: f.group, Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter}
+	}
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		var unknownVenue *pipeline.UnknownVenueError
+		if errors.As(err, &unknownVenue) {
+			return usageError{fmt.Errorf("--exchange %q: only %s is supported so far", unknownVenue.Name, strings.Join(unknownVenue.Known, ", "))}
+		}
+		return usageError{err}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	// The exchange.
-	var conn *poloniex.Connector
-	if mode != "process" {
-		if f.fake {
-			fake, err := poloniex.NewFake(poloniex.FakeConfig{Seed: f.seed})
-			if err != nil {
-				return err
-			}
-			defer fake.Close()
-			conn = poloniex.New(fake.Config())
-			fmt.Fprintln(stdout, "exchange  fake Poloniex on", fake.RESTURL(), "— SYNTHETIC DATA, not a real market")
-		} else {
-			conn = poloniex.New(poloniex.Config{})
-			if err := checkLive(ctx, conn, symbols); err != nil {
-				return err
-			}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case err := <-done:
+		return pipelineError(err)
+	case <-p.Ready():
+	}
+	info := p.Info()
+	for _, v := range info.Venues {
+		if v.Synthetic {
+			fmt.Fprintln(stdout, "exchange ", v.Description, "— SYNTHETIC DATA, not a real market")
 		}
 	}
-
-	// Kafka and the registry: given, or the embedded stack.
-	brokers, registryURL := strings.Split(f.brokers, ","), f.registry
-	var stack *app.Stack
-	if embedded && f.brokers == "" {
-		start := time.Now()
-		var err error
-		stack, err = app.Start(stackCfg)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			stack.Close(sctx)
-		}()
-		brokers, registryURL = []string{stack.KafkaAddr()}, stack.RegistryURL()
-		fmt.Fprintf(stdout, "kafka     %s (embedded, data in %s, ready in %s)\nregistry  %s\n", stack.KafkaAddr(), f.stack.dataDir, time.Since(start).Round(time.Millisecond), registryURL)
+	if info.Embedded {
+		fmt.Fprintf(stdout, "kafka     %s (embedded, data in %s, ready in %s)\nregistry  %s\n", info.Brokers[0], info.StackDataDir, info.StackReadyIn.Round(time.Millisecond), info.RegistryURL)
 	}
-	if registryURL == "" {
-		return usageError{errors.New("no schema registry: give --registry (or, for the embedded one, leave --brokers empty)")}
-	}
-	srcl, err := sr.NewClient(sr.URLs(registryURL))
+	dash, stopHTTP, err := startDashboard(p, f.stack.httpAddr, f.intervals, logger, stdout)
 	if err != nil {
-		return usageError{fmt.Errorf("--registry %q: %v", registryURL, err)}
-	}
-	names := topics.Default
-
-	var in *ingest.Ingest
-	var proc *stream.Processor
-	if mode != "process" {
-		if in, err = ingest.New(ingest.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: names, Partitions: int32(f.partitions), Logger: logger,
-			Exchange: exchange.Config{Connector: conn, Subscription: exchange.Subscription{Symbols: symbols, Trades: true, Tickers: true, Books: true}}}); err != nil {
-			return err
-		}
-	}
-	if mode != "ingest" {
-		if proc, err = stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: names, Partitions: int32(f.partitions), Group: f.group,
-			Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter, Logger: logger}); err != nil {
-			return err
-		}
-	}
-	dash, stopHTTP, err := startDashboard(stack, f.stack.httpAddr, brokers, srcl, names, f.intervals, logger, stdout, in, proc)
-	if err != nil {
+		stop()
+		<-done
 		return err
 	}
 	defer stopHTTP()
-	fmt.Fprintf(stdout, "topics    %s → %s (late: %s, dead letters: %s)\n", names.Events, names.Candles, names.Late, names.DeadLetter)
+	dashDone := make(chan struct{})
+	go func() {
+		defer close(dashDone)
+		if dash != nil {
+			dash.Run(ctx)
+		}
+	}()
+	defer func() { stop(); <-dashDone }() // ends the dashboard's streams before its server closes
+	fmt.Fprintf(stdout, "topics    %s → %s (late: %s, dead letters: %s)\n", info.Topics[0], info.Topics[1], info.Topics[2], info.Topics[3])
 	fmt.Fprintln(stdout, "running; Ctrl-C stops (everything accepted is delivered first)")
 	if f, ok := stdout.(*os.File); ok {
 		f.Sync()
 	}
-
-	var wg sync.WaitGroup
-	errc := make(chan error, 3)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for _, r := range []func(context.Context) error{
-		func(c context.Context) error {
-			if in == nil {
-				return nil
-			}
-			return in.Run(c)
-		},
-		func(c context.Context) error {
-			if proc == nil {
-				return nil
-			}
-			return proc.Run(c)
-		},
-		func(c context.Context) error {
-			if dash == nil {
-				return nil
-			}
-			return dash.Run(c)
-		},
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r(runCtx); err != nil {
-				errc <- err
-				cancel()
-			}
-		}()
-	}
-	stopStatus := startStatus(runCtx, f.status, stderr, in, proc, brokers, f.group, f.fake)
-	wg.Wait()
+	stopStatus := startStatus(f.status, stderr, p)
+	err = <-done
 	stopStatus()
-	select {
-	case err := <-errc:
-		return err
-	default:
-		logger.Info("stopped cleanly")
-		return nil
+	if err != nil {
+		return pipelineError(err)
 	}
+	logger.Info("stopped cleanly")
+	return nil
+}
+
+// pipelineError says what to do next about a venue that cannot be used.
+func pipelineError(err error) error {
+	var unreachable *pipeline.UnreachableError
+	var unknownSym *pipeline.UnknownSymbolError
+	switch {
+	case errors.As(err, &unreachable):
+		return fmt.Errorf("%v.\nNo network? `tickertape demo` runs the same pipeline offline against a local fake exchange", err)
+	case errors.As(err, &unknownSym):
+		return usageError{err}
+	}
+	return err
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-// checkLive makes sure live Poloniex answers and knows the symbols.
-func checkLive(ctx context.Context, conn *poloniex.Connector, symbols []string) error {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	markets, err := conn.Markets(cctx)
-	if err != nil {
-		return fmt.Errorf("cannot reach Poloniex (%v).\nNo network? `tickertape demo` runs the same pipeline offline against a local fake exchange", err)
-	}
-	known := map[string]bool{}
-	for _, m := range markets {
-		known[m.Symbol] = true
-	}
-	for _, s := range symbols {
-		if !known[s] {
-			return usageError{fmt.Errorf("Poloniex has no symbol %q (symbols look like BTC_USDT)", s)}
-		}
-	}
-	return nil
 }
 
 func pipelineHelp(mode string) (string, string) {
@@ -304,100 +231,4 @@ func pipelineHelp(mode string) (string, string) {
 	return "Computes candles from market.events into market.candles as a consumer group: run\nseveral to share the partitions.",
 		`  tickertape process --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081
   tickertape process --intervals 1m,1h --lateness 10s`
-}
-
-// startStatus shows progress on stderr until the returned func is called.
-func startStatus(ctx context.Context, mode string, w io.Writer, in *ingest.Ingest, proc *stream.Processor, brokers []string, group string, synthetic bool) func() {
-	if mode == "off" {
-		return func() {}
-	}
-	tty := false
-	if f, ok := w.(*os.File); ok && mode == "auto" {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	every := 10 * time.Second
-	if tty {
-		every = time.Second
-	}
-	cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	adm := kadm.NewClient(cl)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer cl.Close()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		var prev [3]int64
-		prevAt := time.Now()
-		lines := 0
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			secs := time.Since(prevAt).Seconds()
-			prevAt = time.Now()
-			var b strings.Builder
-			if in != nil {
-				cur := [3]int64{in.Stats.Trades.Load(), in.Stats.Tickers.Load(), in.Stats.Books.Load()}
-				p50, p99 := in.Stats.ProduceLatency()
-				fmt.Fprintf(&b, "ingest   %.0f trades/s  %.0f tickers/s  %.0f book updates/s  produce p50 %s p99 %s  retries %d  reconnects %d  gaps %d  backfilled %d\n",
-					float64(cur[0]-prev[0])/secs, float64(cur[1]-prev[1])/secs, float64(cur[2]-prev[2])/secs,
-					p50.Round(100*time.Microsecond), p99.Round(100*time.Microsecond), in.Stats.Retried.Load(), max(in.Sup.Counters.Connects.Load()-1, 0),
-					in.Sup.Counters.Gaps.Load(), in.Sup.Counters.BackfilledTrades.Load())
-				prev = cur
-			}
-			if proc != nil {
-				lag := int64(-1)
-				lctx, cancel := context.WithTimeout(ctx, time.Second)
-				if lags, err := adm.Lag(lctx, group); err == nil {
-					if l, ok := lags[group]; ok && l.Error() == nil {
-						lag = l.Lag.Total()
-					}
-				}
-				cancel()
-				fmt.Fprintf(&b, "process  %d trades  %d final candles  %d late  %d dead letters  lag %d\n",
-					proc.Stats.Trades.Load(), proc.Stats.FinalCandles.Load(), proc.Stats.Late.Load(), proc.Stats.DeadLettered.Load(), lag)
-				latest := proc.Stats.Latest()
-				var keys []string
-				for k := range latest {
-					if strings.HasSuffix(k, ":1m") {
-						keys = append(keys, k)
-					}
-				}
-				sort.Strings(keys)
-				for _, k := range keys {
-					c := latest[k]
-					label := ""
-					if synthetic {
-						label = "  (synthetic)"
-					}
-					state := "open"
-					if c.Final {
-						state = "final"
-					}
-					fmt.Fprintf(&b, "  1m %-10s %s  O %s H %s L %s C %s  vol %s  vwap %s  %d trades  %s%s\n", c.Symbol,
-						time.UnixMicro(c.OpenTimeUs).UTC().Format("15:04"), c.Open, c.High, c.Low, c.Close, c.Volume, c.VWAP, c.TradeCount, state, label)
-				}
-			}
-			if tty {
-				if lines > 0 {
-					fmt.Fprintf(w, "\033[%dA\033[J", lines)
-				}
-				out := b.String()
-				lines = strings.Count(out, "\n")
-				fmt.Fprint(w, out)
-			} else {
-				fmt.Fprint(w, time.Now().UTC().Format("15:04:05 ")+strings.ReplaceAll(strings.TrimRight(b.String(), "\n"), "\n", "\n         ")+"\n")
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait() }
 }

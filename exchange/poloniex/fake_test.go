@@ -75,7 +75,7 @@ func run(t *testing.T) (*Fake, *exchange.Supervisor, *collector, func()) {
 	cfg := f.Config()
 	cfg.PingInterval = 100 * time.Millisecond
 	c := newCollector(t)
-	sup, err := exchange.NewSupervisor(exchange.Config{
+	sup, err := exchange.NewSupervisor(exchange.SupervisorConfig{
 		Connector:    New(cfg),
 		Subscription: exchange.Subscription{Symbols: []string{"BTC_USDT", "ETH_USDT"}, Trades: true, Tickers: true, Books: true},
 		Handler:      c.handle,

@@ -16,11 +16,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/exchange/poloniex"
-	"github.com/tickertape/tickertape/ingest"
+	"github.com/tickertape/tickertape/internal/poll"
 	"github.com/tickertape/tickertape/internal/topics"
 	"github.com/tickertape/tickertape/market"
+	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/registry"
 	"github.com/tickertape/tickertape/serde"
 	"github.com/tickertape/tickertape/stream"
@@ -57,31 +57,31 @@ func TestPipelineOnRealKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	in, err := ingest.New(ingest.Config{Brokers: c.brokers(), Serde: serde.New(srcl), Topics: names, Partitions: 3, Logger: quiet(),
-		Exchange: exchange.Config{Connector: poloniex.New(fake.Config()), Subscription: exchange.Subscription{Symbols: []string{"BTC_USDT", "ETH_USDT"}, Trades: true, Tickers: true, Books: true}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ivs, _ := stream.ParseIntervals("1s,5s")
-	proc, err := stream.New(stream.Config{Brokers: c.brokers(), Serde: serde.New(srcl), Topics: names, Partitions: 3, Group: "candles-" + suffix,
-		Intervals: ivs, Lateness: 2 * time.Second, UpdateEvery: -1, IdleAfter: 20 * time.Second, Logger: quiet()})
+	p, err := pipeline.New(pipeline.Config{Brokers: c.brokers(), RegistryURL: srv.URL, Topics: names, Partitions: 3, Logger: quiet(),
+		Venues:  []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Connector: poloniex.New(fake.Config())}},
+		Candles: &pipeline.CandleConfig{Group: "candles-" + suffix, Intervals: ivs, Lateness: 2 * time.Second, NoUpdates: true, IdleAfter: 20 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rctx, rcancel := context.WithCancel(ctx)
-	idone, pdone := make(chan error, 1), make(chan error, 1)
-	go func() { idone <- in.Run(rctx) }()
-	go func() { pdone <- proc.Run(rctx) }()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(rctx) }()
+	select {
+	case err := <-done:
+		t.Fatal(err)
+	case <-p.Ready():
+	}
 
 	// The topics have replication factor 3 and min.insync.replicas 2.
-	time.Sleep(3 * time.Second)
 	cl, _ := kgo.NewClient(kgo.SeedBrokers(c.brokers()...))
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	md, err := adm.Metadata(ctx, names.Events)
-	if err != nil || len(md.Topics[names.Events].Partitions) != 3 || len(md.Topics[names.Events].Partitions[0].Replicas) != 3 {
-		t.Fatalf("%s: %+v %v", names.Events, md.Topics[names.Events], err)
-	}
+	var md kadm.Metadata
+	poll.Until(t, 30*time.Second, names.Events+" with 3 partitions of 3 replicas", func() bool {
+		md, err = adm.Metadata(ctx, names.Events)
+		return err == nil && len(md.Topics[names.Events].Partitions) == 3 && len(md.Topics[names.Events].Partitions[0].Replicas) == 3
+	}, func() string { return fmt.Sprintf("%+v %v", md.Topics[names.Events], err) })
 
 	script(t, "kill", c.dir, "2")
 	t.Log("killed node 2 with SIGKILL")
@@ -125,7 +125,7 @@ func TestPipelineOnRealKafka(t *testing.T) {
 	if trades != len(truth) {
 		t.Fatalf("%d trades read, %d made", trades, len(truth))
 	}
-	t.Logf("%d trades made, each in %s exactly once (ingest retries: %d)", len(truth), names.Events, in.Stats.Retried.Load())
+	t.Logf("%d trades made, each in %s exactly once (ingest retries: %d)", len(truth), names.Events, p.Snapshot().Venues[0].ProduceRetries)
 
 	// Final candles equal a brute-force recomputation.
 	want := map[string]market.Candle{}
@@ -188,27 +188,25 @@ func TestPipelineOnRealKafka(t *testing.T) {
 		g, ok := finals[k]
 		if !ok {
 			select {
-			case err := <-pdone:
-				t.Logf("the processor stopped: %v", err)
+			case err := <-done:
+				t.Logf("the pipeline stopped: %v", err)
 			default:
 			}
+			pc := p.Snapshot().Candles
 			t.Fatalf("final candle %s missing (%d of %d present); processor: records %d trades %d finals %d commits %d dead %d",
-				k, len(finals), len(want), proc.Stats.Records.Load(), proc.Stats.Trades.Load(), proc.Stats.FinalCandles.Load(), proc.Stats.Commits.Load(), proc.Stats.DeadLettered.Load())
+				k, len(finals), len(want), pc.Records, pc.Trades, pc.FinalCandles, pc.Commits, pc.DeadLettered)
 		}
 		if !g.Open.Equal(w.Open) || !g.Close.Equal(w.Close) || !g.High.Equal(w.High) || !g.Low.Equal(w.Low) || g.TradeCount != w.TradeCount ||
 			!g.Volume.Equal(w.Volume) || !g.QuoteVolume.Equal(w.QuoteVolume) {
 			t.Fatalf("final candle %s:\n got %+v\nwant %+v", k, g, w)
 		}
 	}
-	if n := proc.Stats.Late.Load(); n != 0 {
+	if n := p.Snapshot().Candles.Late; n != 0 {
 		t.Fatalf("%d trades were late", n)
 	}
 	t.Logf("%d final candles equal the brute-force recomputation", len(want))
 	rcancel()
-	if err := <-idone; err != nil {
-		t.Fatalf("ingest: %v", err)
-	}
-	if err := <-pdone; err != nil {
-		t.Fatalf("processor: %v", err)
+	if err := <-done; err != nil {
+		t.Fatalf("pipeline: %v", err)
 	}
 }

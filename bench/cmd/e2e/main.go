@@ -23,7 +23,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,10 +31,8 @@ import (
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/bench/internal/latency"
 	"github.com/tickertape/tickertape/broker"
-	"github.com/tickertape/tickertape/exchange"
-	"github.com/tickertape/tickertape/exchange/poloniex"
-	"github.com/tickertape/tickertape/ingest"
 	"github.com/tickertape/tickertape/market"
+	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/serde"
 	"github.com/tickertape/tickertape/stream"
 )
@@ -48,25 +45,24 @@ func main() {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir, _ := os.MkdirTemp("", "tte2e-")
 	defer os.RemoveAll(dir)
-	stack, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet, Broker: broker.Config{DataDir: dir, Logger: quiet}})
-	must(err)
-	defer stack.Close(context.Background())
-	srcl, _ := sr.NewClient(sr.URLs(stack.RegistryURL()))
-	brokers := []string{stack.KafkaAddr()}
-	fake, err := poloniex.NewFake(poloniex.FakeConfig{Seed: 1, Tick: *tick, MaxTradesPerTick: *trades})
-	must(err)
-	defer fake.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	in, err := ingest.New(ingest.Config{Brokers: brokers, Serde: serde.New(srcl), Logger: quiet,
-		Exchange: exchange.Config{Connector: poloniex.New(fake.Config()), Subscription: exchange.Subscription{Symbols: []string{"BTC_USDT", "ETH_USDT"}, Trades: true, Tickers: true, Books: true}}})
-	must(err)
 	ivs, _ := stream.ParseIntervals("1s,1m")
-	proc, err := stream.New(stream.Config{Brokers: brokers, Serde: serde.New(srcl), Intervals: ivs, Lateness: time.Second, UpdateEvery: time.Millisecond, IdleAfter: time.Second, Logger: quiet})
+	p, err := pipeline.New(pipeline.Config{
+		Stack:   app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet, Broker: broker.Config{DataDir: dir, Logger: quiet}},
+		Venues:  []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Fake: true, Seed: 1, FakeTick: *tick, FakeTradesPerTick: *trades}},
+		Candles: &pipeline.CandleConfig{Intervals: ivs, Lateness: time.Second, UpdateEvery: time.Millisecond, IdleAfter: time.Second},
+		Logger:  quiet})
 	must(err)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); in.Run(ctx) }()
-	go func() { defer wg.Done(); proc.Run(ctx) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case err := <-done:
+		must(err)
+	case <-p.Ready():
+	}
+	brokers := p.Info().Brokers
+	srcl, _ := sr.NewClient(sr.URLs(p.Info().RegistryURL))
+	produced := func() int64 { return p.Snapshot().Venues[0].Produced }
 
 	// Read trades and candles as they arrive.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("market.events", "market.candles"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond))
@@ -88,7 +84,7 @@ func main() {
 		pcancel()
 		now := time.Now()
 		if produced0 == 0 && now.After(warm) {
-			produced0 = in.Stats.Produced.Load() + 1
+			produced0 = produced() + 1
 		}
 		for _, r := range fs.Records() {
 			var m map[string]any
@@ -116,12 +112,13 @@ func main() {
 		}
 	}
 	elapsed := time.Since(warm).Seconds()
-	produced := in.Stats.Produced.Load() - produced0
+	snap := p.Snapshot().Venues[0]
+	n := snap.Produced - produced0
 	cancel()
-	wg.Wait()
+	must(<-done)
 	pct := latency.Percentiles(lat)
-	out, _ := json.Marshal(map[string]any{"updates": len(lat), "p50_ms": pct(0.5), "p99_ms": pct(0.99), "events_per_s": float64(produced) / elapsed,
-		"trades": in.Stats.Trades.Load(), "tick": tick.String(), "max_trades_per_tick": *trades})
+	out, _ := json.Marshal(map[string]any{"updates": len(lat), "p50_ms": pct(0.5), "p99_ms": pct(0.99), "events_per_s": float64(n) / elapsed,
+		"trades": snap.Trades, "tick": tick.String(), "max_trades_per_tick": *trades})
 	fmt.Println(string(out))
 }
 
