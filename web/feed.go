@@ -237,7 +237,7 @@ func (f *feed) candle(c market.Candle) {
 	}
 	m.candles[c.Interval] = cs
 	f.mu.Unlock()
-	f.hub.publish(topicOf(k, c.Interval), "candle", cj)
+	f.hub.coalesce(topicOf(k, c.Interval), "candle", cj.OpenTimeUs, cj)
 }
 
 func (f *feed) trade(t market.Trade) {
@@ -250,7 +250,7 @@ func (f *feed) trade(t market.Trade) {
 		m.trades = append(m.trades[:0:0], m.trades[len(m.trades)-tradeHistory:]...)
 	}
 	f.mu.Unlock()
-	f.hub.publish(topicOf(k, ""), "trade", tj)
+	f.hub.coalesce(topicOf(k, ""), "trades", 0, tj)
 }
 
 func (f *feed) ticker(t market.Ticker) {
@@ -260,8 +260,8 @@ func (f *feed) ticker(t market.Ticker) {
 	f.market(k).bbo = b
 	cons := f.consolidatedLocked(t.Symbol)
 	f.mu.Unlock()
-	f.hub.publish(topicOf(k, ""), "bbo", b)
-	f.hub.publishSymbol(t.Symbol, "consolidated", cons)
+	f.hub.coalesce(topicOf(k, ""), "bbo", 0, b)
+	f.hub.coalesce(symbolTopic(t.Symbol), "consolidated", 0, cons)
 }
 
 // consolidatedJSON is the best bid and ask across venues for one symbol.
@@ -339,10 +339,10 @@ func (f *feed) bookUpdate(u market.BookUpdate) {
 		cons = f.consolidatedLocked(k.symbol)
 	}
 	f.mu.Unlock()
-	f.hub.publish(topicOf(k, ""), "book", bj)
+	f.hub.coalesce(topicOf(k, ""), "book", 0, bj)
 	if bbo != nil {
-		f.hub.publish(topicOf(k, ""), "bbo", bbo)
-		f.hub.publishSymbol(k.symbol, "consolidated", cons)
+		f.hub.coalesce(topicOf(k, ""), "bbo", 0, bbo)
+		f.hub.coalesce(symbolTopic(k.symbol), "consolidated", 0, cons)
 	}
 }
 

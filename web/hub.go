@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -15,6 +16,7 @@ import (
 type hub struct {
 	mu      sync.Mutex
 	subs    map[string]map[*subscriber]struct{} // by topic
+	pending map[string]*pendingTopic            // changes since the last flush, by topic
 	count   atomic.Int64                        // open subscribers
 	dropped atomic.Int64                        // subscribers dropped for not keeping up
 	sent    atomic.Int64                        // frames queued to subscribers
@@ -31,7 +33,71 @@ type subscriber struct {
 	once   sync.Once
 }
 
-func newHub() *hub { return &hub{subs: map[string]map[*subscriber]struct{}{}} }
+func newHub() *hub {
+	return &hub{subs: map[string]map[*subscriber]struct{}{}, pending: map[string]*pendingTopic{}}
+}
+
+// pendingTopic coalesces a topic's changes between flushes: browsers get
+// at most one frame per event kind (and per candle) every flush period,
+// however fast the topics move, so the cost of a browser does not grow
+// with the market's rate.
+type pendingTopic struct {
+	candles map[int64]any  // by open time: the latest state of each window
+	latest  map[string]any // by event: book, bbo, consolidated
+	trades  []any          // newest last, at most tradeHistory
+}
+
+// coalesce records a change for the next flush; kind "candle" keys by
+// open time, "trades" accumulates, anything else keeps the latest.
+func (h *hub) coalesce(topic, event string, openTimeUs int64, v any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs[topic]) == 0 {
+		return // nobody watches: no work
+	}
+	pt := h.pending[topic]
+	if pt == nil {
+		pt = &pendingTopic{candles: map[int64]any{}, latest: map[string]any{}}
+		h.pending[topic] = pt
+	}
+	switch event {
+	case "candle":
+		pt.candles[openTimeUs] = v
+	case "trades":
+		pt.trades = append(pt.trades, v)
+		if len(pt.trades) > tradeHistory {
+			pt.trades = pt.trades[len(pt.trades)-tradeHistory:]
+		}
+	default:
+		pt.latest[event] = v
+	}
+}
+
+// flush sends what was coalesced since the last flush.
+func (h *hub) flush() {
+	h.mu.Lock()
+	pending := h.pending
+	h.pending = map[string]*pendingTopic{}
+	h.mu.Unlock()
+	for topic, pt := range pending {
+		opens := make([]int64, 0, len(pt.candles))
+		for t := range pt.candles {
+			opens = append(opens, t)
+		}
+		slices.Sort(opens)
+		for _, t := range opens {
+			h.publish(topic, "candle", pt.candles[t])
+		}
+		if len(pt.trades) > 0 {
+			h.publish(topic, "trades", pt.trades)
+		}
+		for _, ev := range []string{"book", "bbo", "consolidated"} {
+			if v, ok := pt.latest[ev]; ok {
+				h.publish(topic, ev, v)
+			}
+		}
+	}
+}
 
 func topicOf(k marketKey, interval string) string {
 	if interval == "" {
@@ -89,7 +155,6 @@ func (h *hub) publish(topic, event string, v any) {
 	h.send(topic, frame(event, raw))
 }
 
-func (h *hub) publishSymbol(symbol, event string, v any) { h.publish(symbolTopic(symbol), event, v) }
 
 func (h *hub) send(topic string, fr []byte) {
 	var slow []*subscriber

@@ -271,7 +271,7 @@ func TestStreamAndBadInput(t *testing.T) {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 1<<20)
 	event := ""
-	for sc.Scan() && (seen["snapshot"] == 0 || seen["candle"] == 0 || seen["health"] < 2 || seen["trade"] == 0) {
+	for sc.Scan() && (seen["snapshot"] == 0 || seen["candle"] == 0 || seen["health"] < 2 || seen["trades"] == 0) {
 		line := sc.Text()
 		switch {
 		case strings.HasPrefix(line, "event: "):
@@ -309,7 +309,7 @@ func TestStreamAndBadInput(t *testing.T) {
 			}
 		}
 	}
-	if seen["snapshot"] != 1 || seen["candle"] == 0 || seen["trade"] == 0 || seen["health"] < 2 {
+	if seen["snapshot"] != 1 || seen["candle"] == 0 || seen["trades"] == 0 || seen["health"] < 2 {
 		t.Fatalf("events seen %v (scan error %v)", seen, sc.Err())
 	}
 }

@@ -22,6 +22,9 @@ import (
 	"github.com/tickertape/tickertape/serde"
 )
 
+// flushEvery is how often coalesced changes go out to browsers.
+const flushEvery = 100 * time.Millisecond
+
 //go:embed static
 var static embed.FS
 
@@ -105,6 +108,20 @@ func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.runHealth(ctx) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(flushEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.hub.flush()
+			}
+		}
+	}()
 	if len(s.cfg.Brokers) > 0 {
 		backoff := time.Second
 		for ctx.Err() == nil {

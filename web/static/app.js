@@ -158,7 +158,7 @@
       bbo = s.bbo; consolidated = s.consolidated; renderBBO();
     });
     es.addEventListener('candle', (ev) => { onCandle(JSON.parse(ev.data)); document.body.dataset.live = 'true'; status('live', true); });
-    es.addEventListener('trade', (ev) => { trades.push(JSON.parse(ev.data)); if (trades.length > 200) trades.splice(0, 100); renderTrades(); });
+    es.addEventListener('trades', (ev) => { trades.push(...JSON.parse(ev.data)); if (trades.length > 200) trades.splice(0, 100); renderTrades(); });
     es.addEventListener('book', (ev) => renderBook(JSON.parse(ev.data)));
     es.addEventListener('bbo', (ev) => { bbo = JSON.parse(ev.data); renderBBO(); });
     es.addEventListener('consolidated', (ev) => { consolidated = JSON.parse(ev.data); renderBBO(); });
