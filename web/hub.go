@@ -26,6 +26,10 @@ type hub struct {
 // frame, a stuck browser costs at most tens of KiB before it is dropped.
 const queueLen = 256
 
+// maxCandlesPerFlush bounds the candle frames of one market and interval
+// per flush.
+const maxCandlesPerFlush = 2
+
 type subscriber struct {
 	topics []string
 	ch     chan []byte
@@ -85,6 +89,12 @@ func (h *hub) flush() {
 			opens = append(opens, t)
 		}
 		slices.Sort(opens)
+		// Only the newest windows matter to a live chart (it redraws the last
+		// bar or adds one); older ones come with the next snapshot. This
+		// bounds a browser's frames per flush whatever the topic's rate.
+		if len(opens) > maxCandlesPerFlush {
+			opens = opens[len(opens)-maxCandlesPerFlush:]
+		}
 		for _, t := range opens {
 			h.publish(topic, "candle", pt.candles[t])
 		}
