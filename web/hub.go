@@ -165,7 +165,6 @@ func (h *hub) publish(topic, event string, v any) {
 	h.send(topic, frame(event, raw))
 }
 
-
 func (h *hub) send(topic string, fr []byte) {
 	var slow []*subscriber
 	h.mu.Lock()
