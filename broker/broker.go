@@ -155,6 +155,8 @@ type Broker struct {
 	bgWG   sync.WaitGroup // background loops (retention, interval fsync)
 	closed chan struct{}
 	once   sync.Once
+	lock   *os.File // the data directory's lock, held until Close
+	reqLog requestLog
 }
 
 // New opens (or creates) the data directory, recovers every partition and
@@ -166,6 +168,10 @@ func New(cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Broker{
 		cfg:      cfg,
@@ -176,17 +182,20 @@ func New(cfg Config) (*Broker, error) {
 		topicIDs: make(map[[16]byte]*topic),
 		conns:    make(map[*conn]struct{}),
 		closed:   make(chan struct{}),
+		lock:     lock,
 	}
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
 	b.metrics = newMetrics(b)
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
 		b.closeLogs()
+		unlockDataDir(lock)
 		return nil, err
 	}
 	if err := b.groups.load(); err != nil {
 		cancel()
 		b.closeLogs()
+		unlockDataDir(lock)
 		return nil, fmt.Errorf("load consumer groups: %w", err)
 	}
 	b.bgWG.Add(1)
@@ -294,6 +303,7 @@ func (b *Broker) Close(ctx context.Context) error {
 		b.bgWG.Wait()
 		b.groups.stop()
 		err = b.closeLogs()
+		unlockDataDir(b.lock)
 	})
 	return err
 }

@@ -9,8 +9,12 @@ package broker
 // below change what the partition log does at once; the others are stored and
 // reported for compatibility. Broker resources are described read-only (the
 // broker's settings come from its command line); altering them is refused.
-// Left out: synonyms list only the broker-level default; broker logger and
-// client-metrics resources answer INVALID_REQUEST.
+// Group (KIP-848 group configs) and client-metrics resources are described
+// as having no configs, since this broker defines none of either (so
+// kafka-configs --describe --entity-type groups|client-metrics answers rather
+// than failing); altering them is refused with INVALID_REQUEST naming why.
+// Left out: synonyms list only the broker-level default; broker logger
+// resources answer INVALID_REQUEST.
 
 import (
 	"fmt"
@@ -313,6 +317,10 @@ func handleDescribeConfigs(c *conn, kreq kmsg.Request) reply {
 					sr.Configs = append(sr.Configs, rc)
 				}
 			}
+		case kmsg.ConfigResourceTypeGroupConfig, kmsg.ConfigResourceTypeClientMetrics:
+			// None defined: an empty, successful description, as Kafka gives
+			// for a client-metrics subscription that does not exist.
+			sr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
 		default:
 			sr.ErrorCode, sr.ErrorMessage = errInvalidRequest, strp(fmt.Sprintf("config resource type %d is not supported", rr.ResourceType))
 		}
@@ -331,6 +339,10 @@ func (b *Broker) alterResource(typ kmsg.ConfigResourceType, name string) (*topic
 		return nil, errUnknownTopicOrPartition, fmt.Sprintf("topic %q does not exist", name)
 	case kmsg.ConfigResourceTypeBroker:
 		return nil, errInvalidRequest, "broker configs are read-only here: set them with tickertape serve flags"
+	case kmsg.ConfigResourceTypeGroupConfig:
+		return nil, errInvalidRequest, "group configs are not supported: tickertape serves the classic group protocol, whose settings come from each member's join request"
+	case kmsg.ConfigResourceTypeClientMetrics:
+		return nil, errInvalidRequest, "client-metrics subscriptions are not supported: tickertape does not collect client metrics (KIP-714)"
 	default:
 		return nil, errInvalidRequest, fmt.Sprintf("config resource type %d is not supported", typ)
 	}

@@ -195,6 +195,7 @@ func (c *conn) writeLoop() {
 		if broken || r.resp == nil {
 			continue
 		}
+		c.b.logRequest(c, p.key, r.resp)
 		buf = buf[:0]
 		buf = append(buf, 0, 0, 0, 0)
 		buf = binary.BigEndian.AppendUint32(buf, uint32(p.corrID))

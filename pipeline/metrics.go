@@ -54,6 +54,7 @@ var (
 	mLate      = desc("tickertape_processor_late_trades_total", "Trades that arrived after their window closed (written to the late topic).")
 	mDead      = desc("tickertape_processor_dead_letters_total", "Undecodable records written to the dead-letter topic.")
 	mCommits   = desc("tickertape_processor_commits_total", "Offset commits (with watermarks) of the processor's group.")
+	mBehind    = desc("tickertape_processor_behind_records", "Records of the events topic this processor has not processed yet (end offsets minus its read positions; kafka_consumergroup_lag counts from the committed offset, which stays at the oldest open window).")
 	mWatermark = desc("tickertape_processor_watermark_delay_seconds", "Wall-clock time minus a symbol's watermark: how far behind now its candles close (allowed lateness included).", ex, "symbol")
 )
 
@@ -121,6 +122,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mLate, cs.Late)
 		counter(mDead, cs.DeadLettered)
 		counter(mCommits, cs.Commits)
+		if cs.Behind >= 0 {
+			gauge(mBehind, float64(cs.Behind))
+		}
 		nowUs := s.At.UnixMicro()
 		for key, wm := range cs.Watermarks {
 			exch, sym, _ := strings.Cut(key, ":")

@@ -268,17 +268,31 @@ func (p *Pipeline) lastSampleAt() time.Time {
 	return p.sample.at
 }
 
+// unprocessed sums, over the partitions of topic this process reads (those
+// in positions), the records not yet processed: the end offset minus the
+// processor's position. Other processes' partitions are theirs to report.
+func unprocessed(lag kadm.GroupLag, topic string, positions map[int32]int64) int64 {
+	var n int64
+	for part, l := range lag[topic] {
+		if at, ok := positions[part]; ok && l.End.Err == nil {
+			n += max(l.End.Offset-at, 0)
+		}
+	}
+	return n
+}
+
 // sample is what the sampler measured last.
 type sample struct {
 	at     time.Time
 	counts map[string][3]int64 // per venue: trades, tickers, book updates
 	rates  map[string][3]float64
 	lag    int64 // -1: unknown
+	behind int64 // -1: unknown
 	lagErr error
 }
 
 func (p *Pipeline) takeSample(ctx context.Context, adm *kadm.Client, since time.Duration) {
-	s := sample{at: time.Now(), counts: map[string][3]int64{}, rates: map[string][3]float64{}, lag: -1}
+	s := sample{at: time.Now(), counts: map[string][3]int64{}, rates: map[string][3]float64{}, lag: -1, behind: -1}
 	for _, v := range p.venues {
 		c := &v.in.Counters
 		s.counts[v.cfg.Name] = [3]int64{c.Trades.Load(), c.Tickers.Load(), c.Books.Load()}
@@ -291,6 +305,7 @@ func (p *Pipeline) takeSample(ctx context.Context, adm *kadm.Client, since time.
 			if l, ok := lags[p.proc.Group()]; ok {
 				if err = l.Error(); err == nil {
 					s.lag = l.Lag.Total()
+					s.behind = unprocessed(l.Lag, p.cfg.Topics.Events, p.proc.Positions())
 				}
 			}
 		}

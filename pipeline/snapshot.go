@@ -58,9 +58,15 @@ type CandleSnapshot struct {
 	DeadLettered, Late           int64
 	FinalCandles, UpdateCandles  int64
 	Commits                      int64
-	// Lag is the group's total lag on the events topic, as of the last
-	// sample; -1 while unknown (LagError says why, when there was an error).
-	Lag      int64
+	// Lag is the group's total lag on the events topic (end minus committed
+	// offset), as of the last sample; -1 while unknown (LagError says why,
+	// when there was an error). The committed offset stays at the oldest
+	// open window by design, so this is how far a restart re-reads, not
+	// how far behind the processor is: that is Behind.
+	Lag int64
+	// Behind is the records of this process's partitions not processed yet
+	// (end offset minus the processor's read position); -1 while unknown.
+	Behind   int64
 	LagError string
 	// Watermarks are each key's (exchange:SYMBOL) watermark, UTC µs:
 	// windows ending at or before it are closed.
@@ -92,7 +98,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 		s.Candles = &CandleSnapshot{Group: p.proc.Group(),
 			Records: c.Records.Load(), Trades: c.Trades.Load(), SkippedKnown: c.SkippedKnown.Load(), SkippedUnknown: c.SkippedUnknown.Load(),
 			DeadLettered: c.DeadLettered.Load(), Late: c.Late.Load(), FinalCandles: c.FinalCandles.Load(), UpdateCandles: c.UpdateCandles.Load(),
-			Commits: c.Commits.Load(), Lag: smp.lag, LatestCandles: latest, Watermarks: c.Watermarks()}
+			Commits: c.Commits.Load(), Lag: smp.lag, Behind: smp.behind, LatestCandles: latest, Watermarks: c.Watermarks()}
 		if smp.lagErr != nil {
 			s.Candles.LagError = smp.lagErr.Error()
 		}

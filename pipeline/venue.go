@@ -67,11 +67,19 @@ func newPoloniex(vc VenueConfig) (Venue, error) {
 			return checkPoloniex(ctx, conn, symbols)
 		}}, nil
 	}
-	fake, err := poloniex.NewFake(poloniex.FakeConfig{Seed: vc.Seed, Tick: vc.FakeTick, MaxTradesPerTick: vc.FakeTradesPerTick})
+	fake, err := poloniex.NewFake(fakeConfig(vc, time.Now()))
 	if err != nil {
 		return Venue{}, err
 	}
 	return Venue{Connector: poloniex.New(fake.Config()), Synthetic: true, Description: "fake Poloniex on " + fake.RESTURL(), Close: fake.Close}, nil
+}
+
+// fakeConfig is the fake Poloniex of a venue. Its trade ids start from the
+// clock (microseconds since 1970, far ahead of the few hundred ids a second
+// the fake makes), so a demo restarted on the same data directory never
+// repeats an id it wrote before.
+func fakeConfig(vc VenueConfig, now time.Time) poloniex.FakeConfig {
+	return poloniex.FakeConfig{Seed: vc.Seed, Tick: vc.FakeTick, MaxTradesPerTick: vc.FakeTradesPerTick, FirstTradeID: now.UnixMicro()}
 }
 
 // checkPoloniex makes sure live Poloniex answers and knows the symbols.

@@ -7,7 +7,12 @@ package registry
 // the current one while it is still a member, and tells every member who it
 // is in the assignment bytes. No partitions are assigned, so nothing is
 // consumed through the group. Confluent Schema Registry elects its leader the
-// same way (a group protocol of its own), though the bytes differ.
+// same way, though the bytes differ.
+//
+// The group's protocol type is "sr", as Confluent's, never "consumer": tools
+// such as kafka-consumer-groups decode the assignments of every "consumer"
+// group as Kafka's consumer assignment format, and our JSON is not that (the
+// Java admin client fails with "Tried to allocate a collection of size ...").
 //
 // An instance stops considering itself leader as soon as it rejoins (every
 // rebalance starts with a join), and the write path re-reads the topic to its
@@ -24,6 +29,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// electionProtocolType is the group protocol type of the election group.
+const electionProtocolType = "sr"
 
 type election struct {
 	r  *Registry
@@ -55,6 +63,7 @@ func startElection(r *Registry) (*election, error) {
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(r.cfg.Brokers...),
 		kgo.ConsumerGroup(r.cfg.GroupID),
+		kgo.GroupProtocol(electionProtocolType),
 		kgo.ConsumeTopics(r.cfg.Topic),
 		kgo.Balancers(electionBalancer{e}),
 		kgo.DisableAutoCommit(),

@@ -250,6 +250,21 @@ func (p *Processor) Run(ctx context.Context) error {
 	return err
 }
 
+// Positions returns, for each partition of the events topic this processor
+// owns now, the next offset it will read. The end offset minus this is what
+// a user means by lag: records not yet processed. (The committed offset is
+// further back by design: the first offset of the oldest open window, which
+// is how far a restart re-reads.)
+func (p *Processor) Positions() map[int32]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int32]int64, len(p.processed))
+	for part, off := range p.processed {
+		out[part] = off
+	}
+	return out
+}
+
 // Kill stops the processor abruptly, without committing or leaving the
 // group, as a crash would (for tests).
 func (p *Processor) Kill() {

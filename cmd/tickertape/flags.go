@@ -16,18 +16,43 @@ func newFlagSet(name, usage, examples string, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: tickertape %s\n\n%s\n\nFlags (each may also be set as TICKERTAPE_<FLAG>, e.g. --data-dir as TICKERTAPE_DATA_DIR):\n", name, usage)
+		short := map[string]string{} // long name -> its one-letter alias
 		fs.VisitAll(func(f *flag.Flag) {
+			if long, ok := strings.CutPrefix(f.Usage, aliasMarker); ok {
+				short[long] = f.Name
+			}
+		})
+		fs.VisitAll(func(f *flag.Flag) {
+			if strings.HasPrefix(f.Usage, aliasMarker) {
+				return
+			}
 			def := ""
 			if f.DefValue != "" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(out, "  --%s\n        %s%s\n", f.Name, f.Usage, def)
+			names := "--" + f.Name
+			if len(f.Name) == 1 {
+				names = "-" + f.Name
+			}
+			if s, ok := short[f.Name]; ok {
+				names = "-" + s + ", " + names
+			}
+			fmt.Fprintf(out, "  %s\n        %s%s\n", names, f.Usage, def)
 		})
 		if examples != "" {
 			fmt.Fprintf(out, "\nExamples:\n%s\n", examples)
 		}
 	}
 	return fs
+}
+
+// aliasMarker starts the usage text of a flag that is another's short alias.
+const aliasMarker = "\x00alias of "
+
+// aliasFlag makes -short another name of the already defined --long flag
+// (consume -t and --topic); the usage lists them together.
+func aliasFlag(fs *flag.FlagSet, short, long string) {
+	fs.Var(fs.Lookup(long).Value, short, aliasMarker+long)
 }
 
 // parseFlags applies TICKERTAPE_<FLAG> environment variables, then the command
@@ -76,6 +101,9 @@ func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 func applyEnv(fs *flag.FlagSet, skip map[string]bool) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Usage, aliasMarker) {
+			return // its long name has the variable
+		}
 		env := "TICKERTAPE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v, ok := os.LookupEnv(env); ok && !skip[f.Name] && envErr == nil {
 			if err := f.Value.Set(v); err != nil {

@@ -22,7 +22,7 @@ func init() {
 func runGroups(args []string, stdout, stderr io.Writer) error {
 	const usage = "Lists consumer groups, describes them (state, members, assignments, committed offsets,\nend offsets and lag per partition), or deletes empty ones. Works against the embedded\nbroker or any Kafka cluster."
 	const examples = `  tickertape groups list
-  tickertape groups describe candles
+  tickertape groups describe tickertape-candles    # the candle processor's group
   tickertape groups describe --brokers kafka1:9092,kafka2:9092 candles other-group
   tickertape groups delete old-group`
 	var brokers string
@@ -41,6 +41,9 @@ func runGroups(args []string, stdout, stderr io.Writer) error {
 	sub := args[0]
 	groups, err := parseWithArgs(fs, args[1:])
 	if err != nil {
+		return err
+	}
+	if err := reachBrokers(context.Background(), strings.Split(brokers, ",")); err != nil {
 		return err
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
@@ -75,7 +78,7 @@ func runGroups(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("describe groups on %s: %w", brokers, err)
 		}
-		return printLags(stdout, groups, lags)
+		return printLags(stdout, groups, lags, brokers)
 	case "delete":
 		if len(groups) == 0 {
 			return usageError{errors.New("groups delete needs at least one group name")}
@@ -98,13 +101,21 @@ func runGroups(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-func printLags(w io.Writer, groups []string, lags kadm.DescribedGroupLags) error {
+func printLags(w io.Writer, groups []string, lags kadm.DescribedGroupLags, brokers string) error {
 	sort.Strings(groups)
-	for i, name := range groups {
+	var missing []error
+	printed := 0
+	for _, name := range groups {
 		gl, ok := lags[name]
-		if i > 0 {
+		if ok && gl.Error() == nil && gl.State == "Dead" && len(gl.Members) == 0 && len(gl.Lag) == 0 {
+			// What a group that never existed (or was deleted) looks like.
+			missing = append(missing, fmt.Errorf("group %s does not exist on %s (tickertape groups list shows the groups there)", name, brokers))
+			continue
+		}
+		if printed > 0 {
 			fmt.Fprintln(w)
 		}
+		printed++
 		if !ok || gl.Error() != nil {
 			fmt.Fprintf(w, "group %s: %v\n", name, gl.Error())
 			continue
@@ -138,5 +149,5 @@ func printLags(w io.Writer, groups []string, lags kadm.DescribedGroupLags) error
 		}
 		tw.Flush()
 	}
-	return nil
+	return errors.Join(missing...)
 }

@@ -29,6 +29,11 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, 2, "no-such-flag"},
 		{[]string{"serve", "extra"}, 2, "unexpected argument"},
 		{[]string{"version"}, 0, "tickertape "},
+		{[]string{"demo", "--help"}, 0, "(default: a temporary directory, removed on exit)"},
+		{[]string{"groups", "--help"}, 0, "groups describe tickertape-candles"},
+		{[]string{"schema", "--help"}, 0, "market/schemas/trade.avsc"},
+		{[]string{"produce", "--help"}, 0, "-t, --topic"},
+		{[]string{"serve", "--help"}, 0, "debug logs every Kafka request"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

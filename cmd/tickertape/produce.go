@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -25,21 +26,24 @@ func init() {
 
 func runProduce(args []string, stdout, stderr io.Writer) error {
 	var topic, schemaFile, subject, brokers, registry, keyField string
+	var ignoreUnknown bool
 	fs := newFlagSet("produce -t TOPIC --schema FILE.avsc [flags]",
-		"Reads one JSON object per line from stdin, encodes each with the Avro schema (registered or\nlooked up under --subject, by default TOPIC-value) and writes it in the Confluent wire format\nwith acks=all. Decimals may be given as strings or numbers, timestamps as numbers or RFC 3339.",
+		"Reads one JSON object per line from stdin, encodes each with the Avro schema (registered or\nlooked up under --subject, by default TOPIC-value) and writes it in the Confluent wire format\nwith acks=all. Decimals may be given as strings or numbers, timestamps as numbers or RFC 3339.\nA field the schema does not have is an error (--ignore-unknown drops it). On a bad line it\nstops and says how many records were written before it.",
 		`  echo '{"symbol":"BTC-USDT","price":"97000.5"}' | tickertape produce -t prices --schema price.avsc
   tickertape produce -t prices --schema price.avsc --key-field symbol < prices.jsonl`, stderr)
-	fs.StringVar(&topic, "t", "", "topic to write (required)")
+	fs.StringVar(&topic, "topic", "", "topic to write (required)")
+	aliasFlag(fs, "t", "topic")
 	fs.StringVar(&schemaFile, "schema", "", "Avro schema file (required)")
 	fs.StringVar(&subject, "subject", "", "registry subject (default TOPIC-value)")
 	fs.StringVar(&keyField, "key-field", "", "use this top-level field's value as the record key")
+	fs.BoolVar(&ignoreUnknown, "ignore-unknown", false, "drop fields the schema does not have instead of refusing the line")
 	fs.StringVar(&brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap addresses")
 	fs.StringVar(&registry, "registry", "http://127.0.0.1:8081", "schema registry URL")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if topic == "" || schemaFile == "" {
-		return usageError{errors.New("produce needs -t TOPIC and --schema FILE.avsc")}
+		return usageError{errors.New("produce needs -t TOPIC (or --topic) and --schema FILE.avsc")}
 	}
 	if subject == "" {
 		subject = topic + "-value"
@@ -56,12 +60,19 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--registry: %v", err)}
 	}
+	// Both ends must answer before anything is registered or written.
+	if err := reachBrokers(context.Background(), strings.Split(brokers, ",")); err != nil {
+		return err
+	}
+	if err := reachRegistry(context.Background(), registry); err != nil {
+		return err
+	}
 	sd := serde.New(srcl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	id, err := sd.Register(ctx, subject, schema)
 	cancel()
 	if err != nil {
-		return err
+		return fmt.Errorf("register the schema under %s: %w", subject, err)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation())
 	if err != nil {
@@ -71,17 +82,36 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	n := 0
+	// failed stops at a bad line, saying what was written before it.
+	failed := func(line int, format string, args ...any) error {
+		written := "nothing was written"
+		if n > 0 {
+			written = fmt.Sprintf("the %d records before it were written to %s", n, topic)
+		}
+		return fmt.Errorf("line %d: %s; %s, this line and the ones after it were not", line, fmt.Sprintf(format, args...), written)
+	}
 	for line := 1; sc.Scan(); line++ {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		v, err := serde.ParseJSON(schema, sc.Bytes())
+		var doc any
+		dec := json.NewDecoder(strings.NewReader(sc.Text()))
+		dec.UseNumber()
+		if err := dec.Decode(&doc); err != nil {
+			return failed(line, "not JSON: %v", err)
+		}
+		if !ignoreUnknown {
+			if err := unknownFields(schema, doc, ""); err != nil {
+				return failed(line, "%v (--ignore-unknown drops such fields)", err)
+			}
+		}
+		v, err := serde.FromJSON(schema, doc)
 		if err != nil {
-			return fmt.Errorf("line %d: %v", line, err)
+			return failed(line, "%v", err)
 		}
 		b, err := sd.AppendEncode(nil, id, schema, v)
 		if err != nil {
-			return fmt.Errorf("line %d: %v", line, err)
+			return failed(line, "%v", err)
 		}
 		r := &kgo.Record{Value: b}
 		if keyField != "" {
@@ -93,7 +123,7 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
-			return fmt.Errorf("line %d: %v", line, err)
+			return failed(line, "%v", err)
 		}
 		n++
 	}
@@ -101,5 +131,75 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %d records to %s (schema id %d, subject %s)\n", n, topic, id, subject)
+	return nil
+}
+
+// unknownFields refuses object keys that the schema's records do not have,
+// which serde.FromJSON would drop without a word. path names the field for the error.
+func unknownFields(s avro.Schema, v any, path string) error {
+	switch s := s.(type) {
+	case *avro.RefSchema:
+		return unknownFields(s.Schema(), v, path)
+	case *avro.UnionSchema:
+		// The branch FromJSON picks is the first that converts; a value that
+		// fits a branch with no unknown fields is accepted.
+		var first error
+		for _, t := range s.Types() {
+			if t.Type() == avro.Null {
+				continue
+			}
+			if _, err := serde.FromJSON(t, v); err != nil {
+				continue
+			}
+			err := unknownFields(t, v, path)
+			if err == nil {
+				return nil
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		return first
+	case *avro.RecordSchema:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil // FromJSON reports the type
+		}
+		known := map[string]avro.Schema{}
+		for _, f := range s.Fields() {
+			known[f.Name()] = f.Type()
+		}
+		var extra []string
+		for k := range m {
+			if _, ok := known[k]; !ok {
+				extra = append(extra, path+k)
+			}
+		}
+		if len(extra) > 0 {
+			sort.Strings(extra)
+			return fmt.Errorf("field %s is not in the schema %s", strings.Join(extra, ", "), s.FullName())
+		}
+		for k, fv := range m {
+			if err := unknownFields(known[k], fv, path+k+"."); err != nil {
+				return err
+			}
+		}
+	case *avro.ArraySchema:
+		if a, ok := v.([]any); ok {
+			for i, e := range a {
+				if err := unknownFields(s.Items(), e, fmt.Sprintf("%s[%d].", strings.TrimSuffix(path, "."), i)); err != nil {
+					return err
+				}
+			}
+		}
+	case *avro.MapSchema:
+		if m, ok := v.(map[string]any); ok {
+			for k, e := range m {
+				if err := unknownFields(s.Values(), e, path+k+"."); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	return nil
 }

@@ -49,6 +49,10 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	if embedded {
 		f.stack.register(fs)
 	}
+	if mode == "demo" {
+		d := fs.Lookup("data-dir")
+		d.DefValue, d.Usage = "", d.Usage+" (default: a temporary directory, removed on exit)"
+	}
 	defBrokers, defRegistry := "", ""
 	if !embedded {
 		defBrokers, defRegistry = "127.0.0.1:9092", "http://127.0.0.1:8081"
@@ -144,6 +148,14 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(cfg.Brokers) > 0 { // an existing cluster: say now if it is not there
+		if err := reachBrokers(ctx, cfg.Brokers); err != nil {
+			return err
+		}
+		if err := reachRegistry(ctx, cfg.RegistryURL); err != nil {
+			return err
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	select {

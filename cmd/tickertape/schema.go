@@ -43,7 +43,7 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		"  check SUBJECT FILE.avsc       check compatibility against the subject (exit status 1 if incompatible)\n" +
 		"  delete SUBJECT [VERSION]      soft-delete a subject or one version (--permanent after a soft delete)\n" +
 		"  config [SUBJECT] [LEVEL]      show or set the compatibility level (global without SUBJECT)"
-	const examples = `  tickertape schema register trades-value market/trade.avsc
+	const examples = `  tickertape schema register trades-value market/schemas/trade.avsc
   tickertape schema get trades-value
   tickertape schema get --id 1
   tickertape schema check trades-value trade-v2.avsc
@@ -79,6 +79,9 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	cl, err := sr.NewClient(sr.URLs(url))
 	if err != nil {
 		return usageError{fmt.Errorf("--registry %q: %v", url, err)}
+	}
+	if err := reachRegistry(context.Background(), url); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -49,7 +49,7 @@ func TestSchemaCommands(t *testing.T) {
 		{[]string{"schema", "get", "t-value", "1", reg}, 1, "error 40402"},
 		{[]string{"schema", "get", "t-value", "zero", reg}, 2, "want a number"},
 		{[]string{"schema", "frobnicate", reg}, 2, "unknown schema subcommand"},
-		{[]string{"schema", "subjects", "--registry=http://127.0.0.1:1"}, 1, "is the registry running"},
+		{[]string{"schema", "subjects", "--registry=http://127.0.0.1:1"}, 1, "cannot reach the schema registry at http://127.0.0.1:1"},
 		{[]string{"schema", "--help"}, 0, "Examples:"},
 	}
 	for _, st := range steps {

@@ -46,7 +46,7 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noAutoCreate, "no-auto-create-topics", false, "refuse produce and metadata requests for unknown topics instead of creating them")
 	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
-	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every Kafka request (API, version, client id, error code; at most 100 lines a second)")
 	fs.DurationVar(&f.groupDelay, "group-initial-rebalance-delay", 300*time.Millisecond, "how long a consumer group waits for more members before its first generation (Kafka: group.initial.rebalance.delay.ms, 3s); 0 for none")
 }
 

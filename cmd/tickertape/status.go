@@ -75,8 +75,8 @@ func renderStatus(s pipeline.Snapshot) string {
 		}
 	}
 	if c := s.Candles; c != nil {
-		fmt.Fprintf(&b, "process  %d trades  %d final candles  %d late  %d dead letters  lag %d\n",
-			c.Trades, c.FinalCandles, c.Late, c.DeadLettered, c.Lag)
+		fmt.Fprintf(&b, "process  %d trades  %d final candles  %d late  %d dead letters  behind %d records  replay on restart %d\n",
+			c.Trades, c.FinalCandles, c.Late, c.DeadLettered, c.Behind, c.Lag)
 		for _, cd := range c.LatestCandles {
 			if cd.Interval != "1m" {
 				continue

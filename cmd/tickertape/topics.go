@@ -62,6 +62,9 @@ func runTopics(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := reachBrokers(context.Background(), strings.Split(brokers, ",")); err != nil {
+		return err
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
 	if err != nil {
 		return err

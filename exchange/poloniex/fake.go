@@ -48,6 +48,10 @@ type FakeConfig struct {
 	MaxTradesPerTick int
 	// BookDepth is the levels per side. Default 10.
 	BookDepth int
+	// FirstTradeID is one less than the first trade's id. Default 60000000.
+	// A fake restarted on the same topics must start above every id it
+	// made before (tickertape demo derives it from the clock).
+	FirstTradeID int64
 }
 
 // DefaultFakeSymbols are two markets with Poloniex-like scales.
@@ -108,8 +112,11 @@ func NewFake(cfg FakeConfig) (*Fake, error) {
 	if cfg.BookDepth <= 0 {
 		cfg.BookDepth = 10
 	}
+	if cfg.FirstTradeID <= 0 {
+		cfg.FirstTradeID = 60000000
+	}
 	f := &Fake{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), syms: map[string]*simSymbol{},
-		conns: map[*fakeConn]struct{}{}, stop: make(chan struct{}), tradeID: 60000000}
+		conns: map[*fakeConn]struct{}{}, stop: make(chan struct{}), tradeID: cfg.FirstTradeID}
 	now := time.Now().UnixMilli()
 	for _, s := range cfg.Symbols {
 		p, err := market.ParseDecimal(s.StartPrice)
