@@ -23,7 +23,8 @@ type healthJSON struct {
 	BrokerInBytesSec float64            `json:"broker_in_bytes_per_sec"`
 	ProduceP99Ms     float64            `json:"produce_p99_ms"`
 	FsyncP99Ms       float64            `json:"fsync_p99_ms"`
-	Lag              map[string]float64 `json:"lag"` // by consumer group
+	Lag              map[string]float64 `json:"lag"`    // by consumer group, from the committed offsets
+	Behind           *float64           `json:"behind"` // records the candle processor has not processed yet
 	Errors           errorsJSON         `json:"errors"`
 	Dashboard        dashboardJSON      `json:"dashboard"`
 	Available        []string           `json:"available"` // which parts of the health view have data (broker, ingest, processor, lag)
@@ -127,6 +128,10 @@ func (s *Server) healthSample(prev *sample) (healthJSON, *sample) {
 	h.FsyncP99Ms = 1000 * quantile(0.99, cur.fams["tickertape_broker_fsync_duration_seconds"], prevFam(prev, "tickertape_broker_fsync_duration_seconds"))
 	for _, g := range labelValues(cur.fams["kafka_consumergroup_lag"], "consumergroup") {
 		h.Lag[g] = sumOf(cur.fams["kafka_consumergroup_lag"], map[string]string{"consumergroup": g})
+	}
+	if f := cur.fams["tickertape_processor_behind_records"]; f != nil {
+		b := sumOf(f, nil)
+		h.Behind = &b
 	}
 	h.Errors = errorsJSON{
 		BrokerRequestErrors: sumOf(cur.fams["tickertape_broker_request_errors_total"], nil),

@@ -116,6 +116,7 @@
     if (h.available.includes('processor')) {
       if (h.candles_per_sec > 0) nonzero++;
       html += tile('candles/s', n(h.candles_per_sec, 1), { rate: h.candles_per_sec });
+      if (h.behind !== null && h.behind !== undefined) html += tile('processor behind (records)', n(h.behind), { bad: h.behind > 10000 });
     }
     if (h.available.includes('broker')) {
       html += tile('broker in', n(h.broker_in_bytes_per_sec / 1024, 1) + ' KiB/s', { rate: h.broker_in_bytes_per_sec });
