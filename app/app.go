@@ -76,17 +76,17 @@ func Start(cfg Config) (*Stack, error) {
 	s := &Stack{log: cfg.Logger, errc: make(chan error, 3)}
 	var err error
 	// Bind first, so that a busy port fails before recovery does any work.
-	if s.kafkaLn, err = listen("kafka", cfg.KafkaAddr, "--kafka-addr"); err != nil {
+	if s.kafkaLn, err = listen(ListenerKafka, cfg.KafkaAddr); err != nil {
 		return nil, err
 	}
 	if cfg.RegistryAddr != "" {
-		if s.registryLn, err = listen("schema registry", cfg.RegistryAddr, "--registry-addr"); err != nil {
+		if s.registryLn, err = listen(ListenerRegistry, cfg.RegistryAddr); err != nil {
 			s.closeListeners()
 			return nil, err
 		}
 	}
 	if cfg.HTTPAddr != "" {
-		if s.httpLn, err = listen("http", cfg.HTTPAddr, "--http-addr"); err != nil {
+		if s.httpLn, err = listen(ListenerHTTP, cfg.HTTPAddr); err != nil {
 			s.closeListeners()
 			return nil, err
 		}
@@ -128,10 +128,30 @@ func Start(cfg Config) (*Stack, error) {
 	return s, nil
 }
 
-func listen(what, addr, flag string) (net.Listener, error) {
+// The listeners a Stack binds, as ListenError names them.
+const (
+	ListenerKafka    = "kafka"
+	ListenerRegistry = "schema registry"
+	ListenerHTTP     = "http"
+)
+
+// ListenError is a listener Start could not bind.
+type ListenError struct {
+	Listener string // ListenerKafka, ListenerRegistry or ListenerHTTP
+	Addr     string
+	Err      error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("%s listener on %s: %v (is another server using it? choose another address)", e.Listener, e.Addr, e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
+
+func listen(what, addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s listener on %s: %w (is another server using it? choose another address with %s)", what, addr, err, flag)
+		return nil, &ListenError{Listener: what, Addr: addr, Err: err}
 	}
 	return ln, nil
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -71,7 +72,8 @@ func TestStartReportsBusyPort(t *testing.T) {
 	}
 	defer s.Close(context.Background())
 	_, err = Start(Config{KafkaAddr: s.KafkaAddr(), Broker: broker.Config{DataDir: t.TempDir()}})
-	if err == nil || !strings.Contains(err.Error(), "--kafka-addr") {
+	var le *ListenError
+	if !errors.As(err, &le) || le.Listener != ListenerKafka || le.Addr != s.KafkaAddr() || !strings.Contains(err.Error(), "another server") {
 		t.Fatalf("second stack on the same port: %v", err)
 	}
 }

@@ -47,8 +47,10 @@ type Config struct {
 	GroupMinSessionTimeout, GroupMaxSessionTimeout time.Duration
 	// GroupInitialRebalanceDelay is how long a group leaving Empty waits for more
 	// members before its first generation (group.initial.rebalance.delay.ms).
-	// Kafka's default is 3 s; ours is short for the embedded case. Negative = none.
-	GroupInitialRebalanceDelay time.Duration
+	// Kafka's default is 3 s; ours is short for the embedded case. Zero is the
+	// default; NoGroupInitialRebalanceDelay turns it off.
+	GroupInitialRebalanceDelay   time.Duration
+	NoGroupInitialRebalanceDelay bool
 	// OffsetsRetention is how long an empty group's committed offsets are kept
 	// (offsets.retention.minutes).
 	OffsetsRetention time.Duration
@@ -116,7 +118,12 @@ func (c *Config) fill() error {
 	if c.GroupMinSessionTimeout > c.GroupMaxSessionTimeout {
 		errs = append(errs, fmt.Errorf("group min session timeout %s is above the max %s", c.GroupMinSessionTimeout, c.GroupMaxSessionTimeout))
 	}
-	if c.GroupInitialRebalanceDelay == 0 {
+	switch {
+	case c.GroupInitialRebalanceDelay < 0:
+		errs = append(errs, fmt.Errorf("group initial rebalance delay %s: must be >= 0 (NoGroupInitialRebalanceDelay turns it off)", c.GroupInitialRebalanceDelay))
+	case c.NoGroupInitialRebalanceDelay:
+		c.GroupInitialRebalanceDelay = 0
+	case c.GroupInitialRebalanceDelay == 0:
 		c.GroupInitialRebalanceDelay = d.GroupInitialRebalanceDelay
 	}
 	if c.OffsetsRetention <= 0 {
@@ -152,7 +159,8 @@ type Broker struct {
 	conns map[*conn]struct{}
 
 	connWG sync.WaitGroup // connection goroutines
-	bgWG   sync.WaitGroup // background loops (retention, interval fsync)
+	bgWG   sync.WaitGroup // background loops (retention, interval fsync, acks=0 fsync)
+	acks0  *acksZeroSyncer
 	closed chan struct{}
 	once   sync.Once
 	lock   *os.File // the data directory's lock, held until Close
@@ -200,6 +208,11 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.bgWG.Add(1)
 	go b.retentionLoop()
+	if cfg.Fsync.Mode == commitlog.FsyncAlways {
+		b.acks0 = newAcksZeroSyncer()
+		b.bgWG.Add(1)
+		go b.acksZeroLoop()
+	}
 	if cfg.Fsync.Mode == commitlog.FsyncInterval {
 		b.bgWG.Add(1)
 		go b.flushLoop(cfg.Fsync.Interval)

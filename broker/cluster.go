@@ -48,29 +48,28 @@ func handleOffsetForLeaderEpoch(c *conn, kreq kmsg.Request) reply {
 	b := c.b
 	req := kreq.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
-	for _, rt := range req.Topics {
+	topicOf := func(rt *kmsg.OffsetForLeaderEpochRequestTopic) (*topic, []kmsg.OffsetForLeaderEpochRequestTopicPartition, kmsg.OffsetForLeaderEpochResponseTopic) {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
-		t := b.lookup(rt.Topic)
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			p := b.partitionOf(t, rp.Partition)
-			switch {
-			case p == nil:
-				sp.ErrorCode = errUnknownTopicOrPartition
-			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
-				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
-			case rp.LeaderEpoch > p.log.LeaderEpoch():
-				// unknown epoch: -1, -1
-			default:
-				// Every record was written in the current epoch, so any epoch up to it ends at the log end.
-				sp.LeaderEpoch, sp.EndOffset = p.log.LeaderEpoch(), p.log.EndOffset()
-			}
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
+		return b.lookup(rt.Topic), rt.Partitions, st
 	}
+	at := func(rp *kmsg.OffsetForLeaderEpochRequestTopicPartition) (int32, int32) {
+		return rp.Partition, rp.CurrentLeaderEpoch
+	}
+	answer := func(rp *kmsg.OffsetForLeaderEpochRequestTopicPartition, p *partition, code int16) kmsg.OffsetForLeaderEpochResponseTopicPartition {
+		sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+		sp.Partition, sp.ErrorCode = rp.Partition, code
+		sp.LeaderEpoch, sp.EndOffset = -1, -1
+		// An unknown (newer) epoch is -1, -1; every record was written in the
+		// current epoch, so any epoch up to it ends at the log end.
+		if p != nil && rp.LeaderEpoch <= p.log.LeaderEpoch() {
+			sp.LeaderEpoch, sp.EndOffset = p.log.LeaderEpoch(), p.log.EndOffset()
+		}
+		return sp
+	}
+	add := func(st *kmsg.OffsetForLeaderEpochResponseTopic, sp kmsg.OffsetForLeaderEpochResponseTopicPartition) {
+		st.Partitions = append(st.Partitions, sp)
+	}
+	resp.Topics = answerPartitions(b, req.Topics, errUnknownTopicOrPartition, topicOf, at, answer, add)
 	return respond(resp)
 }

@@ -8,7 +8,8 @@ import (
 	"github.com/tickertape/tickertape/commitlog"
 )
 
-// Kafka error codes used by the handlers, named after kerr's errors.
+// Kafka error codes used by the handlers, named after kerr's errors. Handlers
+// use these names, never kerr.X.Code directly: one spelling everywhere.
 var (
 	errOffsetOutOfRange         = kerr.OffsetOutOfRange.Code
 	errCorruptMessage           = kerr.CorruptMessage.Code
@@ -43,6 +44,20 @@ var (
 	errInvalidTimestamp         = kerr.InvalidTimestamp.Code
 	errUnsupportedEndpointType  = kerr.UnsupportedEndpointType.Code
 	errUnknownServerError       = kerr.UnknownServerError.Code
+	// Consumer groups.
+	errCoordinatorNotAvailable   = kerr.CoordinatorNotAvailable.Code
+	errFencedInstanceID          = kerr.FencedInstanceID.Code
+	errGroupIDNotFound           = kerr.GroupIDNotFound.Code
+	errGroupSubscribedToTopic    = kerr.GroupSubscribedToTopic.Code
+	errIllegalGeneration         = kerr.IllegalGeneration.Code
+	errInconsistentGroupProtocol = kerr.InconsistentGroupProtocol.Code
+	errInvalidGroupID            = kerr.InvalidGroupID.Code
+	errInvalidSessionTimeout     = kerr.InvalidSessionTimeout.Code
+	errMemberIDRequired          = kerr.MemberIDRequired.Code
+	errNonEmptyGroup             = kerr.NonEmptyGroup.Code
+	errOffsetMetadataTooLarge    = kerr.OffsetMetadataTooLarge.Code
+	errRebalanceInProgress       = kerr.RebalanceInProgress.Code
+	errUnknownMemberID           = kerr.UnknownMemberID.Code
 )
 
 // logErrorCode maps a commitlog error to the Kafka error code a client expects.

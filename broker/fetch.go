@@ -71,59 +71,62 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, re
 	}
 	total := 0
 	hasErr := false
-	for _, rt := range req.Topics {
+	missing := errUnknownTopicOrPartition
+	if req.Version >= 13 {
+		missing = errUnknownTopicID
+	}
+	topicOf := func(rt *kmsg.FetchRequestTopic) (*topic, []kmsg.FetchRequestTopicPartition, kmsg.FetchResponseTopic) {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		var t *topic
-		missing := errUnknownTopicOrPartition
 		if req.Version >= 13 {
-			t, missing = b.lookupID(rt.TopicID), errUnknownTopicID
-		} else {
-			t = b.lookup(rt.Topic)
+			return b.lookupID(rt.TopicID), rt.Partitions, st
 		}
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewFetchResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-			// Kafka sends an empty, never a null, record set: librdkafka rejects a
-			// null one as "invalid MessageSetSize -1".
-			sp.RecordBatches = []byte{}
-			p := b.partitionOf(t, rp.Partition)
-			switch {
-			case p == nil:
-				sp.ErrorCode = missing
-			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
-				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
-			default:
-				wake = append(wake, p.log.Changed())
-				hw := p.log.HighWatermark()
-				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.StartOffset()
-				limit := min(int(rp.PartitionMaxBytes), maxBytes-total)
-				if limit <= 0 || rp.FetchOffset == hw {
-					break
-				}
-				data, err := p.log.Read(rp.FetchOffset, limit)
-				if err != nil {
-					sp.ErrorCode = logErrorCode(err)
-					if sp.ErrorCode == errKafkaStorage {
-						b.log.Error("read failed", "partition", p.String(), "offset", rp.FetchOffset, "err", err)
-					}
-					break
-				}
-				// Read returns the first batch whole even if over the limit (KIP-74);
-				// that exception applies only to the first data in the response.
-				if total > 0 && len(data) > limit {
-					break
-				}
-				sp.RecordBatches = data
-				total += len(data)
-			}
-			if sp.ErrorCode != 0 {
-				hasErr = true
-			}
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
+		return b.lookup(rt.Topic), rt.Partitions, st
 	}
+	at := func(rp *kmsg.FetchRequestTopicPartition) (int32, int32) { return rp.Partition, rp.CurrentLeaderEpoch }
+	answer := func(rp *kmsg.FetchRequestTopicPartition, p *partition, code int16) kmsg.FetchResponseTopicPartition {
+		sp := kmsg.NewFetchResponseTopicPartition()
+		sp.Partition, sp.ErrorCode = rp.Partition, code
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+		// Kafka sends an empty, never a null, record set: librdkafka rejects a
+		// null one as "invalid MessageSetSize -1".
+		sp.RecordBatches = []byte{}
+		if p != nil {
+			wake = append(wake, p.log.Changed())
+			total += b.readPartition(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0)
+		}
+		if sp.ErrorCode != 0 {
+			hasErr = true
+		}
+		return sp
+	}
+	add := func(st *kmsg.FetchResponseTopic, sp kmsg.FetchResponseTopicPartition) {
+		st.Partitions = append(st.Partitions, sp)
+	}
+	resp.Topics = answerPartitions(b, req.Topics, missing, topicOf, at, answer, add)
 	return resp, hasErr || total >= int(req.MinBytes) || total > 0 && total >= maxBytes, wake
+}
+
+// readPartition fills sp from p: offsets, and up to limit bytes of batches
+// from the fetch offset (the first batch of a response whole even if over
+// the limit, KIP-74, unless notFirst). It returns the bytes it added.
+func (b *Broker) readPartition(p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, limit int, notFirst bool) int {
+	hw := p.log.HighWatermark()
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.StartOffset()
+	if limit <= 0 || rp.FetchOffset == hw {
+		return 0
+	}
+	data, err := p.log.Read(rp.FetchOffset, limit)
+	if err != nil {
+		sp.ErrorCode = logErrorCode(err)
+		if sp.ErrorCode == errKafkaStorage {
+			b.log.Error("read failed", "partition", p.String(), "offset", rp.FetchOffset, "err", err)
+		}
+		return 0
+	}
+	if notFirst && len(data) > limit {
+		return 0
+	}
+	sp.RecordBatches = data
+	return len(data)
 }

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickertape/tickertape/commitlog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickertape/tickertape/commitlog"
+	"github.com/tickertape/tickertape/internal/poll"
 )
 
 func fastGroups(c *Config) {
@@ -114,13 +116,7 @@ func produceN(t *testing.T, tb *testBroker, topic string, from, n int) {
 
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, d, what, cond)
 }
 
 func countSeen(seen *sync.Map) (distinct int, dups int) {

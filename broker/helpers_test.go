@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tickertape/tickertape/commitlog"
+	"github.com/tickertape/tickertape/internal/poll"
 )
 
 // testBroker is a real broker on a loopback port with its data in a temp dir.
@@ -42,14 +43,8 @@ func (tb *testBroker) start(addr string) {
 		tb.t.Fatalf("start broker: %v", err)
 	}
 	var ln net.Listener
-	for i := 0; ; i++ { // a restart reuses the port; it may take a moment to free
-		ln, err = net.Listen("tcp", addr)
-		if err == nil || i == 50 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
+	// A restart reuses the port; it may take a moment to free.
+	if poll.Wait(time.Second, func() bool { ln, err = net.Listen("tcp", addr); return err == nil }) != nil {
 		b.Close(context.Background())
 		tb.t.Fatalf("listen: %v", err)
 	}

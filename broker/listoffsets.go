@@ -20,51 +20,51 @@ func handleListOffsets(c *conn, kreq kmsg.Request) reply {
 	b := c.b
 	req := kreq.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	for _, rt := range req.Topics {
+	topicOf := func(rt *kmsg.ListOffsetsRequestTopic) (*topic, []kmsg.ListOffsetsRequestTopicPartition, kmsg.ListOffsetsResponseTopic) {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
-		t := b.lookup(rt.Topic)
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewListOffsetsResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.Timestamp, sp.Offset = -1, -1
-			p := b.partitionOf(t, rp.Partition)
-			switch {
-			case p == nil:
-				sp.ErrorCode = errUnknownTopicOrPartition
-			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
-				sp.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
-			default:
-				sp.LeaderEpoch = p.log.LeaderEpoch()
-				var err error
-				switch ts := rp.Timestamp; {
-				case ts == -2 || ts == -4:
-					sp.Offset = p.log.StartOffset()
-				case ts == -1:
-					sp.Offset = p.log.HighWatermark()
-				case ts == -3:
-					var found bool
-					sp.Offset, sp.Timestamp, found, err = p.log.MaxTimestamp()
-					if !found {
-						sp.Offset, sp.Timestamp = -1, -1
-					}
-				case ts >= 0:
-					var found bool
-					sp.Offset, sp.Timestamp, found, err = p.log.OffsetForTimestamp(ts)
-					if !found {
-						sp.Offset, sp.Timestamp = -1, -1
-					}
-				default: // -5 and anything newer: nothing tiered
-				}
-				if err != nil {
-					sp.ErrorCode = logErrorCode(err)
-					sp.Offset, sp.Timestamp = -1, -1
-					b.log.Error("list offsets failed", "partition", p.String(), "err", err)
-				}
-			}
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
+		return b.lookup(rt.Topic), rt.Partitions, st
 	}
+	at := func(rp *kmsg.ListOffsetsRequestTopicPartition) (int32, int32) {
+		return rp.Partition, rp.CurrentLeaderEpoch
+	}
+	answer := func(rp *kmsg.ListOffsetsRequestTopicPartition, p *partition, code int16) kmsg.ListOffsetsResponseTopicPartition {
+		sp := kmsg.NewListOffsetsResponseTopicPartition()
+		sp.Partition, sp.ErrorCode = rp.Partition, code
+		sp.Timestamp, sp.Offset = -1, -1
+		if p != nil {
+			sp.LeaderEpoch = p.log.LeaderEpoch()
+			var err error
+			switch ts := rp.Timestamp; {
+			case ts == -2 || ts == -4:
+				sp.Offset = p.log.StartOffset()
+			case ts == -1:
+				sp.Offset = p.log.HighWatermark()
+			case ts == -3:
+				var found bool
+				sp.Offset, sp.Timestamp, found, err = p.log.MaxTimestamp()
+				if !found {
+					sp.Offset, sp.Timestamp = -1, -1
+				}
+			case ts >= 0:
+				var found bool
+				sp.Offset, sp.Timestamp, found, err = p.log.OffsetForTimestamp(ts)
+				if !found {
+					sp.Offset, sp.Timestamp = -1, -1
+				}
+			default: // -5 and anything newer: nothing tiered
+			}
+			if err != nil {
+				sp.ErrorCode = logErrorCode(err)
+				sp.Offset, sp.Timestamp = -1, -1
+				b.log.Error("list offsets failed", "partition", p.String(), "err", err)
+			}
+		}
+		return sp
+	}
+	add := func(st *kmsg.ListOffsetsResponseTopic, sp kmsg.ListOffsetsResponseTopicPartition) {
+		st.Partitions = append(st.Partitions, sp)
+	}
+	resp.Topics = answerPartitions(b, req.Topics, errUnknownTopicOrPartition, topicOf, at, answer, add)
 	return respond(resp)
 }

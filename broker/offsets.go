@@ -1,13 +1,10 @@
 package broker
 
-// Committed offsets: OffsetCommit (key 8, v0-v9), OffsetFetch (key 9, v0-v9),
-// OffsetDelete (key 47, v0), and the __consumer_offsets topic that makes them
-// and group metadata durable.
+// The coordinator's store: the __consumer_offsets topic that makes committed
+// offsets (OffsetCommit, OffsetFetch and OffsetDelete are in their own
+// files) and group metadata durable.
 //
-// Behaviour: commits are validated against the group (UNKNOWN_MEMBER_ID,
-// ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS while CompletingRebalance; commits
-// with generation -1 and no member id are "simple" commits, allowed while the
-// group has no members), written to __consumer_offsets as Kafka's
+// Behaviour: commits are written to __consumer_offsets as Kafka's
 // OffsetCommitKey v1 / OffsetCommitValue v3 records, and acknowledged once
 // fsynced. Group metadata is written as GroupMetadataKey v2 / GroupMetadataValue
 // v3 when a generation becomes Stable or Empty; deletes are tombstones. The topic
@@ -17,29 +14,18 @@ package broker
 // is replayed. Offsets of a group that has been Empty for OffsetsRetention are
 // expired (tombstoned) by the retention loop.
 // The retention loop compacts the topic like any other compact topic.
-// Left out: OffsetFetch's RequireStable has nothing to wait for (no transactions).
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tickertape/tickertape/commitlog"
 )
 
 const offsetsTopic = "__consumer_offsets"
-
-func init() {
-	regKey(8, 0, 9, handleOffsetCommit)
-	regKey(9, 0, 9, handleOffsetFetch)
-	regKey(47, 0, 0, handleOffsetDelete)
-}
 
 // javaHashCode is Java's String.hashCode over UTF-16 code units, which Kafka
 // uses to place a group in __consumer_offsets.
@@ -160,241 +146,6 @@ func (co *coordinator) deleteGroupLocked(g *group) error {
 	return nil
 }
 
-func handleOffsetCommit(c *conn, kreq kmsg.Request) reply {
-	b := c.b
-	co := b.groups
-	req := kreq.(*kmsg.OffsetCommitRequest)
-	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-	fill := func(code int16) {
-		resp.Topics = resp.Topics[:0]
-		for _, rt := range req.Topics {
-			st := kmsg.NewOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewOffsetCommitResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-	}
-	if req.Group == "" {
-		fill(kerr.InvalidGroupID.Code)
-		return respond(resp)
-	}
-	co.mu.Lock()
-	g := co.getGroup(req.Group, true)
-	code := int16(0)
-	simple := req.Version == 0 || (req.Generation < 0 && req.MemberID == "")
-	switch {
-	case g.state == groupDead:
-		code = kerr.CoordinatorNotAvailable.Code
-	case simple:
-		if len(g.members) > 0 {
-			code = kerr.UnknownMemberID.Code
-		}
-	default:
-		var m *member
-		m, code = g.checkMember(req.MemberID, req.InstanceID, req.Generation)
-		if code == 0 && g.state == groupCompletingRebalance {
-			code = kerr.RebalanceInProgress.Code
-		}
-		if m != nil && code == 0 {
-			co.resetSessionLocked(g, m)
-		}
-	}
-	if code != 0 {
-		co.mu.Unlock()
-		fill(code)
-		return respond(resp)
-	}
-	now := time.Now().UnixMilli()
-	var recs []commitlog.Record
-	type pending struct {
-		tp topicPartition
-		o  committedOffset
-	}
-	var updates []pending
-	fill(0)
-	for i, rt := range req.Topics {
-		for j, rp := range rt.Partitions {
-			if b.partitionOf(b.lookup(rt.Topic), rp.Partition) == nil {
-				resp.Topics[i].Partitions[j].ErrorCode = errUnknownTopicOrPartition
-				continue
-			}
-			md := ""
-			if rp.Metadata != nil {
-				md = *rp.Metadata
-			}
-			if len(md) > 4096 {
-				resp.Topics[i].Partitions[j].ErrorCode = kerr.OffsetMetadataTooLarge.Code
-				continue
-			}
-			o := committedOffset{offset: rp.Offset, leaderEpoch: rp.LeaderEpoch, metadata: md, commitMs: now}
-			if req.Version < 6 {
-				o.leaderEpoch = -1
-			}
-			recs = append(recs, commitlog.Record{Key: offsetKey(req.Group, rt.Topic, rp.Partition), Value: offsetValue(o)})
-			updates = append(updates, pending{topicPartition{rt.Topic, rp.Partition}, o})
-		}
-	}
-	if len(recs) == 0 {
-		co.mu.Unlock()
-		return respond(resp)
-	}
-	p, end, err := co.appendRecords(req.Group, recs)
-	if err == nil {
-		for _, u := range updates {
-			g.offsets[u.tp] = u.o
-		}
-	}
-	co.mu.Unlock()
-	if err != nil {
-		b.log.Error("writing committed offsets failed", "group", req.Group, "err", err)
-		fill(errKafkaStorage)
-		return respond(resp)
-	}
-	return reply{wait: func() reply {
-		ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-		defer cancel()
-		if err := p.log.WaitDurable(ctx, end); err != nil {
-			code := errRequestTimedOut
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				code = errKafkaStorage
-			}
-			fill(code)
-		}
-		return respond(resp)
-	}}
-}
-
-func handleOffsetFetch(c *conn, kreq kmsg.Request) reply {
-	co := c.b.groups
-	req := kreq.(*kmsg.OffsetFetchRequest)
-	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
-	co.mu.Lock()
-	defer co.mu.Unlock()
-	if req.Version < 8 {
-		// The pre-v8 shape is the v8 one for a single group; convert.
-		var topics []kmsg.OffsetFetchRequestGroupTopic
-		for _, rt := range req.Topics {
-			topics = append(topics, kmsg.OffsetFetchRequestGroupTopic{Topic: rt.Topic, Partitions: rt.Partitions})
-		}
-		if req.Topics == nil {
-			topics = nil
-		}
-		for _, gt := range co.fetchOffsetsLocked(req.Group, topics) {
-			st := kmsg.NewOffsetFetchResponseTopic()
-			st.Topic = gt.Topic
-			for _, gp := range gt.Partitions {
-				st.Partitions = append(st.Partitions, kmsg.OffsetFetchResponseTopicPartition{
-					Partition: gp.Partition, Offset: gp.Offset, LeaderEpoch: gp.LeaderEpoch, Metadata: gp.Metadata, ErrorCode: gp.ErrorCode,
-				})
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return respond(resp)
-	}
-	for _, rg := range req.Groups {
-		sg := kmsg.NewOffsetFetchResponseGroup()
-		sg.Group = rg.Group
-		sg.Topics = co.fetchOffsetsLocked(rg.Group, rg.Topics)
-		resp.Groups = append(resp.Groups, sg)
-	}
-	return respond(resp)
-}
-
-// fetchOffsetsLocked answers OffsetFetch for one group; nil topics means every
-// partition the group has committed. co.mu must be held.
-func (co *coordinator) fetchOffsetsLocked(group string, topics []kmsg.OffsetFetchRequestGroupTopic) []kmsg.OffsetFetchResponseGroupTopic {
-	g := co.groups[group]
-	part := func(tp topicPartition) kmsg.OffsetFetchResponseGroupTopicPartition {
-		sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
-		sp.Partition, sp.Offset, sp.LeaderEpoch, sp.Metadata = tp.partition, -1, -1, strp("")
-		if g != nil {
-			if o, ok := g.offsets[tp]; ok {
-				sp.Offset, sp.LeaderEpoch, sp.Metadata = o.offset, o.leaderEpoch, strp(o.metadata)
-			}
-		}
-		return sp
-	}
-	var out []kmsg.OffsetFetchResponseGroupTopic
-	if topics == nil {
-		if g == nil {
-			return nil
-		}
-		byTopic := map[string][]int32{}
-		for tp := range g.offsets {
-			byTopic[tp.topic] = append(byTopic[tp.topic], tp.partition)
-		}
-		for _, t := range sortedKeys(byTopic) {
-			slices.Sort(byTopic[t])
-			topics = append(topics, kmsg.OffsetFetchRequestGroupTopic{Topic: t, Partitions: byTopic[t]})
-		}
-	}
-	for _, rt := range topics {
-		st := kmsg.NewOffsetFetchResponseGroupTopic()
-		st.Topic = rt.Topic
-		for _, p := range rt.Partitions {
-			st.Partitions = append(st.Partitions, part(topicPartition{rt.Topic, p}))
-		}
-		out = append(out, st)
-	}
-	return out
-}
-
-func handleOffsetDelete(c *conn, kreq kmsg.Request) reply {
-	co := c.b.groups
-	req := kreq.(*kmsg.OffsetDeleteRequest)
-	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
-	co.mu.Lock()
-	defer co.mu.Unlock()
-	g := co.groups[req.Group]
-	if g == nil || g.state == groupDead {
-		resp.ErrorCode = kerr.GroupIDNotFound.Code
-		return respond(resp)
-	}
-	subscribed := map[string]bool{}
-	if g.protocolType == "consumer" {
-		for _, m := range g.members {
-			for _, p := range m.protocols {
-				if p.Name != g.protocol {
-					continue
-				}
-				var meta kmsg.ConsumerMemberMetadata
-				if meta.ReadFrom(p.Metadata) == nil {
-					for _, t := range meta.Topics {
-						subscribed[t] = true
-					}
-				}
-			}
-		}
-	}
-	var recs []commitlog.Record
-	for _, rt := range req.Topics {
-		st := kmsg.NewOffsetDeleteResponseTopic()
-		st.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewOffsetDeleteResponseTopicPartition()
-			sp.Partition = rp.Partition
-			if subscribed[rt.Topic] {
-				sp.ErrorCode = kerr.GroupSubscribedToTopic.Code
-			} else if _, ok := g.offsets[topicPartition{rt.Topic, rp.Partition}]; ok {
-				delete(g.offsets, topicPartition{rt.Topic, rp.Partition})
-				recs = append(recs, commitlog.Record{Key: offsetKey(g.id, rt.Topic, rp.Partition)})
-			}
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	if len(recs) > 0 {
-		if _, _, err := co.appendRecords(g.id, recs); err != nil {
-			resp.ErrorCode = errKafkaStorage
-		}
-	}
-	return respond(resp)
-}
-
 // load replays __consumer_offsets into the coordinator.
 func (co *coordinator) load() error {
 	t := co.b.lookup(offsetsTopic)
@@ -500,10 +251,12 @@ func (co *coordinator) stop() {
 		if g.rebalance != nil {
 			g.rebalance.Stop()
 		}
+		g.rebalanceEpoch++ // a callback already waiting for the lock does nothing
 		for _, m := range g.members {
 			if m.timer != nil {
 				m.timer.Stop()
 			}
+			m.sessionEpoch++
 		}
 		for _, t := range g.pending {
 			t.Stop()

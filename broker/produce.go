@@ -124,7 +124,7 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 		// so visible to consumers) without waiting for a later acked produce.
 		if b.cfg.Fsync.Mode == commitlog.FsyncAlways {
 			for _, w := range waits {
-				go w.p.log.WaitDurable(b.ctx, w.end)
+				b.acks0.request(w.p.log, w.end)
 			}
 		}
 		if failed {

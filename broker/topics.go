@@ -153,7 +153,7 @@ func (b *Broker) openPartition(t *topic, i int32) (*partition, error) {
 		return nil, fmt.Errorf("open partition %s: %w", p.dirName(), err)
 	}
 	if _, err := os.Stat(meta); errors.Is(err, os.ErrNotExist) {
-		if err := writeFileAtomic(meta, []byte(want)); err != nil {
+		if err := commitlog.WriteFileAtomic(meta, []byte(want)); err != nil {
 			l.Close()
 			return nil, err
 		}
@@ -176,37 +176,7 @@ func (b *Broker) saveCatalogueLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(b.cfg.DataDir, catalogueFile), raw)
-}
-
-// writeFileAtomic writes a file so that a crash leaves either the old or the new
-// content: temp file, fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return commitlog.WriteFileAtomic(filepath.Join(b.cfg.DataDir, catalogueFile), raw)
 }
 
 // formatTopicID encodes a topic id the way Kafka prints Uuids (URL-safe base64, no padding).

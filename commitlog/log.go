@@ -521,8 +521,11 @@ func (l *Log) closeFiles() {
 	}
 }
 
-// writeFileAtomic writes a small state file so that a crash leaves the old or the new content.
-func writeFileAtomic(path string, data []byte) error {
+// WriteFileAtomic writes a small state file so that a crash leaves the old
+// or the new content: a temp file beside it, fsync, rename, fsync of the
+// directory. A failed write removes the temp file. The broker's catalogue
+// and metadata files use it too: there is one implementation.
+func WriteFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {

@@ -107,7 +107,7 @@ func (l *Log) writeSnapshot(s *snapshot) error {
 	if s.at < l.snapAt {
 		return nil
 	}
-	if err := writeFileAtomic(filepath.Join(l.dir, producersFile), s.raw); err != nil {
+	if err := WriteFileAtomic(filepath.Join(l.dir, producersFile), s.raw); err != nil {
 		return fmt.Errorf("commitlog: save producer state: %w", err)
 	}
 	l.snapAt = s.at

@@ -37,7 +37,7 @@ func (l *Log) DeleteRecords(before int64) (int64, error) {
 
 // setStartLocked persists a new log start offset, then uses it. l.mu must be held.
 func (l *Log) setStartLocked(start int64) error {
-	if err := writeFileAtomic(filepath.Join(l.dir, startOffsetFile), []byte(strconv.FormatInt(start, 10)+"\n")); err != nil {
+	if err := WriteFileAtomic(filepath.Join(l.dir, startOffsetFile), []byte(strconv.FormatInt(start, 10)+"\n")); err != nil {
 		return fmt.Errorf("commitlog: persist log start offset: %w", err)
 	}
 	l.start = start

@@ -92,13 +92,28 @@ type Ingest struct {
 	failure  atomic.Pointer[error]
 }
 
+// Validate reports every problem of cfg at once; zero values are defaults.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("ingest: Brokers is required"))
+	}
+	if cfg.Serde == nil {
+		errs = append(errs, errors.New("ingest: Serde is required"))
+	}
+	if cfg.Partitions < 0 {
+		errs = append(errs, fmt.Errorf("ingest: Partitions %d is negative", cfg.Partitions))
+	}
+	return errors.Join(errs...)
+}
+
 // New validates cfg, fills defaults and prepares the supervisor.
 func New(cfg Config) (*Ingest, error) {
-	if len(cfg.Brokers) == 0 || cfg.Serde == nil {
-		return nil, errors.New("ingest: Brokers and Serde are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	cfg.Topics = cfg.Topics.WithDefaults()
-	if cfg.Partitions <= 0 {
+	if cfg.Partitions == 0 {
 		cfg.Partitions = 6
 	}
 	if cfg.Logger == nil {

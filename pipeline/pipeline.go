@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +26,7 @@ type Pipeline struct {
 	cfg   Config
 	log   *slog.Logger
 	ready chan struct{}
+	done  chan struct{} // closed when Run returns
 
 	// Set before ready is closed, read-only after.
 	info    Info
@@ -84,7 +84,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Factory == nil {
 		var errs []error
 		for _, v := range cfg.Venues {
-			if _, ok := factories[v.Name]; !ok && v.Connector == nil {
+			if _, err := exchange.Lookup(v.Name); err != nil && v.Connector == nil {
 				errs = append(errs, &UnknownVenueError{Name: v.Name, Known: Venues()})
 			}
 		}
@@ -99,7 +99,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Stack.Logger == nil {
 		cfg.Stack.Logger = cfg.Logger
 	}
-	return &Pipeline{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}, nil
+	return &Pipeline{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // Ready is closed once Run has started everything: the stack (if
@@ -110,13 +110,22 @@ func (p *Pipeline) Ready() <-chan struct{} { return p.ready }
 // Stack is the embedded stack, or nil when the pipeline uses external
 // brokers; valid once Ready is closed.
 func (p *Pipeline) Stack() *app.Stack {
-	<-p.ready
+	p.wait()
 	return p.stack
 }
 
-// Info describes what the pipeline connects to; valid once Ready is closed.
+// wait blocks until Run is ready or has returned.
+func (p *Pipeline) wait() {
+	select {
+	case <-p.ready:
+	case <-p.done:
+	}
+}
+
+// Info describes what the pipeline connects to. It waits until Ready is
+// closed (or Run has returned: then it holds what Run got to).
 func (p *Pipeline) Info() Info {
-	<-p.ready
+	p.wait()
 	return p.info
 }
 
@@ -135,6 +144,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	if !p.running.CompareAndSwap(false, true) {
 		return errors.New("pipeline: Run called twice (build a new Pipeline)")
 	}
+	defer close(p.done)
 	cfg := p.cfg
 	// The venues first: a venue that cannot be used fails before the stack
 	// does any work.
@@ -154,12 +164,14 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 				cleanup = append(cleanup, v.Close)
 			}
 		}
-		venues = append(venues, built{vc, v})
-		if v.Check != nil {
-			if err := v.Check(ctx, vc.Symbols); err != nil {
+		if v.Resolve != nil {
+			syms, err := v.Resolve(ctx, vc.Symbols)
+			if err != nil {
 				return err
 			}
+			vc.Symbols = syms
 		}
+		venues = append(venues, built{vc, v})
 	}
 	brokers, registryURL := cfg.Brokers, cfg.RegistryURL
 	if len(brokers) == 0 {
@@ -321,5 +333,3 @@ func (p *Pipeline) takeSample(ctx context.Context, adm *kadm.Client, since time.
 	}
 	p.sample = s
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

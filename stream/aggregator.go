@@ -312,7 +312,9 @@ func exactOrRounded(r *big.Rat) market.Decimal {
 func roundFit(r *big.Rat) market.Decimal {
 	for scale := market.MaxScale; scale >= 0; scale-- {
 		if d, err := market.RoundRat(r, uint8(scale)); err == nil {
-			return d
+			if _, ok := d.Int64(); ok || scale == 0 {
+				return d
+			}
 		}
 	}
 	return market.Decimal{}

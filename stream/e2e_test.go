@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"sort"
 	"strings"
 	"testing"
@@ -18,86 +17,13 @@ import (
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
 	"github.com/tickertape/tickertape/exchange/poloniex"
+	"github.com/tickertape/tickertape/internal/candletest"
 	"github.com/tickertape/tickertape/internal/poll"
 	"github.com/tickertape/tickertape/market"
 	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/serde"
 	"github.com/tickertape/tickertape/stream"
 )
-
-type candleKey struct {
-	symbol, interval string
-	open             int64
-}
-
-// bruteForce recomputes every candle from the fake's ground truth.
-func bruteForce(trades []market.Trade, intervals []stream.Interval) map[candleKey]market.Candle {
-	type acc struct {
-		c          market.Candle
-		first, lst market.Trade
-		vol, quote *big.Rat
-	}
-	accs := map[candleKey]*acc{}
-	before := func(a, b market.Trade) bool {
-		if a.ExchangeTimeUs != b.ExchangeTimeUs {
-			return a.ExchangeTimeUs < b.ExchangeTimeUs
-		}
-		if len(a.TradeID) != len(b.TradeID) {
-			return len(a.TradeID) < len(b.TradeID)
-		}
-		return a.TradeID < b.TradeID
-	}
-	for _, t := range trades {
-		for _, iv := range intervals {
-			us := iv.Duration().Microseconds()
-			open := t.ExchangeTimeUs / us * us
-			k := candleKey{t.Symbol, iv.Name, open}
-			a := accs[k]
-			if a == nil {
-				a = &acc{c: market.Candle{Exchange: t.Exchange, Symbol: t.Symbol, Interval: iv.Name, OpenTimeUs: open, CloseTimeUs: open + us,
-					High: t.Price, Low: t.Price}, first: t, lst: t, vol: new(big.Rat), quote: new(big.Rat)}
-				accs[k] = a
-			}
-			if before(t, a.first) {
-				a.first = t
-			}
-			if !before(t, a.lst) {
-				a.lst = t
-			}
-			if t.Price.Cmp(a.c.High) > 0 {
-				a.c.High = t.Price
-			}
-			if t.Price.Cmp(a.c.Low) < 0 {
-				a.c.Low = t.Price
-			}
-			a.c.TradeCount++
-			a.vol.Add(a.vol, t.Quantity.Rat())
-			a.quote.Add(a.quote, new(big.Rat).Mul(t.Quantity.Rat(), t.Price.Rat()))
-		}
-	}
-	out := map[candleKey]market.Candle{}
-	for k, a := range accs {
-		c := a.c
-		c.Open, c.Close, c.Final = a.first.Price, a.lst.Price, true
-		c.Volume, _ = market.DecimalFromRat(a.vol)
-		c.QuoteVolume, _ = market.DecimalFromRat(a.quote)
-		v := new(big.Rat).Quo(a.quote, a.vol)
-		for sc := market.MaxScale; sc >= 0; sc-- {
-			if d, err := market.RoundRat(v, uint8(sc)); err == nil {
-				c.VWAP = d
-				break
-			}
-		}
-		out[k] = c
-	}
-	return out
-}
-
-func sameCandle(a, b market.Candle) bool {
-	return a.Exchange == b.Exchange && a.Symbol == b.Symbol && a.Interval == b.Interval && a.OpenTimeUs == b.OpenTimeUs && a.CloseTimeUs == b.CloseTimeUs &&
-		a.Open.Equal(b.Open) && a.High.Equal(b.High) && a.Low.Equal(b.Low) && a.Close.Equal(b.Close) && a.Volume.Equal(b.Volume) &&
-		a.QuoteVolume.Equal(b.QuoteVolume) && a.TradeCount == b.TradeCount && a.VWAP.Equal(b.VWAP) && a.Final == b.Final
-}
 
 // TestPipelineEndToEnd: fake Poloniex → ingest → embedded broker →
 // processor → market.candles. The processor is killed mid-stream and a new
@@ -117,15 +43,16 @@ func TestPipelineEndToEnd(t *testing.T) {
 	// The stack and ingest: one pipeline.
 	ingestP, err := pipeline.New(pipeline.Config{
 		Stack: app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet,
-			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupMinSessionTimeout: 500 * time.Millisecond, GroupInitialRebalanceDelay: -1}},
+			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupMinSessionTimeout: 500 * time.Millisecond, NoGroupInitialRebalanceDelay: true}},
 		Venues:     []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Connector: poloniex.New(fake.Config())}},
 		Partitions: 3, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ictx, icancel := context.WithCancel(ctx)
-	idone := make(chan error, 1)
-	go func() { idone <- ingestP.Run(ictx) }()
+	idone, istopped := make(chan error, 1), make(chan struct{})
+	go func() { idone <- ingestP.Run(ictx); close(istopped) }()
+	t.Cleanup(func() { icancel(); <-istopped }) // the stack stops before its data dir is removed
 	select {
 	case err := <-idone:
 		t.Fatal(err)
@@ -158,9 +85,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pdone := make(chan error, 1)
+	pdone, pstopped := make(chan error, 1), make(chan struct{})
 	pctx, pcancel := context.WithCancel(ctx)
-	go func() { pdone <- procP.Run(pctx) }()
+	go func() { pdone <- procP.Run(pctx); close(pstopped) }()
+	t.Cleanup(func() { pcancel(); <-pstopped })
 	<-procP.Ready()
 	p2 := func() *pipeline.CandleSnapshot { return procP.Snapshot().Candles }
 
@@ -190,8 +118,8 @@ func TestPipelineEndToEnd(t *testing.T) {
 	for _, sym := range []string{"BTC_USDT", "ETH_USDT"} {
 		truth = append(truth, fake.Trades(sym)...)
 	}
-	want := bruteForce(truth, intervals)
-	got := map[candleKey]market.Candle{}
+	want := candletest.BruteForce(truth, intervals)
+	got := map[candletest.Key]market.Candle{}
 	ccl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("market.candles"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	defer ccl.Close()
 	reader := serde.New(srcl)
@@ -216,9 +144,9 @@ func TestPipelineEndToEnd(t *testing.T) {
 			if !c.Final {
 				continue
 			}
-			k := candleKey{c.Symbol, c.Interval, c.OpenTimeUs}
+			k := candletest.KeyOf(c)
 			if prev, ok := got[k]; ok {
-				if !sameCandle(prev, c) {
+				if !candletest.Same(prev, c) {
 					t.Fatalf("two different final candles for %v:\n%+v\n%+v", k, prev, c)
 				}
 				dupes++
@@ -233,7 +161,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 			missing = append(missing, fmt.Sprint(k))
 			continue
 		}
-		if !sameCandle(g, w) {
+		if !candletest.Same(g, w) {
 			t.Fatalf("final candle %v:\n got %+v\nwant %+v", k, g, w)
 		}
 	}

@@ -111,13 +111,36 @@ type Processor struct {
 	killed    atomic.Bool
 }
 
+// Validate reports every problem of cfg at once; zero values are defaults.
+func (cfg *Config) Validate() error {
+	var errs []error
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("stream: Brokers is required"))
+	}
+	if cfg.Serde == nil {
+		errs = append(errs, errors.New("stream: Serde is required"))
+	}
+	if cfg.Partitions < 0 {
+		errs = append(errs, fmt.Errorf("stream: Partitions %d is negative", cfg.Partitions))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Lateness", cfg.Lateness}, {"UpdateEvery", cfg.UpdateEvery}, {"IdleAfter", cfg.IdleAfter}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("stream: %s %s is negative", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // New validates cfg and fills defaults.
 func New(cfg Config) (*Processor, error) {
-	if len(cfg.Brokers) == 0 || cfg.Serde == nil {
-		return nil, errors.New("stream: Brokers and Serde are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	cfg.Topics = cfg.Topics.WithDefaults()
-	if cfg.Partitions <= 0 {
+	if cfg.Partitions == 0 {
 		cfg.Partitions = 6
 	}
 	if cfg.Group == "" {
@@ -126,13 +149,13 @@ func New(cfg Config) (*Processor, error) {
 	if len(cfg.Intervals) == 0 {
 		cfg.Intervals, _ = ParseIntervals("1s,1m,5m,1h")
 	}
-	if cfg.Lateness <= 0 {
+	if cfg.Lateness == 0 {
 		cfg.Lateness = 5 * time.Second
 	}
 	if cfg.UpdateEvery == 0 {
 		cfg.UpdateEvery = time.Second
 	}
-	if cfg.IdleAfter <= 0 {
+	if cfg.IdleAfter == 0 {
 		cfg.IdleAfter = max(30*time.Second, 3*cfg.Lateness)
 	}
 	if cfg.Logger == nil {
@@ -274,26 +297,37 @@ func (p *Processor) Kill() {
 	}
 }
 
-// process handles one batch: decode, aggregate, emit, wait for the acks,
+// process handles one batch: decode (outside the lock: decoding may wait
+// for the registry), then, under p.mu, aggregate, emit, wait for the acks,
 // commit.
 func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.cfg.Now().UnixMicro()
-	var outs []Output
-	var extra []*kgo.Record
+	type decoded struct {
+		r     *kgo.Record
+		trade *market.Trade
+		dead  *kgo.Record
+	}
+	ds := make([]decoded, 0, len(recs))
 	for _, r := range recs {
 		p.Counters.Records.Add(1)
 		t, dead, err := p.decode(ctx, r)
 		if err != nil {
 			return err
 		}
-		if dead != nil {
-			extra = append(extra, dead)
+		ds = append(ds, decoded{r, t, dead})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.cfg.Now().UnixMicro()
+	var outs []Output
+	var extra []*kgo.Record
+	for _, d := range ds {
+		r := d.r
+		if d.dead != nil {
+			extra = append(extra, d.dead)
 		}
-		if t != nil {
+		if d.trade != nil {
 			p.Counters.Trades.Add(1)
-			for _, o := range p.agg.Add(t, r.Partition, r.Offset, now) {
+			for _, o := range p.agg.Add(d.trade, r.Partition, r.Offset, now) {
 				if o.Late != nil {
 					o.Raw = r.Value
 				}
@@ -350,11 +384,19 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 		case errors.Is(err, serde.ErrUndecodable), errors.Is(err, serde.ErrIncompatible), errors.Is(err, serde.ErrBadMagic), errors.Is(err, serde.ErrTruncated):
 			return nil, p.deadLetter(r, "undecodable", err), nil
 		}
-		if ctx.Err() != nil || attempt >= 30 {
+		if ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("stream: stopped while the schema registry was not answering (%v): %w", err, ctx.Err())
+		}
+		if attempt >= 30 {
 			return nil, nil, fmt.Errorf("stream: the schema registry is not answering: %w", err)
 		}
 		p.log.Warn("schema registry error; retrying", "err", err)
-		time.Sleep(min(time.Second, 50*time.Millisecond<<min(attempt, 5)))
+		t := time.NewTimer(min(time.Second, 50*time.Millisecond<<min(attempt, 5)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
 	}
 }
 

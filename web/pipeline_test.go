@@ -47,7 +47,7 @@ func startPipeline(t *testing.T) *pipeline_ {
 	intervals, _ := stream.ParseIntervals("1s,1m")
 	p, err := pipeline.New(pipeline.Config{
 		Stack: app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Logger: quiet,
-			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, GroupInitialRebalanceDelay: -1}},
+			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, NoGroupInitialRebalanceDelay: true}},
 		Venues:      []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Connector: poloniex.New(fake.Config())}},
 		Candles:     &pipeline.CandleConfig{Intervals: intervals, Lateness: 200 * time.Millisecond, UpdateEvery: 200 * time.Millisecond, IdleAfter: time.Second},
 		Partitions:  2,
@@ -101,7 +101,7 @@ func TestEveryFamilyExistsAndMoves(t *testing.T) {
 	})
 
 	// Faults, each with the family it must move.
-	p.fake.SkipBookSequence() // a gap → gaps, resyncs
+	p.fake.Faults().SkipBook() // a gap → gaps, resyncs
 	p.fake.SendBadFrames()    // unusable frames → frame errors by kind
 	// A record no schema describes → a dead letter.
 	pcl, _ := kgo.NewClient(kgo.SeedBrokers(p.stack.KafkaAddr()), kgo.DefaultProduceTopic("market.events"))
@@ -190,7 +190,7 @@ func TestEveryFamilyExistsAndMoves(t *testing.T) {
 		"tickertape_registry_request_duration_seconds",
 		"tickertape_exchange_dial_errors_total", "tickertape_exchange_disconnects_total", "tickertape_exchange_duplicate_trades_total",
 		"tickertape_exchange_book_updates_dropped_total", "tickertape_exchange_backfill_errors_total", "tickertape_exchange_backfills_incomplete_total",
-		"tickertape_exchange_backfilled_trades_total",
+		"tickertape_exchange_backfilled_trades_total", "tickertape_exchange_stream_gaps_total", "tickertape_exchange_rollovers_total", "tickertape_exchange_backfill_missing_trades_total",
 		"tickertape_ingest_failed_records_total", "tickertape_ingest_produce_retries_total",
 		"tickertape_processor_late_trades_total", "tickertape_processor_watermark_delay_seconds",
 		"go_goroutines", "process_resident_memory_bytes",

@@ -98,7 +98,11 @@ func TestPipelineUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"run", "--exchange", "kraken"}, 2, "only poloniex"},
+		{[]string{"run", "--exchange", "kraken"}, 2, "known exchanges are binance, coinbase, poloniex"},
+		{[]string{"run", "--ws-url", "binance"}, 2, "want VENUE=URL"},
+		{[]string{"run", "--rest-url", "kraken=http://x"}, 2, "unknown exchange"},
+		{[]string{"demo", "--exchange", "binance,coinbase", "--symbols", "BTC-USDX"}, 2, "close matches: BTCUSDT"},
+		{[]string{"exchanges"}, 0, "REST snapshot plus buffered deltas"},
 		{[]string{"run", "--brokers", "x:9092"}, 2, "--registry"},
 		{[]string{"demo", "--intervals", "7s"}, 2, "--intervals"},
 		{[]string{"consume"}, 2, "-t TOPIC"},
@@ -122,5 +126,20 @@ func TestLiveWithoutNetworkNamesDemo(t *testing.T) {
 	}
 	if _, ok := pipelineError(&pipeline.UnknownSymbolError{Venue: "Poloniex", Symbol: "NOPE_USDT"}).(usageError); !ok {
 		t.Fatal("an unknown symbol is not a usage error")
+	}
+}
+
+// TestBusyPortNamesTheFlag: the CLI, not the library, names the flag that
+// moves a listener.
+func TestBusyPortNamesTheFlag(t *testing.T) {
+	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	var out, errb bytes.Buffer
+	code := run([]string{"serve", "--kafka-addr", s.KafkaAddr(), "--registry-addr", "", "--http-addr", "", "--data-dir", t.TempDir()}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "choose another address with --kafka-addr") {
+		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -74,10 +75,7 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 		MaxRequestBytes:   int32(f.maxRequestBytes),
 		Logger:            logger,
 	}
-	bc.GroupInitialRebalanceDelay = f.groupDelay
-	if f.groupDelay <= 0 {
-		bc.GroupInitialRebalanceDelay = -1 // none
-	}
+	bc.GroupInitialRebalanceDelay, bc.NoGroupInitialRebalanceDelay = max(f.groupDelay, 0), f.groupDelay <= 0
 	if f.advertised != "" {
 		host, port, ok := strings.Cut(f.advertised, ":")
 		var p int
@@ -117,7 +115,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	stack, err := app.Start(cfg)
 	if err != nil {
-		return err
+		return stackError(err)
 	}
 	fmt.Fprintf(stdout, "tickertape %s ready in %s\n", versionString(), time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(stdout, "  kafka     %s\n", stack.KafkaAddr())
@@ -166,4 +164,15 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	logger.Info("stopped cleanly")
 	return runErr
+}
+
+// stackError names the flag that chooses the address of a listener the
+// stack could not bind.
+func stackError(err error) error {
+	var le *app.ListenError
+	if errors.As(err, &le) {
+		flag := map[string]string{app.ListenerKafka: "--kafka-addr", app.ListenerRegistry: "--registry-addr", app.ListenerHTTP: "--http-addr"}[le.Listener]
+		return fmt.Errorf("%s listener on %s: %v (is another server using it? choose another address with %s)", le.Listener, le.Addr, le.Err, flag)
+	}
+	return err
 }

@@ -5,7 +5,6 @@ package realkafka
 import (
 	"context"
 	"fmt"
-	"math/big"
 	"math/rand/v2"
 	"net/http/httptest"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/tickertape/tickertape/exchange/poloniex"
+	"github.com/tickertape/tickertape/internal/candletest"
 	"github.com/tickertape/tickertape/internal/poll"
 	"github.com/tickertape/tickertape/internal/topics"
 	"github.com/tickertape/tickertape/market"
@@ -127,43 +127,9 @@ func TestPipelineOnRealKafka(t *testing.T) {
 	}
 	t.Logf("%d trades made, each in %s exactly once (ingest retries: %d)", len(truth), names.Events, p.Snapshot().Venues[0].ProduceRetries)
 
-	// Final candles equal a brute-force recomputation.
-	want := map[string]market.Candle{}
-	for _, iv := range ivs {
-		us := iv.Duration().Microseconds()
-		acc := map[string]*struct {
-			c          market.Candle
-			vol, quote *big.Rat
-		}{}
-		for _, tr := range truth {
-			open := tr.ExchangeTimeUs / us * us
-			k := fmt.Sprint(tr.Symbol, iv.Name, open)
-			a := acc[k]
-			if a == nil {
-				a = &struct {
-					c          market.Candle
-					vol, quote *big.Rat
-				}{c: market.Candle{Symbol: tr.Symbol, Interval: iv.Name, OpenTimeUs: open, Open: tr.Price, High: tr.Price, Low: tr.Price}, vol: new(big.Rat), quote: new(big.Rat)}
-				acc[k] = a
-			}
-			a.c.Close = tr.Price // the fake's trades are in time and id order
-			if tr.Price.Cmp(a.c.High) > 0 {
-				a.c.High = tr.Price
-			}
-			if tr.Price.Cmp(a.c.Low) < 0 {
-				a.c.Low = tr.Price
-			}
-			a.c.TradeCount++
-			a.vol.Add(a.vol, tr.Quantity.Rat())
-			a.quote.Add(a.quote, new(big.Rat).Mul(tr.Quantity.Rat(), tr.Price.Rat()))
-		}
-		for k, a := range acc {
-			a.c.Volume, _ = market.DecimalFromRat(a.vol)
-			a.c.QuoteVolume, _ = market.DecimalFromRat(a.quote)
-			want[k] = a.c
-		}
-	}
-	finals := map[string]market.Candle{}
+	// Final candles equal a brute-force recomputation, every field.
+	want := candletest.BruteForce(truth, ivs)
+	finals := map[candletest.Key]market.Candle{}
 	ccl, _ := kgo.NewClient(kgo.SeedBrokers(c.brokers()...), kgo.ConsumeTopics(names.Candles), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	defer ccl.Close()
 	deadline = time.Now().Add(90 * time.Second)
@@ -179,7 +145,7 @@ func TestPipelineOnRealKafka(t *testing.T) {
 				t.Fatal(err)
 			}
 			if cd.Final {
-				finals[fmt.Sprint(cd.Symbol, cd.Interval, cd.OpenTimeUs)] = cd
+				finals[candletest.KeyOf(cd)] = cd
 			}
 		}
 		pcancel()
@@ -193,12 +159,11 @@ func TestPipelineOnRealKafka(t *testing.T) {
 			default:
 			}
 			pc := p.Snapshot().Candles
-			t.Fatalf("final candle %s missing (%d of %d present); processor: records %d trades %d finals %d commits %d dead %d",
+			t.Fatalf("final candle %v missing (%d of %d present); processor: records %d trades %d finals %d commits %d dead %d",
 				k, len(finals), len(want), pc.Records, pc.Trades, pc.FinalCandles, pc.Commits, pc.DeadLettered)
 		}
-		if !g.Open.Equal(w.Open) || !g.Close.Equal(w.Close) || !g.High.Equal(w.High) || !g.Low.Equal(w.Low) || g.TradeCount != w.TradeCount ||
-			!g.Volume.Equal(w.Volume) || !g.QuoteVolume.Equal(w.QuoteVolume) {
-			t.Fatalf("final candle %s:\n got %+v\nwant %+v", k, g, w)
+		if !candletest.Same(g, w) {
+			t.Fatalf("final candle %v:\n got %+v\nwant %+v", k, g, w)
 		}
 	}
 	if n := p.Snapshot().Candles.Late; n != 0 {
