@@ -102,7 +102,7 @@ func TestEveryFamilyExistsAndMoves(t *testing.T) {
 
 	// Faults, each with the family it must move.
 	p.fake.Faults().SkipBook() // a gap → gaps, resyncs
-	p.fake.SendBadFrames()    // unusable frames → frame errors by kind
+	p.fake.SendBadFrames()     // unusable frames → frame errors by kind
 	// A record no schema describes → a dead letter.
 	pcl, _ := kgo.NewClient(kgo.SeedBrokers(p.stack.KafkaAddr()), kgo.DefaultProduceTopic("market.events"))
 	defer pcl.Close()
