@@ -151,6 +151,7 @@ type Broker struct {
 	topicIDs  map[[16]byte]*topic
 	pids      producerIDs
 	groups    *coordinator
+	metrics   *metrics
 
 	lnMu  sync.Mutex
 	lns   []net.Listener
@@ -192,6 +193,7 @@ func New(cfg Config) (*Broker, error) {
 		lock:     lock,
 	}
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
+	b.metrics = newMetrics(b)
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
 		b.closeLogs()
@@ -251,6 +253,7 @@ func (b *Broker) Serve(ln net.Listener) error {
 			return err
 		}
 		tempDelay = 0
+		b.metrics.accepted.Inc()
 		cn := newConn(b, c)
 		b.lnMu.Lock()
 		select {

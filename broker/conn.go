@@ -31,6 +31,7 @@ type pendingReply struct {
 	corrID   int32
 	key      int16
 	flexible bool
+	began    time.Time  // when the request was read, for the latency metric
 	done     chan reply // receives exactly one reply
 }
 
@@ -91,10 +92,14 @@ func (c *conn) readLoop() error {
 		if _, err := io.ReadFull(br, body); err != nil {
 			return err
 		}
+		c.b.metrics.bytesIn.Add(float64(4 + size))
+		began := time.Now()
 		p, r, err := c.handle(body)
 		if err != nil {
 			return err
 		}
+		c.b.metrics.api(p.key).requests.Inc()
+		p.began = began
 		if r.close {
 			return errors.New("closing connection as Kafka does for this request")
 		}
@@ -184,6 +189,9 @@ func (c *conn) writeLoop() {
 		for r.wait != nil { // a deferred reply may itself defer (never expected, but safe)
 			r = r.wait()
 		}
+		if !p.began.IsZero() {
+			c.b.metrics.replied(p.key, p.began, r.resp)
+		}
 		if broken || r.resp == nil {
 			continue
 		}
@@ -210,6 +218,7 @@ func (c *conn) writeLoop() {
 			c.nc.Close()
 			continue
 		}
+		c.b.metrics.bytesOut.Add(float64(len(buf)))
 		// Flush when no further response is ready, so pipelined responses share a write.
 		if len(c.pending) == 0 || len(buf) > 1<<20 {
 			if err := bw.Flush(); err != nil {

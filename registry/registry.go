@@ -59,6 +59,7 @@ type Registry struct {
 	writeMu sync.Mutex // one write at a time: check, produce, wait until applied
 
 	prepCache prepCache // parsed schemas by text (prepare)
+	metrics   *metrics
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -95,6 +96,7 @@ func New(cfg Config) (*Registry, error) {
 	}
 	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "registry"), st: newState(), ready: make(chan struct{})}
 	r.progress = sync.NewCond(&r.mu)
+	r.metrics = newMetrics(r)
 	return r, nil
 }
 
@@ -265,4 +267,4 @@ func (r *Registry) Close() {
 }
 
 // Handler serves the Confluent REST API.
-func (r *Registry) Handler() http.Handler { return r.routes() }
+func (r *Registry) Handler() http.Handler { return r.metrics.instrument(r.routes()) }
