@@ -189,6 +189,7 @@ type Broker struct {
 	// catalogueRaw is the catalogue file's content as last read or written.
 	catalogueRaw []byte
 	groups       *coordinator
+	metrics      *metrics
 
 	lnMu     sync.Mutex
 	lns      []net.Listener
@@ -236,6 +237,7 @@ func New(cfg Config) (*Broker, error) {
 		lock:     lock,
 	}
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
+	b.metrics = newMetrics(b)
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
 		b.closeLogs()
@@ -306,6 +308,7 @@ func (b *Broker) Serve(ln net.Listener) error {
 		}
 		tempDelay = 0
 		ip := remoteIP(c)
+		b.metrics.accepted.Inc()
 		cn := newConn(b, c)
 		b.lnMu.Lock()
 		select {

@@ -34,6 +34,7 @@ type pendingReply struct {
 	corrID   int32
 	key      int16
 	flexible bool
+	began    time.Time  // when the request was read, for the latency metric
 	done     chan reply // receives exactly one reply
 }
 
@@ -110,11 +111,15 @@ func (c *conn) readLoop() error {
 			c.b.queued.release(int64(len(body)))
 			return err
 		}
+		c.b.metrics.bytesIn.Add(float64(4 + size))
+		began := time.Now()
 		p, r, err := c.handle(body)
 		c.b.queued.release(int64(size))
 		if err != nil {
 			return err
 		}
+		c.b.metrics.api(p.key).requests.Inc()
+		p.began = began
 		if r.close {
 			return errors.New("closing connection as Kafka does for this request")
 		}
@@ -294,6 +299,9 @@ func (c *conn) writeLoop() {
 		for r.wait != nil { // a deferred reply may itself defer (never expected, but safe)
 			r = r.wait()
 		}
+		if !p.began.IsZero() {
+			c.b.metrics.replied(p.key, p.began, r.resp)
+		}
 		if broken || r.resp == nil {
 			continue
 		}
@@ -320,6 +328,7 @@ func (c *conn) writeLoop() {
 			c.nc.Close()
 			continue
 		}
+		c.b.metrics.bytesOut.Add(float64(len(buf)))
 		// Flush when no further response is ready, so pipelined responses share a write.
 		if len(c.pending) == 0 || len(buf) > 1<<20 {
 			if err := bw.Flush(); err != nil {

@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tickertape/tickertape/market"
 )
 
 // SupervisorConfig configures a Supervisor; zero values take the defaults in
@@ -25,26 +28,38 @@ type SupervisorConfig struct {
 	// BackoffMin and BackoffMax bound the exponential reconnect backoff
 	// (full jitter). Defaults 200ms and 30s.
 	BackoffMin, BackoffMax time.Duration
-	// BackfillLimit is how many recent trades per symbol the REST backfill
-	// asks for. Default 1000.
+	// BackfillLimit is the page size of the REST trade backfill. Default 1000.
 	BackfillLimit int
+	// BackfillPages bounds the pages one backfill of one symbol reads.
+	// Default 100.
+	BackfillPages int
 	// DedupeWindow is how many trade ids per symbol are remembered to drop
 	// duplicates. Default 100000.
 	DedupeWindow int
-	Logger       *slog.Logger
+	// MaxConnAge rolls a connection over to a new one once it is this old
+	// (venues end connections after a fixed lifetime: Binance 24 h).
+	// Default the connector's Info().MaxConnAge; 0 never.
+	MaxConnAge time.Duration
+	Logger     *slog.Logger
 }
 
 // Counters are the supervisor's running totals, safe to read at any time.
 type Counters struct {
 	Connects, DialErrors, Disconnects, Stalls      atomic.Int64
+	Rollovers, RollOverErrors                      atomic.Int64
 	Trades, Tickers, BookUpdates                   atomic.Int64
 	Duplicates                                     atomic.Int64
-	Gaps, Resyncs, BookUpdatesDropped              atomic.Int64
+	Gaps, StreamGaps, Resyncs, BookUpdatesDropped  atomic.Int64
 	BackfillRuns, BackfillErrors, BackfilledTrades atomic.Int64
-	BackfillIncomplete                             atomic.Int64
-	FrameErrors                                    atomic.Int64
-	mu                                             sync.Mutex
-	frameErrorKinds                                map[string]int64
+	// BackfillGaps counts ranges of trades the venue could not give back;
+	// BackfillMissing the trades in them, where the venue's ids tell.
+	BackfillGaps, BackfillMissing atomic.Int64
+	FrameErrors                   atomic.Int64
+	Frames                        atomic.Int64 // frames read (control frames included)
+	Connected                     atomic.Bool  // a session is open now
+	mu                            sync.Mutex
+	frameErrorKinds               map[string]int64
+	tradeGaps                     []TradeGap
 }
 
 // FrameErrorKinds returns the count of unusable frames by kind.
@@ -58,31 +73,65 @@ func (c *Counters) FrameErrorKinds() map[string]int64 {
 	return out
 }
 
-// Supervisor keeps one exchange connection alive and its events exact.
+// TradeGaps returns the last 100 trade ranges backfill reported lost.
+func (c *Counters) TradeGaps() []TradeGap {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]TradeGap(nil), c.tradeGaps...)
+}
+
+// BookState is the generic state of one symbol's book.
+type BookState uint8
+
+// The book states. A consumer of the events sees Syncing and Resyncing as
+// "no updates until the next snapshot"; a snapshot replaces the book.
+const (
+	BookSyncing   BookState = iota // waiting for the first snapshot of a connection
+	BookSynced                     // updates follow the snapshot
+	BookResyncing                  // a gap was seen; waiting for a new snapshot
+)
+
+func (b BookState) String() string {
+	return [...]string{"syncing", "synced", "resyncing"}[b]
+}
+
+// Supervisor keeps one exchange's streaming session alive, rolling it over
+// to new connections as the venue requires, and its events exact.
 type Supervisor struct {
 	cfg      SupervisorConfig
 	log      *slog.Logger
 	Counters Counters
 
-	seen  map[string]*dedupe // per symbol
-	books map[string]*bookState
-	// last trade seen per symbol, to tell when a backfill may have missed trades
-	lastTrade map[string]int64
-	logLimit  map[string]time.Time
+	seen    map[string]*dedupe // per symbol
+	books   map[string]*book
+	cursor  map[string]TradeCursor // last trade seen per symbol
+	pending map[string]TradeCursor // symbols to backfill, from the cursor they had when the loss could begin
+	// logLimit rate-limits warnings per kind.
+	logLimit map[string]time.Time
+
+	stateMu    sync.Mutex
+	bookStates map[string]BookState
 }
 
-type bookState struct {
-	seq    int64
-	synced bool
+type book struct {
+	sync  BookSync
+	state BookState
 }
 
 // NewSupervisor validates cfg and fills in defaults.
 func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
-	if cfg.Connector == nil || cfg.Handler == nil {
-		return nil, errors.New("exchange: a supervisor needs a Connector and a Handler")
+	var errs []error
+	if cfg.Connector == nil {
+		errs = append(errs, errors.New("exchange: a supervisor needs a Connector"))
+	}
+	if cfg.Handler == nil {
+		errs = append(errs, errors.New("exchange: a supervisor needs a Handler"))
 	}
 	if len(cfg.Subscription.Symbols) == 0 {
-		return nil, errors.New("exchange: no symbols to subscribe to")
+		errs = append(errs, errors.New("exchange: no symbols to subscribe to"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 45 * time.Second
@@ -96,18 +145,46 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	if cfg.BackfillLimit <= 0 {
 		cfg.BackfillLimit = 1000
 	}
+	if cfg.BackfillPages <= 0 {
+		cfg.BackfillPages = 100
+	}
 	if cfg.DedupeWindow <= 0 {
 		cfg.DedupeWindow = 100000
+	}
+	if cfg.MaxConnAge == 0 {
+		cfg.MaxConnAge = cfg.Connector.Info().MaxConnAge
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &Supervisor{
 		cfg: cfg, log: cfg.Logger.With("exchange", cfg.Connector.Name()),
-		seen: map[string]*dedupe{}, books: map[string]*bookState{}, lastTrade: map[string]int64{}, logLimit: map[string]time.Time{},
+		seen: map[string]*dedupe{}, books: map[string]*book{}, cursor: map[string]TradeCursor{}, pending: map[string]TradeCursor{},
+		logLimit: map[string]time.Time{}, bookStates: map[string]BookState{},
 	}
 	s.Counters.frameErrorKinds = map[string]int64{}
 	return s, nil
+}
+
+// Name is the exchange name of the supervised connector.
+func (s *Supervisor) Name() string { return s.cfg.Connector.Name() }
+
+// BookStates returns each symbol's book state.
+func (s *Supervisor) BookStates() map[string]BookState {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	out := make(map[string]BookState, len(s.bookStates))
+	for k, v := range s.bookStates {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Supervisor) setState(sym string, b *book, st BookState) {
+	b.state = st
+	s.stateMu.Lock()
+	s.bookStates[sym] = st
+	s.stateMu.Unlock()
 }
 
 // Run streams until ctx is cancelled (then it returns nil) or the handler
@@ -132,8 +209,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			continue
 		}
 		s.Counters.Connects.Add(1)
+		s.Counters.Connected.Store(true)
 		connected := time.Now()
-		err = s.serve(ctx, sess)
+		err = s.serve(ctx, &sess)
+		s.Counters.Connected.Store(false)
 		sess.Close()
 		var he handlerError
 		switch {
@@ -181,43 +260,128 @@ func (s *Supervisor) sleep(ctx context.Context, attempt int) bool {
 	}
 }
 
-// serve reads one session until it fails. Right after the dial (the
-// subscriptions are live, so nothing new can be missed from here on) it
-// backfills every symbol's recent trades; a failed backfill is retried.
-func (s *Supervisor) serve(ctx context.Context, sess Session) error {
-	for _, st := range s.books {
-		st.synced = false // a new connection starts with a snapshot
+type dialResult struct {
+	sess Session
+	err  error
+}
+
+// newConnection resets the books (a new connection starts with snapshots)
+// and schedules every symbol's trade backfill: its subscriptions are live,
+// so nothing after this moment can be missed, and the backfill covers what
+// came before.
+func (s *Supervisor) newConnection() {
+	for sym, b := range s.books {
+		b.sync.Reset()
+		s.setState(sym, b, BookSyncing)
 	}
-	pending := map[string]bool{}
 	if s.cfg.Subscription.Trades {
 		for _, sym := range s.cfg.Subscription.Symbols {
-			pending[sym] = true
+			s.schedule(sym)
 		}
 	}
+}
+
+// schedule asks for a backfill of sym from its current cursor: trades the
+// stream delivers meanwhile advance the cursor but not where the backfill
+// starts. A backfill already pending keeps its (older) start.
+func (s *Supervisor) schedule(sym string) {
+	if _, ok := s.pending[sym]; !ok {
+		s.pending[sym] = s.cursor[sym]
+	}
+}
+
+// serve reads one session, and the sessions it rolls over to, until one
+// fails. *sessp is the current session (the caller closes it).
+func (s *Supervisor) serve(ctx context.Context, sessp *Session) error {
+	s.newConnection()
 	var retryAt time.Time
 	retries := 0
+	connectedAt := time.Now()
+
+	rctx, rcancel := context.WithCancel(ctx)
+	var rollc chan dialResult
+	defer func() {
+		rcancel()
+		if rollc != nil {
+			if r := <-rollc; r.sess != nil {
+				r.sess.Close()
+			}
+		}
+	}()
+	// While a roll-over dial is under way, reads use readCtx, which the dial
+	// cancels once the next session is live, so a quiet old connection does
+	// not hold up the switch.
+	readCtx := ctx
+	roll := func(reason string) {
+		if rollc != nil {
+			return
+		}
+		s.log.Debug("rolling over to a new connection", "reason", reason)
+		rollc = make(chan dialResult, 1)
+		var cancelRead context.CancelFunc
+		readCtx, cancelRead = context.WithCancel(ctx)
+		go func(c chan dialResult) {
+			ns, err := s.cfg.Connector.Dial(rctx, s.cfg.Subscription)
+			c <- dialResult{ns, err}
+			if err == nil {
+				cancelRead()
+			}
+		}(rollc)
+	}
 	for {
-		if len(pending) > 0 && !time.Now().Before(retryAt) {
-			if err := s.backfill(ctx, pending); err != nil {
+		if rollc != nil {
+			select {
+			case r := <-rollc:
+				rollc = nil
+				readCtx = ctx
+				if r.err != nil {
+					s.Counters.RollOverErrors.Add(1)
+					s.logRated("rollover", "cannot open the next connection; keeping the current one", "err", r.err)
+					connectedAt = time.Now().Add(-s.cfg.MaxConnAge + s.cfg.BackoffMax) // try again later
+					break
+				}
+				(*sessp).Close()
+				*sessp = r.sess
+				connectedAt = time.Now()
+				s.Counters.Rollovers.Add(1)
+				s.newConnection()
+			default:
+			}
+		}
+		if s.cfg.MaxConnAge > 0 && time.Since(connectedAt) > s.cfg.MaxConnAge {
+			roll("connection age")
+		}
+		if len(s.pending) > 0 && !time.Now().Before(retryAt) {
+			if err := s.backfill(ctx); err != nil {
 				var he handlerError
 				if errors.As(err, &he) {
 					return err
 				}
 				retries++
-				retryAt = time.Now().Add(min(s.cfg.BackoffMin<<min(retries, 10), s.cfg.BackoffMax))
+				retryAt = time.Now().Add(max(min(s.cfg.BackoffMin<<min(retries, 10), s.cfg.BackoffMax), RetryAfter(err)))
+			} else {
+				retries = 0
 			}
 		}
+		sess := *sessp
 		// One deadline for the whole wait: a session cancelled mid-read is
 		// closed (the WebSocket library does so), so backfill retries happen
 		// between frames, and the venue's pongs keep frames coming.
-		nctx, cancel := context.WithTimeout(ctx, s.cfg.StaleAfter)
+		nctx, cancel := context.WithTimeout(readCtx, s.cfg.StaleAfter)
 		evs, err := sess.Next(nctx)
 		timedOut := nctx.Err() != nil && ctx.Err() == nil
 		cancel()
+		if err != nil && readCtx.Err() != nil && ctx.Err() == nil {
+			continue // the read was cut short for the roll-over: switch now
+		}
+		if err == nil {
+			s.Counters.Frames.Add(1)
+		}
 		if err != nil {
 			var fe *FrameError
 			switch {
 			case errors.As(err, &fe):
+				s.Counters.Frames.Add(1)
 				s.Counters.FrameErrors.Add(1)
 				s.Counters.mu.Lock()
 				s.Counters.frameErrorKinds[fe.Kind]++
@@ -230,11 +394,34 @@ func (s *Supervisor) serve(ctx context.Context, sess Session) error {
 			}
 		}
 		for _, ev := range evs {
+			if ev.RollOver != nil {
+				roll(ev.RollOver.Reason)
+				continue
+			}
 			if err := s.handle(ctx, sess, ev); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+func (s *Supervisor) book(sym string) *book {
+	b := s.books[sym]
+	if b == nil {
+		b = &book{sync: s.cfg.Connector.NewBookSync()}
+		s.books[sym] = b
+		s.setState(sym, b, BookSyncing)
+	}
+	return b
+}
+
+// resync marks a book as resyncing and asks the session for a snapshot.
+func (s *Supervisor) resync(ctx context.Context, sess Session, sym string) error {
+	b := s.book(sym)
+	b.sync.Reset()
+	s.setState(sym, b, BookResyncing)
+	s.Counters.Resyncs.Add(1)
+	return sess.Resync(ctx, sym)
 }
 
 func (s *Supervisor) handle(ctx context.Context, sess Session, ev Event) error {
@@ -245,37 +432,50 @@ func (s *Supervisor) handle(ctx context.Context, sess Session, ev Event) error {
 			s.Counters.Duplicates.Add(1)
 			return nil
 		}
-		s.lastTrade[t.VenueSymbol] = max(s.lastTrade[t.VenueSymbol], t.ExchangeTimeUs)
+		s.advanceCursor(t)
 		s.Counters.Trades.Add(1)
 	case ev.Book != nil:
 		u := ev.Book
-		st := s.books[u.VenueSymbol]
-		if st == nil {
-			st = &bookState{}
-			s.books[u.VenueSymbol] = st
-		}
-		switch {
-		case u.Snapshot:
-			st.seq, st.synced = u.Sequence, true
-		case !st.synced:
-			s.Counters.BookUpdatesDropped.Add(1) // waiting for the snapshot we asked for
+		b := s.book(u.VenueSymbol)
+		switch b.sync.Check(u) {
+		case Skip:
+			s.Counters.BookUpdatesDropped.Add(1)
 			return nil
-		case u.PrevSequence != st.seq:
+		case Gap:
 			s.Counters.Gaps.Add(1)
 			s.Counters.BookUpdatesDropped.Add(1)
-			s.logRated("gap:"+u.VenueSymbol, "book sequence gap; asking for a new snapshot", "symbol", u.VenueSymbol, "expected_prev", st.seq, "got_prev", u.PrevSequence)
-			st.synced = false
-			s.Counters.Resyncs.Add(1)
-			if err := sess.Resync(ctx, u.VenueSymbol); err != nil {
+			s.logRated("gap:"+u.VenueSymbol, "book sequence gap; asking for a new snapshot", "symbol", u.VenueSymbol, "sequence", u.Sequence, "prev_sequence", u.PrevSequence)
+			if err := s.resync(ctx, sess, u.VenueSymbol); err != nil {
 				return err // the session is broken: reconnect, which resnapshots everything
 			}
 			return nil
-		default:
-			st.seq = u.Sequence
+		}
+		if u.Snapshot || b.state != BookSynced {
+			s.setState(u.VenueSymbol, b, BookSynced)
 		}
 		s.Counters.BookUpdates.Add(1)
 	case ev.Ticker != nil:
 		s.Counters.Tickers.Add(1)
+	case ev.Gap != nil:
+		s.Counters.StreamGaps.Add(1)
+		syms := ev.Gap.Symbols
+		if len(syms) == 0 {
+			syms = s.cfg.Subscription.Symbols
+		}
+		s.logRated("streamgap", "the stream lost messages; resyncing books and backfilling trades", "reason", ev.Gap.Reason, "symbols", len(syms))
+		for _, sym := range syms {
+			if s.cfg.Subscription.Books {
+				if err := s.resync(ctx, sess, sym); err != nil {
+					return err
+				}
+			}
+			if s.cfg.Subscription.Trades {
+				s.schedule(sym)
+			}
+		}
+		return nil
+	default:
+		return nil
 	}
 	if err := s.cfg.Handler(ctx, ev); err != nil {
 		return handlerError{err}
@@ -283,18 +483,54 @@ func (s *Supervisor) handle(ctx context.Context, sess Session, ev Event) error {
 	return nil
 }
 
-// backfill fetches recent trades of each pending symbol and emits the ones
-// not seen yet, oldest first. Symbols done are removed from pending.
-func (s *Supervisor) backfill(ctx context.Context, pending map[string]bool) error {
-	syms := make([]string, 0, len(pending))
-	for sym := range pending {
+// advanceCursor remembers t if it is the newest trade of its symbol: by id
+// when both ids are integers, by time otherwise.
+func (s *Supervisor) advanceCursor(t *market.Trade) {
+	cur, ok := s.cursor[t.VenueSymbol]
+	if ok {
+		a, aok := cur.NumericID()
+		b, berr := strconv.ParseInt(t.TradeID, 10, 64)
+		if aok && berr == nil {
+			if b <= a {
+				return
+			}
+		} else if t.ExchangeTimeUs < cur.TimeUs {
+			return
+		}
+	}
+	s.cursor[t.VenueSymbol] = TradeCursor{ID: t.TradeID, TimeUs: t.ExchangeTimeUs}
+}
+
+// backfill recovers the trades of each pending symbol since its cursor, page
+// by page, and emits the ones not seen yet, oldest first. Symbols done are
+// removed from pending; the first error stops it (retried later).
+func (s *Supervisor) backfill(ctx context.Context) error {
+	syms := make([]string, 0, len(s.pending))
+	for sym := range s.pending {
 		syms = append(syms, sym)
 	}
 	sort.Strings(syms)
 	for _, sym := range syms {
-		s.Counters.BackfillRuns.Add(1)
+		if err := s.backfillSymbol(ctx, sym); err != nil {
+			return err
+		}
+		delete(s.pending, sym)
+	}
+	return nil
+}
+
+func (s *Supervisor) backfillSymbol(ctx context.Context, sym string) error {
+	s.Counters.BackfillRuns.Add(1)
+	cur := s.pending[sym]
+	d := s.dedupe(sym)
+	for page := 0; ; page++ {
+		if page == s.cfg.BackfillPages {
+			s.reportGap(TradeGap{Symbol: sym, AfterID: cur.ID, FromTimeUs: cur.TimeUs, ToTimeUs: time.Now().UnixMicro(), Missing: -1},
+				"the trade backfill stopped after its page limit; later trades may be missing")
+			return nil
+		}
 		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		trades, err := s.cfg.Connector.RecentTrades(rctx, sym, s.cfg.BackfillLimit)
+		p, err := s.cfg.Connector.Trades(rctx, sym, cur, s.cfg.BackfillLimit)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -304,15 +540,13 @@ func (s *Supervisor) backfill(ctx context.Context, pending map[string]bool) erro
 			s.logRated("backfill", "trade backfill failed; will retry", "symbol", sym, "err", err)
 			return err
 		}
-		d := s.dedupe(sym)
-		if last, ok := s.lastTrade[sym]; ok && len(trades) >= s.cfg.BackfillLimit && !d.has(trades[0].TradeID) && trades[0].ExchangeTimeUs > last {
-			// The oldest trade REST still has is newer than anything we saw:
-			// trades between the two may be lost.
-			s.Counters.BackfillIncomplete.Add(1)
-			s.log.Warn("the trade backfill may have missed trades (the outage outlasted the venue's recent-trades window)", "symbol", sym, "limit", s.cfg.BackfillLimit)
+		if p.Gap != nil {
+			g := *p.Gap
+			g.Symbol = sym
+			s.reportGap(g, "trades lost: the venue's history does not reach back to the last trade seen")
 		}
-		for i := range trades {
-			t := &trades[i]
+		for i := range p.Trades {
+			t := &p.Trades[i]
 			if d.has(t.TradeID) {
 				continue
 			}
@@ -322,9 +556,27 @@ func (s *Supervisor) backfill(ctx context.Context, pending map[string]bool) erro
 				return err
 			}
 		}
-		delete(pending, sym)
+		if !p.More || len(p.Trades) == 0 || cur.IsZero() {
+			return nil
+		}
+		last := p.Trades[len(p.Trades)-1]
+		cur = TradeCursor{ID: last.TradeID, TimeUs: last.ExchangeTimeUs}
 	}
-	return nil
+}
+
+func (s *Supervisor) reportGap(g TradeGap, msg string) {
+	s.Counters.BackfillGaps.Add(1)
+	if g.Missing > 0 {
+		s.Counters.BackfillMissing.Add(g.Missing)
+	}
+	s.Counters.mu.Lock()
+	if len(s.Counters.tradeGaps) == 100 {
+		s.Counters.tradeGaps = s.Counters.tradeGaps[1:]
+	}
+	s.Counters.tradeGaps = append(s.Counters.tradeGaps, g)
+	s.Counters.mu.Unlock()
+	s.logRated("tradegap:"+g.Symbol, msg, "symbol", g.Symbol, "after_id", g.AfterID, "before_id", g.BeforeID, "missing", g.Missing,
+		"from", time.UnixMicro(g.FromTimeUs).UTC(), "to", time.UnixMicro(g.ToTimeUs).UTC())
 }
 
 func (s *Supervisor) dedupe(sym string) *dedupe {

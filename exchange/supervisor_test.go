@@ -3,238 +3,205 @@ package exchange
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"slices"
+	"strconv"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/tickertape/tickertape/market"
 )
 
-// step is one scripted answer of Session.Next: events, an error, or (both
-// nil with silent set) no frame at all until the session is cancelled.
-type step struct {
-	evs    []Event
-	err    error
-	silent bool
-}
-
-// scripted is a Connector whose sessions play scripts, one per dial; a dial
-// past the last script fails. It records what the supervisor asked.
+// scripted is a Connector whose sessions play scripted events; Trades
+// answers from a list of pages. Everything it was asked is recorded.
 type scripted struct {
 	mu       sync.Mutex
-	sessions [][]step
-	dials    int
+	sessions chan *scriptSession // the next Dial returns the next one
+	pages    map[string][]TradePage
+	asked    []TradeCursor
 	resyncs  []string
-	recent   map[string][]market.Trade // REST backfill answers
-	restErr  int                       // fail this many RecentTrades calls
+	fail     int // the next calls of Trades that fail
 }
 
-func (c *scripted) Name() string { return "scripted" }
-
-func (c *scripted) Dial(ctx context.Context, sub Subscription) (Session, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.dials >= len(c.sessions) {
-		c.dials++
-		return nil, errors.New("scripted: no more sessions")
-	}
-	s := &scriptedSession{c: c, steps: c.sessions[c.dials]}
-	c.dials++
-	return s, nil
+type scriptSession struct {
+	c      *scripted
+	frames chan []Event
+	closed chan struct{}
+	once   sync.Once
 }
 
-func (c *scripted) RecentTrades(ctx context.Context, sym string, limit int) ([]market.Trade, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.restErr > 0 {
-		c.restErr--
-		return nil, ErrRateLimited
-	}
-	return slices.Clone(c.recent[sym]), nil
+func newScriptSession(c *scripted) *scriptSession {
+	return &scriptSession{c: c, frames: make(chan []Event, 100), closed: make(chan struct{})}
 }
 
-type scriptedSession struct {
-	c     *scripted
-	steps []step
-}
-
-func (s *scriptedSession) Next(ctx context.Context) ([]Event, error) {
-	if len(s.steps) == 0 {
-		return nil, io.EOF // the venue closed the connection
-	}
-	st := s.steps[0]
-	s.steps = s.steps[1:]
-	if st.silent {
-		<-ctx.Done()
+func (s *scriptSession) Next(ctx context.Context) ([]Event, error) {
+	select {
+	case evs := <-s.frames:
+		return evs, nil
+	case <-s.closed:
+		return nil, errors.New("closed")
+	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return st.evs, st.err
 }
 
-func (s *scriptedSession) Resync(ctx context.Context, sym string) error {
+func (s *scriptSession) Resync(_ context.Context, sym string) error {
 	s.c.mu.Lock()
 	s.c.resyncs = append(s.c.resyncs, sym)
 	s.c.mu.Unlock()
 	return nil
 }
 
-func (s *scriptedSession) Close() error { return nil }
+func (s *scriptSession) Close() error { s.once.Do(func() { close(s.closed) }); return nil }
 
-func trade(id string, tsUs int64) Event {
-	return Event{Trade: &market.Trade{Exchange: "scripted", Symbol: "BTC-USDT", VenueSymbol: "BTC_USDT", TradeID: id, ExchangeTimeUs: tsUs}}
+func (c *scripted) Name() string                              { return "scripted" }
+func (c *scripted) Info() Info                                { return Info{Name: "scripted"} }
+func (c *scripted) Markets(context.Context) ([]Market, error) { return nil, nil }
+func (c *scripted) NewBookSync() BookSync                     { return &ChainSync{} }
+func (c *scripted) Dial(ctx context.Context, _ Subscription) (Session, error) {
+	select {
+	case s := <-c.sessions:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
-func book(snapshot bool, prev, seq int64) Event {
-	return Event{Book: &market.BookUpdate{Exchange: "scripted", Symbol: "BTC-USDT", VenueSymbol: "BTC_USDT", Snapshot: snapshot, PrevSequence: prev, Sequence: seq}}
+func (c *scripted) Trades(_ context.Context, sym string, after TradeCursor, _ int) (TradePage, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asked = append(c.asked, after)
+	if c.fail > 0 {
+		c.fail--
+		return TradePage{}, &RESTError{Venue: "scripted", Status: 503}
+	}
+	ps := c.pages[sym]
+	if len(ps) == 0 {
+		return TradePage{}, nil
+	}
+	p := ps[0]
+	c.pages[sym] = ps[1:]
+	return p, nil
 }
 
-// run runs a supervisor over c inside a synctest bubble (fake time: backoff
-// and the watchdog take no real time) until the handler has seen want
-// events or the connector has no more sessions, and returns what the
-// handler saw.
-func run(t *testing.T, c *scripted, want int, handlerErr error) (*Supervisor, []Event, error) {
-	var got []Event
-	var sup *Supervisor
-	var runErr error
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		var err error
-		sup, err = NewSupervisor(SupervisorConfig{Connector: c, Subscription: Subscription{Symbols: []string{"BTC_USDT"}, Trades: true, Books: true},
-			StaleAfter: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Handler: func(_ context.Context, ev Event) error {
-				got = append(got, ev)
-				if handlerErr != nil {
-					return handlerErr
-				}
-				if len(got) == want {
-					cancel()
-				}
-				return nil
-			}})
-		if err != nil {
-			t.Fatal(err)
+func trade(id int64) *market.Trade {
+	return &market.Trade{Exchange: "scripted", Symbol: "BTC-USDT", VenueSymbol: "BTCUSDT", TradeID: strconv.FormatInt(id, 10),
+		Price: market.MustDecimal("1"), Quantity: market.MustDecimal("1"), ExchangeTimeUs: id}
+}
+
+type sink struct {
+	mu     sync.Mutex
+	trades []string
+	books  []int64
+}
+
+func (k *sink) handle(_ context.Context, ev Event) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if ev.Trade != nil {
+		k.trades = append(k.trades, ev.Trade.TradeID)
+	}
+	if ev.Book != nil {
+		k.books = append(k.books, ev.Book.Sequence)
+	}
+	return nil
+}
+
+func (k *sink) count() (int, int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.trades), len(k.books)
+}
+
+func until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
 		}
-		done := make(chan error, 1)
-		go func() { done <- sup.Run(ctx) }()
-		for {
-			synctest.Wait()
-			select {
-			case runErr = <-done:
-				return
-			default:
-			}
-			c.mu.Lock()
-			exhausted := c.dials > len(c.sessions)
-			c.mu.Unlock()
-			if exhausted {
-				cancel()
-				runErr = <-done
-				return
-			}
-			time.Sleep(time.Second) // fake time: lets backoff and the watchdog run
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSupervisorScripted: the backfill after a reconnect starts from the
+// last trade seen before it (not from what the new stream delivered first),
+// pages until the venue has no more, reports a gap with its count, and a
+// roll-over switches sessions without a disconnect; a stream gap resyncs
+// every book.
+func TestSupervisorScripted(t *testing.T) {
+	c := &scripted{sessions: make(chan *scriptSession, 4), pages: map[string][]TradePage{}}
+	s1, s2, s3 := newScriptSession(c), newScriptSession(c), newScriptSession(c)
+	c.sessions <- s1
+	k := &sink{}
+	sup, err := NewSupervisor(SupervisorConfig{Connector: c, Handler: k.handle, Subscription: Subscription{Symbols: []string{"BTCUSDT"}, Trades: true, Books: true},
+		BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, StaleAfter: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	s1.frames <- []Event{{Trade: trade(10)}, {Trade: trade(11)}, {Book: &market.BookUpdate{VenueSymbol: "BTCUSDT", Snapshot: true, Sequence: 5}}}
+	until(t, "the first trades", func() bool { n, _ := k.count(); return n == 2 })
+
+	// The next connection's first backfill fails and its stream delivers 20
+	// meanwhile; the retry must still start after 11, page twice, and
+	// report 14..16 as lost.
+	c.mu.Lock()
+	c.fail = 1
+	c.pages["BTCUSDT"] = []TradePage{{Trades: []market.Trade{*trade(12), *trade(13)}, More: true},
+		{Trades: []market.Trade{*trade(17)}, Gap: &TradeGap{AfterID: "13", BeforeID: "17", Missing: 3}}}
+	c.mu.Unlock()
+	s2.frames <- []Event{{Trade: trade(20)}}
+	c.sessions <- s2
+	s1.Close()
+	// Backfill retries happen between frames: pongs keep them coming.
+	until(t, "the backfill", func() bool {
+		select {
+		case s2.frames <- nil:
+		default:
 		}
+		n, _ := k.count()
+		return n == 6
 	})
-	return sup, got, runErr
-}
+	c.mu.Lock()
+	asked := append([]TradeCursor(nil), c.asked...)
+	c.mu.Unlock()
+	if len(asked) != 4 || !asked[0].IsZero() || asked[1].ID != "11" || asked[2].ID != "11" || asked[3].ID != "13" {
+		t.Fatalf("backfill cursors %+v: want none, after 11 (failed), after 11, after 13", asked)
+	}
+	if g := sup.Counters.TradeGaps(); len(g) != 1 || g[0].Missing != 3 || g[0].Symbol != "BTCUSDT" || sup.Counters.BackfillMissing.Load() != 3 {
+		t.Fatalf("gaps %+v", g)
+	}
 
-func ids(evs []Event) []string {
-	var out []string
-	for _, ev := range evs {
-		switch {
-		case ev.Trade != nil:
-			out = append(out, fmt.Sprintf("t%s%s", ev.Trade.TradeID, map[bool]string{true: "(bf)"}[ev.Trade.Backfilled]))
-		case ev.Book != nil:
-			out = append(out, fmt.Sprintf("b%d", ev.Book.Sequence))
+	// A roll-over: the next session is dialled while this one is read.
+	disconnects := sup.Counters.Disconnects.Load()
+	c.sessions <- s3
+	s2.frames <- []Event{{RollOver: &RollOver{Reason: "test"}}}
+	until(t, "a roll-over", func() bool { return sup.Counters.Rollovers.Load() == 1 })
+	s3.frames <- []Event{{Trade: trade(21)}, {Book: &market.BookUpdate{VenueSymbol: "BTCUSDT", Snapshot: true, Sequence: 50}},
+		{Book: &market.BookUpdate{VenueSymbol: "BTCUSDT", PrevSequence: 50, Sequence: 51}}}
+	until(t, "trade 21 and two book messages", func() bool { n, b := k.count(); return n == 7 && b == 3 })
+	if sup.Counters.Disconnects.Load() != disconnects {
+		t.Fatal("the roll-over counted as a disconnect")
+	}
+	// A stream gap: the book resyncs and publishes nothing until a snapshot.
+	s3.frames <- []Event{{Gap: &StreamGap{Reason: "test"}}, {Book: &market.BookUpdate{VenueSymbol: "BTCUSDT", PrevSequence: 51, Sequence: 52}}}
+	until(t, "a resync", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return len(c.resyncs) == 1 })
+	until(t, "the update dropped", func() bool { return sup.Counters.BookUpdatesDropped.Load() == 1 })
+	if st := sup.BookStates()["BTCUSDT"]; st != BookResyncing {
+		t.Fatalf("book state %s", st)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	want := []string{"10", "11", "20", "12", "13", "17", "21"}
+	for i, id := range want {
+		if k.trades[i] != id {
+			t.Fatalf("trades %v, want %v", k.trades, want)
 		}
-	}
-	return out
-}
-
-// TestSupervisorBackfillAndDedupe: each connection starts with a REST
-// backfill of trades not seen yet, live duplicates are dropped, and a
-// reconnect backfills what the outage missed, exactly once.
-func TestSupervisorBackfillAndDedupe(t *testing.T) {
-	c := &scripted{
-		recent: map[string][]market.Trade{"BTC_USDT": {*trade("1", 10).Trade, *trade("2", 20).Trade}},
-		sessions: [][]step{
-			{{evs: []Event{trade("2", 20), trade("3", 30)}}, {evs: []Event{trade("3", 30)}}, {err: errors.New("connection reset")}},
-			{{evs: []Event{trade("6", 60)}}},
-		},
-	}
-	sup, got, err := run(t, c, 4, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The first backfill gives 1 and 2; 2 and 3 live (2 again is a
-	// duplicate, as is the second 3); the reconnect's backfill repeats 1 and 2
-	// only (already seen): nothing new, then 6 live.
-	want := []string{"t1(bf)", "t2(bf)", "t3", "t6"}
-	if g := ids(got); !slices.Equal(g, want) {
-		t.Fatalf("events %v, want %v", g, want)
-	}
-	cn := &sup.Counters
-	if cn.Connects.Load() != 2 || cn.Disconnects.Load() != 1 || cn.Duplicates.Load() != 2 || cn.BackfilledTrades.Load() != 2 || cn.BackfillRuns.Load() != 2 {
-		t.Fatalf("connects %d disconnects %d duplicates %d backfilled %d runs %d", cn.Connects.Load(), cn.Disconnects.Load(), cn.Duplicates.Load(), cn.BackfilledTrades.Load(), cn.BackfillRuns.Load())
-	}
-}
-
-// TestSupervisorBookGapResyncs: a sequence gap asks for a new snapshot and
-// drops updates until it arrives.
-func TestSupervisorBookGapResyncs(t *testing.T) {
-	c := &scripted{sessions: [][]step{{
-		{evs: []Event{book(false, 0, 1)}}, // before any snapshot: dropped
-		{evs: []Event{book(true, 0, 10), book(false, 10, 11)}},
-		{evs: []Event{book(false, 12, 13)}}, // gap: 11 → 12 missing
-		{evs: []Event{book(false, 13, 14)}}, // dropped while resyncing
-		{evs: []Event{book(true, 0, 20), book(false, 20, 21)}},
-	}}}
-	sup, got, err := run(t, c, 4, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g, want := ids(got), []string{"b10", "b11", "b20", "b21"}; !slices.Equal(g, want) {
-		t.Fatalf("events %v, want %v", g, want)
-	}
-	cn := &sup.Counters
-	if cn.Gaps.Load() != 1 || cn.Resyncs.Load() != 1 || cn.BookUpdatesDropped.Load() != 3 || !slices.Equal(c.resyncs, []string{"BTC_USDT"}) {
-		t.Fatalf("gaps %d resyncs %d dropped %d asked %v", cn.Gaps.Load(), cn.Resyncs.Load(), cn.BookUpdatesDropped.Load(), c.resyncs)
-	}
-}
-
-// TestSupervisorWatchdogAndFrameErrors: a silent session is closed after
-// StaleAfter and redialled; an unusable frame is counted and skipped; a
-// failed backfill is retried on the same connection.
-func TestSupervisorWatchdogAndFrameErrors(t *testing.T) {
-	c := &scripted{restErr: 1, sessions: [][]step{
-		{{err: NewFrameError("malformed", errors.New("bad json"), []byte("{"))}, {evs: []Event{trade("1", 10)}}, {silent: true}},
-		{{evs: []Event{trade("2", 20)}}},
-	}}
-	sup, got, err := run(t, c, 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g, want := ids(got), []string{"t1", "t2"}; !slices.Equal(g, want) {
-		t.Fatalf("events %v, want %v", g, want)
-	}
-	cn := &sup.Counters
-	if cn.Stalls.Load() != 1 || cn.Connects.Load() != 2 || cn.FrameErrors.Load() != 1 || sup.Counters.FrameErrorKinds()["malformed"] != 1 || cn.BackfillErrors.Load() != 1 {
-		t.Fatalf("stalls %d connects %d frame errors %d %v backfill errors %d", cn.Stalls.Load(), cn.Connects.Load(), cn.FrameErrors.Load(), cn.FrameErrorKinds(), cn.BackfillErrors.Load())
-	}
-}
-
-// TestSupervisorHandlerErrorStops: a handler error ends Run with that
-// error; dial failures are retried with backoff meanwhile.
-func TestSupervisorHandlerErrorStops(t *testing.T) {
-	boom := errors.New("kafka refused")
-	c := &scripted{sessions: [][]step{{{evs: []Event{trade("1", 10), trade("2", 20)}}}}}
-	sup, got, err := run(t, c, 0, boom)
-	if !errors.Is(err, boom) || len(got) != 1 || sup.Counters.Connects.Load() != 1 {
-		t.Fatalf("Run: %v after %d events, %d connects", err, len(got), sup.Counters.Connects.Load())
 	}
 }

@@ -50,8 +50,12 @@ type Config struct {
 type VenueConfig struct {
 	// Name selects the venue ("poloniex"); the Factory builds it.
 	Name string
-	// Symbols as the venue spells them (BTC_USDT).
+	// Symbols as the venue spells them (BTC_USDT) or normalized (BTC-USDT);
+	// the venue's market list resolves them before streaming starts.
 	Symbols []string
+	// WSURL and RESTURL override the venue's live endpoints (testnets,
+	// regional endpoints such as Binance.US, proxies); empty keeps them.
+	WSURL, RESTURL string
 	// Fake ingests from the venue's local fake exchange (synthetic data)
 	// instead of the live one; Seed seeds its market.
 	Fake bool

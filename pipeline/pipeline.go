@@ -84,7 +84,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Factory == nil {
 		var errs []error
 		for _, v := range cfg.Venues {
-			if _, ok := factories[v.Name]; !ok && v.Connector == nil {
+			if _, err := exchange.Lookup(v.Name); err != nil && v.Connector == nil {
 				errs = append(errs, &UnknownVenueError{Name: v.Name, Known: Venues()})
 			}
 		}
@@ -164,12 +164,14 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 				cleanup = append(cleanup, v.Close)
 			}
 		}
-		venues = append(venues, built{vc, v})
-		if v.Check != nil {
-			if err := v.Check(ctx, vc.Symbols); err != nil {
+		if v.Resolve != nil {
+			syms, err := v.Resolve(ctx, vc.Symbols)
+			if err != nil {
 				return err
 			}
+			vc.Symbols = syms
 		}
+		venues = append(venues, built{vc, v})
 	}
 	brokers, registryURL := cfg.Brokers, cfg.RegistryURL
 	if len(brokers) == 0 {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
-	"github.com/tickertape/tickertape/exchange/poloniex"
 	"github.com/tickertape/tickertape/internal/poll"
 	"github.com/tickertape/tickertape/stream"
 )
@@ -50,7 +49,7 @@ func TestRunEmbeddedSnapshot(t *testing.T) {
 	if !info.Embedded || len(info.Brokers) != 1 || !strings.HasPrefix(info.RegistryURL, "http://127.0.0.1:") || p.Stack() == nil {
 		t.Fatalf("info %+v", info)
 	}
-	if len(info.Venues) != 1 || !info.Venues[0].Synthetic || !strings.Contains(info.Venues[0].Description, "fake Poloniex on http://127.0.0.1:") {
+	if len(info.Venues) != 1 || !info.Venues[0].Synthetic || !strings.Contains(info.Venues[0].Description, "fake Poloniex") || !strings.Contains(info.Venues[0].Description, " on http://127.0.0.1:") {
 		t.Fatalf("venues %+v", info.Venues)
 	}
 	var s Snapshot
@@ -120,23 +119,113 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
-// TestLivePoloniexCheck: an unreachable venue and an unknown symbol are
-// typed errors the CLI turns into advice.
-func TestLivePoloniexCheck(t *testing.T) {
-	err := checkPoloniex(context.Background(), poloniex.New(poloniex.Config{RESTURL: "http://127.0.0.1:1"}), []string{"BTC_USDT"})
-	var ue *UnreachableError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot reach Poloniex") {
-		t.Fatalf("without network: %v", err)
+// TestResolveSymbols: for every registered venue, an unreachable venue and
+// an unknown symbol are typed errors the CLI turns into advice, and
+// normalized symbols resolve to the venue's spelling.
+func TestResolveSymbols(t *testing.T) {
+	for _, name := range Venues() {
+		v, err := DefaultFactory(VenueConfig{Name: name, RESTURL: "http://127.0.0.1:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Resolve(context.Background(), []string{"BTC-USDT"})
+		var ue *UnreachableError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot reach") {
+			t.Fatalf("%s without network: %v", name, err)
+		}
+		fv, err := DefaultFactory(VenueConfig{Name: name, Fake: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fv.Close()
+		if !fv.Synthetic || !strings.HasSuffix(fv.Connector.Name(), "-synthetic") {
+			t.Fatalf("%s fake: %+v", name, fv)
+		}
+		syms, err := fv.Resolve(context.Background(), fv.Connector.Info().DefaultSymbols)
+		if err != nil || len(syms) != 2 {
+			t.Fatalf("%s defaults: %v %v", name, syms, err)
+		}
+		_, err = fv.Resolve(context.Background(), []string{"BTC-USDX"})
+		var us *UnknownSymbolError
+		if !errors.As(err, &us) || us.Symbol != "BTC-USDX" || !strings.Contains(err.Error(), "close matches") {
+			t.Fatalf("%s unknown symbol: %v", name, err)
+		}
 	}
-	fake, err := poloniex.NewFake(poloniex.FakeConfig{})
+	fv, _ := DefaultFactory(VenueConfig{Name: "binance", Fake: true})
+	defer fv.Close()
+	if syms, err := fv.Resolve(context.Background(), []string{"eth-usdt", "BTCUSDT"}); err != nil || syms[0] != "ETHUSDT" || syms[1] != "BTCUSDT" {
+		t.Fatalf("binance: %v %v", syms, err)
+	}
+}
+
+// TestRunThreeVenues is `tickertape demo` with every venue: Poloniex,
+// Binance and Coinbase fakes in one process, one market.events topic, and
+// final candles of every symbol of every venue.
+func TestRunThreeVenues(t *testing.T) {
+	ivs, _ := stream.ParseIntervals("1s")
+	// Normalized symbols; each venue resolves them to its own spelling.
+	norm := map[string][]string{"binance": {"BTC-USDT", "ETH-USDT"}, "coinbase": {"BTC-USD", "ETH-USD"}, "poloniex": {"BTC-USDT", "ETH-USDT"}}
+	spelled := map[string]string{"binance": "BTCUSDT", "coinbase": "BTC-USD", "poloniex": "BTC_USDT"}
+	var venues []VenueConfig
+	for i, name := range []string{"binance", "coinbase", "poloniex"} {
+		venues = append(venues, VenueConfig{Name: name, Symbols: norm[name], Fake: true, Seed: uint64(i + 1), FakeTick: 20 * time.Millisecond})
+	}
+	p, err := New(Config{
+		Stack: app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet(),
+			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet()}},
+		Venues: venues, Candles: &CandleConfig{Intervals: ivs, Lateness: 200 * time.Millisecond, IdleAfter: 500 * time.Millisecond},
+		Partitions: 2, SampleEvery: 100 * time.Millisecond, Logger: quiet(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fake.Close()
-	err = checkPoloniex(context.Background(), poloniex.New(fake.Config()), []string{"BTC_USDT", "NOPE_USDT"})
-	var us *UnknownSymbolError
-	if !errors.As(err, &us) || us.Symbol != "NOPE_USDT" {
-		t.Fatalf("unknown symbol: %v", err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-p.Ready():
+	}
+	want := map[string][]string{"binance-synthetic": {"BTC-USDT", "ETH-USDT"}, "coinbase-synthetic": {"BTC-USD", "ETH-USD"}, "poloniex-synthetic": {"BTC-USDT", "ETH-USDT"}}
+	var s Snapshot
+	poll.Until(t, 60*time.Second, "trades, tickers, book updates and final candles of every symbol of every venue", func() bool {
+		s = p.Snapshot()
+		if len(s.Venues) != 3 {
+			return false
+		}
+		for _, v := range s.Venues {
+			if v.Trades == 0 || v.Tickers == 0 || v.BookUpdates == 0 || v.ProduceFailed != 0 {
+				return false
+			}
+			finals := map[string]bool{}
+			for _, c := range v.LatestCandles {
+				if c.Final && c.Interval == "1s" {
+					finals[c.Exchange+" "+c.Symbol] = true
+				}
+			}
+			if len(v.LatestCandles) == 0 {
+				return false
+			}
+			exch := v.LatestCandles[0].Exchange
+			for _, sym := range want[exch] {
+				if !finals[exch+" "+sym] {
+					return false
+				}
+			}
+		}
+		return true
+	}, func() string { return fmt.Sprintf("snapshot %+v", s) })
+	for _, v := range s.Venues {
+		if !v.Synthetic || v.Symbols[0] != spelled[v.Name] {
+			t.Fatalf("venue %s: symbols %v not resolved to the venue's spelling, or not synthetic", v.Name, v.Symbols)
+		}
 	}
 }
 

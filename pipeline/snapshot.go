@@ -38,9 +38,15 @@ type VenueSnapshot struct {
 	Duplicates                                            int64
 	Gaps, Resyncs, BookUpdatesDropped                     int64
 	BackfillRuns, BackfillErrors, BackfilledTrades        int64
-	BackfillIncomplete                                    int64
-	FrameErrors                                           int64
-	FrameErrorKinds                                       map[string]int64
+	// BackfillIncomplete counts ranges of trades the venue could not give
+	// back (logged with the range); TradesMissing the trades in them where
+	// the venue's ids tell.
+	BackfillIncomplete, TradesMissing int64
+	StreamGaps, Rollovers             int64
+	FrameErrors                       int64
+	FrameErrorKinds                   map[string]int64
+	Frames                            int64 // frames read from the venue
+	Connected                         bool  // a streaming connection is open now
 
 	// LatestCandles are the processor's latest candle of each of this
 	// venue's symbols and intervals (none without a processor), sorted by
@@ -66,6 +72,9 @@ type CandleSnapshot struct {
 	// (end offset minus the processor's read position); -1 while unknown.
 	Behind   int64
 	LagError string
+	// Watermarks are each key's (exchange:SYMBOL) watermark, UTC µs:
+	// windows ending at or before it are closed.
+	Watermarks map[string]int64
 	// LatestCandles are the latest candle of every key, every venue, sorted
 	// by exchange, symbol, then interval width.
 	LatestCandles []market.Candle
@@ -93,7 +102,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 		s.Candles = &CandleSnapshot{Group: p.proc.Group(),
 			Records: c.Records.Load(), Trades: c.Trades.Load(), SkippedKnown: c.SkippedKnown.Load(), SkippedUnknown: c.SkippedUnknown.Load(),
 			DeadLettered: c.DeadLettered.Load(), Late: c.Late.Load(), FinalCandles: c.FinalCandles.Load(), UpdateCandles: c.UpdateCandles.Load(),
-			Commits: c.Commits.Load(), Lag: smp.lag, Behind: smp.behind, LatestCandles: latest}
+			Commits: c.Commits.Load(), Lag: smp.lag, Behind: smp.behind, LatestCandles: latest, Watermarks: c.Watermarks()}
 		if smp.lagErr != nil {
 			s.Candles.LagError = smp.lagErr.Error()
 		}
@@ -110,8 +119,9 @@ func (p *Pipeline) Snapshot() Snapshot {
 			Connects: sc.Connects.Load(), Reconnects: max(sc.Connects.Load()-1, 0), DialErrors: sc.DialErrors.Load(), Disconnects: sc.Disconnects.Load(),
 			Stalls: sc.Stalls.Load(), Duplicates: sc.Duplicates.Load(), Gaps: sc.Gaps.Load(), Resyncs: sc.Resyncs.Load(),
 			BookUpdatesDropped: sc.BookUpdatesDropped.Load(), BackfillRuns: sc.BackfillRuns.Load(), BackfillErrors: sc.BackfillErrors.Load(),
-			BackfilledTrades: sc.BackfilledTrades.Load(), BackfillIncomplete: sc.BackfillIncomplete.Load(),
-			FrameErrors: sc.FrameErrors.Load(), FrameErrorKinds: sc.FrameErrorKinds()}
+			BackfilledTrades: sc.BackfilledTrades.Load(), BackfillIncomplete: sc.BackfillGaps.Load(), TradesMissing: sc.BackfillMissing.Load(),
+			StreamGaps: sc.StreamGaps.Load(), Rollovers: sc.Rollovers.Load(),
+			FrameErrors: sc.FrameErrors.Load(), FrameErrorKinds: sc.FrameErrorKinds(), Frames: sc.Frames.Load(), Connected: sc.Connected.Load()}
 		for _, c := range latest {
 			if c.Exchange == v.v.Connector.Name() {
 				vs.LatestCandles = append(vs.LatestCandles, c)

@@ -54,8 +54,12 @@ func TestRestartedFakeDoesNotRepeatTradeIDs(t *testing.T) {
 		return lo, hi
 	}
 	vc := VenueConfig{Name: "poloniex", Fake: true, Seed: 1, FakeTick: 5 * time.Millisecond}
-	_, hi1 := trades(fakeConfig(vc, time.Now()))
-	lo2, _ := trades(fakeConfig(vc, time.Now()))
+	cfg := func() poloniex.FakeConfig {
+		o := fakeOptions(vc, time.Now())
+		return poloniex.FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick, FirstTradeID: o.FirstTradeID}
+	}
+	_, hi1 := trades(cfg())
+	lo2, _ := trades(cfg())
 	if lo2 <= hi1 {
 		t.Fatalf("the second run's first trade id %d is not above the first run's last %d", lo2, hi1)
 	}

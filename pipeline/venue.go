@@ -2,13 +2,16 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/tickertape/tickertape/exchange"
-	"github.com/tickertape/tickertape/exchange/poloniex"
+	// The venues built in: each registers itself with exchange.Register.
+	_ "github.com/tickertape/tickertape/exchange/binance"
+	_ "github.com/tickertape/tickertape/exchange/coinbase"
+	_ "github.com/tickertape/tickertape/exchange/poloniex"
 )
 
 // Venue is a built venue: its connector and what comes with it.
@@ -16,12 +19,13 @@ type Venue struct {
 	Connector exchange.Connector
 	// Synthetic is true for a fake exchange's made-up market.
 	Synthetic bool
-	// Description says what it connects to, for a banner ("fake Poloniex on
+	// Description says what it connects to, for a banner ("fake binance on
 	// http://127.0.0.1:41234").
 	Description string
-	// Check, if set, runs before streaming starts: for a live venue, that it
-	// answers and knows every symbol.
-	Check func(ctx context.Context, symbols []string) error
+	// Resolve, if set, runs before streaming starts: it checks that the
+	// venue answers and knows every symbol (given in the venue's spelling or
+	// as BASE-QUOTE) and returns them in the venue's spelling.
+	Resolve func(ctx context.Context, symbols []string) ([]string, error)
 	// Close releases what the factory started (a fake exchange); may be nil.
 	Close func()
 }
@@ -29,26 +33,75 @@ type Venue struct {
 // A Factory builds the venue a VenueConfig names.
 type Factory func(VenueConfig) (Venue, error)
 
-// factories are the venues built in, by name.
-var factories = map[string]Factory{"poloniex": newPoloniex}
+// Venues lists the names DefaultFactory knows (the exchange registry), sorted.
+func Venues() []string { return exchange.Names() }
 
-// Venues lists the names DefaultFactory knows, sorted.
-func Venues() []string {
-	names := make([]string, 0, len(factories))
-	for n := range factories {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// DefaultFactory builds the venues built into tickertape by name.
+// DefaultFactory builds a venue registered with exchange.Register: the live
+// connector (with the URL overrides of the VenueConfig), or the venue's
+// fake and a connector aimed at it.
 func DefaultFactory(vc VenueConfig) (Venue, error) {
-	f, ok := factories[vc.Name]
-	if !ok {
+	reg, err := exchange.Lookup(vc.Name)
+	if err != nil {
 		return Venue{}, &UnknownVenueError{Name: vc.Name, Known: Venues()}
 	}
-	return f(vc)
+	if !vc.Fake {
+		conn, err := reg.New(exchange.Options{WSURL: vc.WSURL, RESTURL: vc.RESTURL})
+		if err != nil {
+			return Venue{}, err
+		}
+		info := conn.Info()
+		rest := info.RESTURL
+		if vc.RESTURL != "" {
+			rest = vc.RESTURL
+		}
+		return Venue{Connector: conn, Description: info.Title + " (" + rest + ")", Resolve: resolver(conn)}, nil
+	}
+	if reg.NewFake == nil {
+		return Venue{}, fmt.Errorf("pipeline: %s has no fake exchange", vc.Name)
+	}
+	fake, err := reg.NewFake(fakeOptions(vc, time.Now()))
+	if err != nil {
+		return Venue{}, err
+	}
+	conn, err := reg.New(fake.Options())
+	if err != nil {
+		fake.Close()
+		return Venue{}, err
+	}
+	return Venue{Connector: conn, Synthetic: true, Description: "fake " + conn.Info().Title + " on " + fake.Options().RESTURL, Resolve: resolver(conn), Close: fake.Close}, nil
+}
+
+// fakeOptions are the fake of a venue. Its trade ids start from the clock
+// (microseconds since 1970, far ahead of the few hundred ids a second a fake
+// makes), so a demo restarted on the same data directory never repeats an
+// id it wrote before.
+func fakeOptions(vc VenueConfig, now time.Time) exchange.FakeOptions {
+	return exchange.FakeOptions{Seed: vc.Seed, Tick: vc.FakeTick, TradesPerTick: vc.FakeTradesPerTick, FirstTradeID: now.UnixMicro()}
+}
+
+// resolver checks symbols against the venue's market list (cached).
+func resolver(conn exchange.Connector) func(context.Context, []string) ([]string, error) {
+	d := exchange.NewDiscovery(conn, time.Hour)
+	return func(ctx context.Context, symbols []string) ([]string, error) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := d.Markets(cctx); err != nil {
+			return nil, &UnreachableError{Venue: conn.Info().Title, Err: err}
+		}
+		ms, err := d.Resolve(cctx, symbols)
+		if err != nil {
+			var us *exchange.UnknownSymbolError
+			if errors.As(err, &us) {
+				return nil, &UnknownSymbolError{Venue: conn.Name(), Symbol: us.Symbol, Example: conn.Info().SymbolExample, Err: err}
+			}
+			return nil, err
+		}
+		out := make([]string, len(ms))
+		for i, m := range ms {
+			out[i] = m.VenueSymbol
+		}
+		return out, nil
+	}
 }
 
 // UnknownVenueError is a venue name no factory knows.
@@ -59,48 +112,6 @@ type UnknownVenueError struct {
 
 func (e *UnknownVenueError) Error() string {
 	return fmt.Sprintf("pipeline: unknown venue %q (known: %s)", e.Name, strings.Join(e.Known, ", "))
-}
-
-func newPoloniex(vc VenueConfig) (Venue, error) {
-	if !vc.Fake {
-		conn := poloniex.New(poloniex.Config{})
-		return Venue{Connector: conn, Description: "Poloniex (" + poloniex.RESTURL + ")", Check: func(ctx context.Context, symbols []string) error {
-			return checkPoloniex(ctx, conn, symbols)
-		}}, nil
-	}
-	fake, err := poloniex.NewFake(fakeConfig(vc, time.Now()))
-	if err != nil {
-		return Venue{}, err
-	}
-	return Venue{Connector: poloniex.New(fake.Config()), Synthetic: true, Description: "fake Poloniex on " + fake.RESTURL(), Close: fake.Close}, nil
-}
-
-// fakeConfig is the fake Poloniex of a venue. Its trade ids start from the
-// clock (microseconds since 1970, far ahead of the few hundred ids a second
-// the fake makes), so a demo restarted on the same data directory never
-// repeats an id it wrote before.
-func fakeConfig(vc VenueConfig, now time.Time) poloniex.FakeConfig {
-	return poloniex.FakeConfig{Seed: vc.Seed, Tick: vc.FakeTick, MaxTradesPerTick: vc.FakeTradesPerTick, FirstTradeID: now.UnixMicro()}
-}
-
-// checkPoloniex makes sure live Poloniex answers and knows the symbols.
-func checkPoloniex(ctx context.Context, conn *poloniex.Connector, symbols []string) error {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	markets, err := conn.Markets(cctx)
-	if err != nil {
-		return &UnreachableError{Venue: "Poloniex", Err: err}
-	}
-	known := map[string]bool{}
-	for _, m := range markets {
-		known[m.Symbol] = true
-	}
-	for _, s := range symbols {
-		if !known[s] {
-			return &UnknownSymbolError{Venue: "Poloniex", Symbol: s, Example: "BTC_USDT"}
-		}
-	}
-	return nil
 }
 
 // UnreachableError is a live venue that did not answer.
@@ -118,8 +129,15 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // UnknownSymbolError is a symbol the venue does not list.
 type UnknownSymbolError struct {
 	Venue, Symbol, Example string
+	Err                    error // names the close matches
 }
 
 func (e *UnknownSymbolError) Error() string {
-	return fmt.Sprintf("%s has no symbol %q (symbols look like %s)", e.Venue, e.Symbol, e.Example)
+	msg := fmt.Sprintf("%s has no symbol %q", e.Venue, e.Symbol)
+	if e.Err != nil {
+		msg = e.Err.Error()
+	}
+	return msg + fmt.Sprintf(" (symbols look like %s, or BASE-QUOTE)", e.Example)
 }
+
+func (e *UnknownSymbolError) Unwrap() error { return e.Err }

@@ -100,7 +100,7 @@ func TestRegisterLookupAndRead(t *testing.T) {
 		t.Fatalf("GET /schemas/ids/1?subject=...: %d %v", st, byID)
 	}
 	var types []string
-	if ts.call("GET", "/schemas/types", nil, &types); !slices.Equal(types, []string{"AVRO"}) {
+	if ts.call("GET", "/schemas/types", nil, &types); !slices.Equal(types, []string{"JSON", "PROTOBUF", "AVRO"}) {
 		t.Fatalf("types %v", types)
 	}
 	var root map[string]any

@@ -73,7 +73,7 @@ func loadReferences(cache *avro.SchemaCache, refs []Reference, resolve resolver,
 // adding a default (the usual way to make a change compatible) would look
 // like the same schema and be silently discarded.
 func identity(s avro.Schema, refs []Reference) (string, error) {
-	b, err := json.Marshal(s)
+	b, err := marshalAvro(s, true)
 	if err != nil {
 		return "", err
 	}
@@ -92,8 +92,82 @@ func normalizeAvro(text string, s avro.Schema, refs []Reference) (string, error)
 	if len(refs) > 0 {
 		return compactJSON(text)
 	}
-	b, err := json.Marshal(s)
+	b, err := marshalAvro(s, false)
 	return string(b), err
+}
+
+// marshalAvro is a schema's full JSON without the attributes Avro's parser
+// ignores on a primitive type: {"type":"int","name":"x"} is "int" with no
+// name (Java Avro reserves name, namespace, aliases, doc and the complex
+// types' keys, and drops them from primitives), so it is the same schema.
+func marshalAvro(s avro.Schema, canonical bool) ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err != nil || !bytes.Contains(b, []byte(`"name"`)) && !bytes.Contains(b, []byte(`"doc"`)) && !bytes.Contains(b, []byte(`"aliases"`)) && !bytes.Contains(b, []byte(`"namespace"`)) {
+		return b, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return b, nil
+	}
+	v, changed := stripPrimitives(v)
+	if !changed && !canonical {
+		return b, nil
+	}
+	return json.Marshal(v)
+}
+
+var avroPrimitives = map[string]bool{"null": true, "boolean": true, "int": true, "long": true, "float": true, "double": true, "bytes": true, "string": true}
+
+// stripPrimitives removes reserved attributes from primitive schemas at
+// schema positions of v (a decoded schema), writing a primitive left with
+// its type alone as the bare type name, and reports whether it changed
+// anything.
+func stripPrimitives(v any) (any, bool) {
+	changed := false
+	sub := func(x any) any {
+		nv, c := stripPrimitives(x)
+		changed = changed || c
+		return nv
+	}
+	switch x := v.(type) {
+	case []any:
+		for i, b := range x {
+			x[i] = sub(b)
+		}
+	case map[string]any:
+		switch t := x["type"].(type) {
+		case string:
+			if avroPrimitives[t] {
+				for _, k := range []string{"name", "namespace", "aliases", "doc", "fields", "items", "size", "symbols", "values"} {
+					if _, ok := x[k]; ok {
+						delete(x, k)
+						changed = true
+					}
+				}
+				if changed && len(x) == 1 {
+					return t, true
+				}
+			}
+			if fs, ok := x["fields"].([]any); ok && (t == "record" || t == "error") {
+				for _, f := range fs {
+					if fm, ok := f.(map[string]any); ok {
+						fm["type"] = sub(fm["type"])
+					}
+				}
+			}
+			if t == "array" {
+				x["items"] = sub(x["items"])
+			}
+			if t == "map" {
+				x["values"] = sub(x["values"])
+			}
+		default:
+			x["type"] = sub(t)
+		}
+	}
+	return v, changed
 }
 
 // compactJSON removes insignificant whitespace, as Confluent stores schemas.

@@ -46,6 +46,7 @@ const (
 	CodeInvalidMode                = 42204
 	CodeOperationNotPermitted      = 42205
 	CodeReferenceExists            = 42206
+	CodeSchemaTooLarge             = 42209
 	CodeStoreError                 = 50001
 	CodeOperationTimeout           = 50002
 	CodeForwardingError            = 50003

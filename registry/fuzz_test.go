@@ -136,3 +136,68 @@ func FuzzReadAPI(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONSchema compiles arbitrary JSON Schema text: no panics, bounded
+// work, and a schema that compiles is compatible with itself and keeps its
+// identity when normalized.
+func FuzzJSONSchema(f *testing.F) {
+	for _, s := range []string{`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"]}`, `true`, `{"$ref":"#/definitions/a","definitions":{"a":{"type":["string","null"]}}}`,
+		`{"$schema":"https://json-schema.org/draft/2020-12/schema","prefixItems":[{"type":"integer"}],"items":false}`, `{"anyOf":[{"enum":[1,2]},{"not":{"const":3}}]}`,
+		`{"$schema":"http://json-schema.org/draft-04/schema#","type":"number","maximum":3,"exclusiveMaximum":true}`, `{"$ref":"other.json"}`, `{"$ref":"#/definitions/a","definitions":{"a":{"$ref":"#/definitions/a"}}}`, `[`} {
+		f.Add(s)
+	}
+	none := func(string, int) (*schemaEntry, bool) { return nil, false }
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := compileJSON(text, nil, none)
+		if err != nil {
+			return
+		}
+		if msgs := c.check(c); len(msgs) > 0 {
+			t.Fatalf("%s incompatible with itself: %v", text, msgs)
+		}
+		id, _ := c.identity()
+		norm, _ := c.normalized()
+		c2, err := compileJSON(norm, nil, none)
+		if err != nil {
+			t.Fatalf("normalized %s does not compile: %v", norm, err)
+		}
+		if id2, _ := c2.identity(); id2 != id {
+			t.Fatalf("normalizing changed identity: %s / %s", id, id2)
+		}
+	})
+}
+
+// FuzzProtobuf compiles arbitrary .proto text: no panics, a schema that
+// compiles is compatible with itself, its normalized text compiles to the
+// same identity, and its serialized form is produced.
+func FuzzProtobuf(f *testing.F) {
+	for _, s := range []string{"syntax = \"proto3\";\npackage a;\nmessage M { int64 a = 1; oneof o { string b = 2; } map<string, int32> m = 3; repeated M next = 4; }\nenum E { X = 0; }",
+		"syntax = \"proto2\";\nmessage M { required int32 a = 1 [default = 3]; optional group G = 2 { optional int32 x = 3; } extensions 10 to 20; }",
+		"syntax = \"proto3\";\nimport \"google/protobuf/timestamp.proto\";\nmessage T { google.protobuf.Timestamp at = 1; optional string s = 2; }",
+		"syntax = \"proto3\";\nimport \"google/protobuf/descriptor.proto\";\nextend google.protobuf.MessageOptions { string tag = 50000; }\nmessage M { option (tag) = \"x\"; reserved 5, 8 to 9; reserved \"old\"; }\nservice S { rpc Get(M) returns (stream M); }",
+		"edition = \"2023\";\nmessage M { int32 a = 1; }", "message {"} {
+		f.Add(s)
+	}
+	none := func(string, int) (*schemaEntry, bool) { return nil, false }
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := compileProto(text, nil, none)
+		if err != nil {
+			return
+		}
+		if msgs := c.check(c); len(msgs) > 0 {
+			t.Fatalf("%q incompatible with itself: %v", text, msgs)
+		}
+		if _, err := c.(*protoCompiled).serialized(); err != nil {
+			t.Fatalf("serialized: %v", err)
+		}
+		id, _ := c.identity()
+		norm, _ := c.normalized()
+		c2, err := compileProto(norm, nil, none)
+		if err != nil {
+			t.Fatalf("normalized text of %q does not compile: %v\n%s", text, err, norm)
+		}
+		if id2, _ := c2.identity(); id2 != id {
+			t.Fatalf("normalizing %q changed identity:\n%s", text, norm)
+		}
+	})
+}

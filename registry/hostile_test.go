@@ -31,7 +31,7 @@ func TestOversizeAndInvalidInputGet4xx(t *testing.T) {
 		fields, n = append(fields, f), n+len(f)+1
 	}
 	big := `{"type":"record","name":"Big","fields":[` + strings.Join(fields, ",") + `]}`
-	ts.wantError("POST", "/subjects/big/versions", map[string]string{"schema": big}, 422, 42201)
+	ts.wantError("POST", "/subjects/big/versions", map[string]string{"schema": big}, 422, 42209)
 	// A body over 2 MiB: 413 without reading it all.
 	for len(big) < 3<<20 {
 		big += strings.Repeat(" ", 1<<20)

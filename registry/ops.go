@@ -7,6 +7,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,8 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-
-	"github.com/tickertape/tickertape/internal/avrocompat"
 )
 
 // Compatibility levels and modes.
@@ -50,6 +49,10 @@ type RegisterRequest struct {
 	Schema     string      `json:"schema"`
 	SchemaType string      `json:"schemaType,omitempty"`
 	References []Reference `json:"references,omitempty"`
+	// Metadata and RuleSet are stored and returned as given (Confluent's
+	// data contracts); rules are not executed.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	RuleSet  json.RawMessage `json:"ruleSet,omitempty"`
 	// ID and Version are for IMPORT mode only.
 	ID      int `json:"id,omitempty"`
 	Version int `json:"version,omitempty"`
@@ -127,14 +130,16 @@ func validSubject(s string) *Error {
 	return nil
 }
 
-func checkSchemaType(t string) *Error {
-	switch strings.ToUpper(t) {
-	case "", "AVRO":
-		return nil
-	case "JSON", "PROTOBUF":
-		return errf(CodeInvalidSchema, "Schema type %s is not supported yet; this registry stores AVRO schemas", t)
+// checkSchemaType returns the schema type in the API's spelling (AVRO when
+// none is given).
+func checkSchemaType(t string) (string, *Error) {
+	switch u := strings.ToUpper(t); u {
+	case "":
+		return typeAvro, nil
+	case typeAvro, typeJSON, typeProtobuf:
+		return u, nil
 	}
-	return errf(CodeInvalidSchema, "Invalid schema type %q; valid types are AVRO (JSON and PROTOBUF are not supported yet)", t)
+	return "", errf(CodeInvalidSchema, "Invalid schema type %s; valid types are AVRO, JSON and PROTOBUF", t)
 }
 
 // prepared is a parsed schema ready to register or look up.
@@ -148,14 +153,13 @@ type prepared struct {
 // Results for schemas without references are cached by their text: parsing
 // is most of the cost of a lookup or a repeated registration.
 func (r *Registry) prepare(req RegisterRequest, normalize bool) (prepared, *Error) {
-	if e := checkSchemaType(req.SchemaType); e != nil {
+	typ, e := checkSchemaType(req.SchemaType)
+	if e != nil {
 		return prepared{}, e
 	}
-	if len(req.Schema) > r.cfg.MaxSchemaBytes {
-		return prepared{}, errf(CodeInvalidSchema, "The schema is %d bytes; the largest accepted is %d (its record must fit the schemas topic's max.message.bytes)", len(req.Schema), r.cfg.MaxSchemaBytes)
-	}
-	if len(req.References) == 0 {
-		key := prepKey{req.Schema, normalize}
+	req.SchemaType = typ
+	if len(req.References) == 0 && len(req.Metadata) == 0 && len(req.RuleSet) == 0 {
+		key := prepKey{typ, req.Schema, normalize}
 		if p, ok := r.prepCache.get(key); ok {
 			return p, nil
 		}
@@ -172,28 +176,50 @@ func (r *Registry) prepareUncached(req RegisterRequest, normalize bool) (prepare
 	if strings.TrimSpace(req.Schema) == "" {
 		return prepared{}, errf(CodeInvalidSchema, "Empty schema")
 	}
-	parsed, err := parseAvro(req.Schema, req.References, r.st.resolve)
-	if err != nil {
-		return prepared{}, errf(CodeInvalidSchema, "Invalid schema %s, details: %v", truncate(req.Schema, 200), err)
+	if len(req.Schema) > maxSchemaBytes {
+		return prepared{}, errf(CodeSchemaTooLarge, "Schema too large: it is %d bytes; the limit is %d bytes (a _schemas record must fit Kafka's 1 MiB message size)", len(req.Schema), maxSchemaBytes)
 	}
-	id, err := identity(parsed, req.References)
+	for name, extra := range map[string]json.RawMessage{"metadata": req.Metadata, "ruleSet": req.RuleSet} {
+		if len(extra) > 0 && string(extra) != "null" && (len(extra) == 0 || extra[0] != '{') {
+			return prepared{}, errf(CodeInvalidSchema, "Invalid schema: %s must be a JSON object", name)
+		}
+	}
+	parsed, err := compile(req.SchemaType, req.Schema, req.References, r.st.resolve)
+	if err != nil {
+		return prepared{}, errf(CodeInvalidSchema, "Invalid %s schema %s, details: %v", req.SchemaType, truncate(req.Schema, 200), err)
+	}
+	id, err := fullIdentity(req.SchemaType, parsed, req.References, req.Metadata, req.RuleSet)
 	if err != nil {
 		return prepared{}, errf(CodeInvalidSchema, "Invalid schema: %v", err)
 	}
 	var text string
-	if normalize {
-		text, err = normalizeAvro(req.Schema, parsed, req.References)
-	} else {
+	switch {
+	case normalize:
+		text, err = parsed.normalized()
+	case req.SchemaType == typeProtobuf:
+		text = req.Schema // .proto text is kept as written
+		if p := parsed.(*protoCompiled); p.fromDescriptor {
+			text = printProto(p.fd, true) // a serialized descriptor is stored as .proto text, as Confluent does
+		}
+	default:
 		text, err = compactJSON(req.Schema)
 	}
 	if err != nil {
 		return prepared{}, errf(CodeInvalidSchema, "Invalid schema: %v", err)
 	}
-	e := &schemaEntry{Type: "AVRO", Schema: text, References: req.References, identity: id, parsed: parsed}
+	e := &schemaEntry{Type: req.SchemaType, Schema: text, References: req.References, Metadata: nullToNil(req.Metadata), RuleSet: nullToNil(req.RuleSet), identity: id, parsed: parsed}
 	return prepared{text: text, identity: id, entry: e}, nil
 }
 
+func nullToNil(m json.RawMessage) json.RawMessage {
+	if string(m) == "null" {
+		return nil
+	}
+	return m
+}
+
 type prepKey struct {
+	typ       string
 	text      string
 	normalize bool
 }
@@ -307,7 +333,10 @@ func (r *Registry) register(ctx context.Context, subject string, req RegisterReq
 		version = req.Version
 	}
 	r.mu.RUnlock()
-	v := schemaValue{Subject: subject, Version: version, ID: id, References: req.References, Schema: p.text}
+	v := schemaValue{Subject: subject, Version: version, ID: id, References: req.References, Schema: p.text, Metadata: p.entry.Metadata, RuleSet: p.entry.RuleSet}
+	if p.entry.Type != typeAvro {
+		v.SchemaType = p.entry.Type
+	}
 	if e := r.write(ctx, record{schemaKey(subject, version), marshal(v)}); e != nil {
 		return 0, toError(e)
 	}
@@ -367,18 +396,20 @@ func (r *Registry) checkCompat(subject string, newSchema *schemaEntry, level str
 	for _, old := range olds {
 		oe := r.st.schemas[old.ID]
 		if oe == nil || oe.parsed == nil {
-			continue // not an Avro schema we can read; Confluent skips those too
+			continue // a schema we cannot read; Confluent skips those too
 		}
-		var found []avrocompat.Incompatibility
-		if strings.HasPrefix(level, "BACKWARD") || strings.HasPrefix(level, "FULL") {
-			found = append(found, avrocompat.Check(newSchema.parsed, oe.parsed)...)
+		var found []string
+		if oe.Type != newSchema.Type {
+			found = append(found, fmt.Sprintf("Incompatible schema type: the subject's version %d is %s, the new schema is %s", old.Version, oe.Type, newSchema.Type))
+		} else {
+			if strings.HasPrefix(level, "BACKWARD") || strings.HasPrefix(level, "FULL") {
+				found = append(found, newSchema.parsed.check(oe.parsed)...)
+			}
+			if strings.HasPrefix(level, "FORWARD") || strings.HasPrefix(level, "FULL") {
+				found = append(found, oe.parsed.check(newSchema.parsed)...)
+			}
 		}
-		if strings.HasPrefix(level, "FORWARD") || strings.HasPrefix(level, "FULL") {
-			found = append(found, avrocompat.Check(oe.parsed, newSchema.parsed)...)
-		}
-		for _, f := range found {
-			msgs = append(msgs, f.String())
-		}
+		msgs = append(msgs, found...)
 		if len(found) > 0 {
 			msgs = append(msgs, fmt.Sprintf("{oldSchemaVersion: %d}", old.Version), fmt.Sprintf("{oldSchema: '%s'}", oe.Schema), fmt.Sprintf("{compatibility: '%s'}", level))
 		}
@@ -419,7 +450,7 @@ func (r *Registry) deleteVersion(ctx context.Context, subject, version string, p
 	}
 	if !permanent && sv.Deleted {
 		r.mu.RUnlock()
-		return 0, errf(CodeVersionSoftDeleted, "Subject '%s' Version %d was soft deleted. Set permanent=true to delete permanently", subject, sv.Version)
+		return 0, errf(CodeVersionSoftDeleted, "Subject '%s' Version %d was soft deleted.Set permanent=true to delete permanently", subject, sv.Version)
 	}
 	if permanent && !sv.Deleted {
 		r.mu.RUnlock()
@@ -435,8 +466,8 @@ func (r *Registry) deleteVersion(ctx context.Context, subject, version string, p
 	if !permanent {
 		val := schemaValue{Subject: subject, Version: sv.Version, ID: sv.ID, Deleted: true}
 		if entry != nil {
-			val.Schema, val.References = entry.Schema, entry.References
-			if entry.Type != "AVRO" {
+			val.Schema, val.References, val.Metadata, val.RuleSet = entry.Schema, entry.References, entry.Metadata, entry.RuleSet
+			if entry.Type != typeAvro {
 				val.SchemaType = entry.Type
 			}
 		}
@@ -468,7 +499,7 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 	live := s.live()
 	if !permanent && !live {
 		r.mu.RUnlock()
-		return nil, errf(CodeSubjectSoftDeleted, "Subject '%s' was soft deleted. Set permanent=true to delete permanently", subject)
+		return nil, errf(CodeSubjectSoftDeleted, "Subject '%s' was soft deleted.Set permanent=true to delete permanently", subject)
 	}
 	if permanent && live {
 		r.mu.RUnlock()
@@ -492,7 +523,10 @@ func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent 
 		versions = append(versions, sv.Version)
 		val := schemaValue{Subject: subject, Version: sv.Version, ID: sv.ID, Deleted: true}
 		if e := r.st.schemas[sv.ID]; e != nil {
-			val.Schema, val.References = e.Schema, e.References
+			val.Schema, val.References, val.Metadata, val.RuleSet = e.Schema, e.References, e.Metadata, e.RuleSet
+			if e.Type != typeAvro {
+				val.SchemaType = e.Type
+			}
 		}
 		recs = append(recs, record{schemaKey(subject, sv.Version), marshal(val)})
 	}

@@ -41,13 +41,15 @@ type Reference struct {
 
 // schemaValue is the value of a SCHEMA record.
 type schemaValue struct {
-	Subject    string      `json:"subject"`
-	Version    int         `json:"version"`
-	ID         int         `json:"id"`
-	SchemaType string      `json:"schemaType,omitempty"` // empty means AVRO
-	References []Reference `json:"references,omitempty"`
-	Schema     string      `json:"schema"`
-	Deleted    bool        `json:"deleted"`
+	Subject    string          `json:"subject"`
+	Version    int             `json:"version"`
+	ID         int             `json:"id"`
+	SchemaType string          `json:"schemaType,omitempty"` // empty means AVRO
+	References []Reference     `json:"references,omitempty"`
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	RuleSet    json.RawMessage `json:"ruleSet,omitempty"`
+	Schema     string          `json:"schema"`
+	Deleted    bool            `json:"deleted"`
 }
 
 type configValue struct {

@@ -38,9 +38,6 @@ type Config struct {
 	// MaxBodyBytes caps request bodies (413 above it, before they are read
 	// further). Default 2 MiB.
 	MaxBodyBytes int64
-	// MaxSchemaBytes caps a schema's text (422 before it is parsed): its record
-	// must fit the topic's max.message.bytes (1 MiB by default). Default 1000000.
-	MaxSchemaBytes int
 	// ReadHeaderTimeout, ReadTimeout and IdleTimeout are the HTTP server's
 	// (see NewHTTPServer): defaults 10 s, 60 s and 2 min.
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
@@ -69,6 +66,7 @@ type Registry struct {
 	broken  *Error     // under writeMu: Topic was deleted or replaced; writes stop
 
 	prepCache prepCache // parsed schemas by text (prepare)
+	metrics   *metrics
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -94,9 +92,6 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 2 << 20
 	}
-	if cfg.MaxSchemaBytes <= 0 {
-		cfg.MaxSchemaBytes = 1000000
-	}
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = 10 * time.Second
 	}
@@ -117,6 +112,7 @@ func New(cfg Config) (*Registry, error) {
 	}
 	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "registry"), st: newState(), ready: make(chan struct{})}
 	r.progress = sync.NewCond(&r.mu)
+	r.metrics = newMetrics(r)
 	return r, nil
 }
 
@@ -330,4 +326,4 @@ func (r *Registry) Close() {
 }
 
 // Handler serves the Confluent REST API.
-func (r *Registry) Handler() http.Handler { return r.routes() }
+func (r *Registry) Handler() http.Handler { return r.metrics.instrument(r.routes()) }

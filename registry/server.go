@@ -48,7 +48,7 @@ func (r *Registry) routes() http.Handler {
 	read("GET /subjects/{subject}/versions/{version}/referencedby", r.getReferencedBy)
 	read("POST /subjects/{subject}", r.lookup)
 	read("GET /schemas", r.listSchemas)
-	read("GET /schemas/types", func(*http.Request) (any, *Error) { return []string{"AVRO"}, nil })
+	read("GET /schemas/types", func(*http.Request) (any, *Error) { return schemaTypes, nil })
 	read("GET /schemas/ids/{id}", r.getSchemaByID)
 	read("GET /schemas/ids/{id}/schema", r.getSchemaByIDRaw)
 	read("GET /schemas/ids/{id}/versions", r.getSchemaVersions)
@@ -76,7 +76,11 @@ func (r *Registry) routes() http.Handler {
 			req.Body = http.MaxBytesReader(w, req.Body, r.cfg.MaxBodyBytes)
 		}
 		if _, pattern := mux.Handler(req); pattern == "" {
-			r.respond(w, req, nil, &Error{Code: http.StatusNotFound, Message: "HTTP 404 Not Found: no such endpoint " + req.Method + " " + req.URL.Path})
+			r.respond(w, req, nil, &Error{Code: http.StatusNotFound, Message: "HTTP 404 Not Found"})
+			return
+		}
+		if e := negotiate(req); e != nil {
+			r.respond(w, req, nil, e)
 			return
 		}
 		mux.ServeHTTP(w, req)
@@ -86,9 +90,9 @@ func (r *Registry) routes() http.Handler {
 // respond writes v as JSON, or the error in Confluent's format. A string v
 // that is a raw schema (the /schema endpoints) is written as is.
 func (r *Registry) respond(w http.ResponseWriter, req *http.Request, v any, e *Error) {
-	ct := contentType
-	if a := req.Header.Get("Accept"); strings.Contains(a, "application/json") && !strings.Contains(a, "schemaregistry") {
-		ct = "application/json"
+	ct, ok := responseType(req)
+	if !ok {
+		ct = contentType
 	}
 	w.Header().Set("Content-Type", ct)
 	if e != nil {
@@ -157,18 +161,20 @@ func boolParam(req *http.Request, name string) bool {
 
 // versionView is a subject version as the API shows it.
 type versionView struct {
-	Subject    string      `json:"subject"`
-	Version    int         `json:"version"`
-	ID         int         `json:"id"`
-	SchemaType string      `json:"schemaType,omitempty"`
-	References []Reference `json:"references,omitempty"`
-	Schema     string      `json:"schema"`
+	Subject    string          `json:"subject"`
+	Version    int             `json:"version"`
+	ID         int             `json:"id"`
+	SchemaType string          `json:"schemaType,omitempty"`
+	References []Reference     `json:"references,omitempty"`
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	RuleSet    json.RawMessage `json:"ruleSet,omitempty"`
+	Schema     string          `json:"schema"`
 }
 
 func (st *state) view(subject string, sv *subjectVersion) versionView {
 	v := versionView{Subject: subject, Version: sv.Version, ID: sv.ID}
 	if e := st.schemas[sv.ID]; e != nil {
-		v.Schema, v.References = e.Schema, e.References
+		v.Schema, v.References, v.Metadata, v.RuleSet = e.Schema, e.References, e.Metadata, e.RuleSet
 		if e.Type != "AVRO" {
 			v.SchemaType = e.Type
 		}
@@ -246,7 +252,13 @@ func (r *Registry) getVersion(req *http.Request) (any, *Error) {
 	if e != nil {
 		return nil, e
 	}
-	return r.st.view(subject, sv), nil
+	v := r.st.view(subject, sv)
+	if f := req.URL.Query().Get("format"); f != "" {
+		if e := r.st.schemas[sv.ID]; e != nil {
+			v.Schema = e.formatted(f)
+		}
+	}
+	return v, nil
 }
 
 func (r *Registry) getVersionSchema(req *http.Request) (any, *Error) {
@@ -334,7 +346,7 @@ func (r *Registry) listSchemas(req *http.Request) (any, *Error) {
 func (r *Registry) schemaByID(req *http.Request) (*schemaEntry, *Error) {
 	id, err := strconv.Atoi(req.PathValue("id"))
 	if err != nil {
-		return nil, &Error{Code: http.StatusNotFound, Message: "HTTP 404 Not Found: schema ids are integers"}
+		return nil, &Error{Code: http.StatusNotFound, Message: "HTTP 404 Not Found"}
 	}
 	e := r.st.schemas[id]
 	if e == nil {
@@ -355,11 +367,13 @@ func (r *Registry) getSchemaByID(req *http.Request) (any, *Error) {
 		return nil, err
 	}
 	v := struct {
-		SchemaType string      `json:"schemaType,omitempty"`
-		Schema     string      `json:"schema"`
-		References []Reference `json:"references,omitempty"`
-		MaxID      *int        `json:"maxId,omitempty"`
-	}{Schema: e.Schema, References: e.References}
+		SchemaType string          `json:"schemaType,omitempty"`
+		Schema     string          `json:"schema"`
+		References []Reference     `json:"references,omitempty"`
+		Metadata   json.RawMessage `json:"metadata,omitempty"`
+		RuleSet    json.RawMessage `json:"ruleSet,omitempty"`
+		MaxID      *int            `json:"maxId,omitempty"`
+	}{Schema: e.formatted(req.URL.Query().Get("format")), References: e.References, Metadata: e.Metadata, RuleSet: e.RuleSet}
 	if e.Type != "AVRO" {
 		v.SchemaType = e.Type
 	}
@@ -430,9 +444,16 @@ func (r *Registry) getSchemaSubjects(req *http.Request) (any, *Error) {
 	return out, nil
 }
 
+func verboseEmpty(req *http.Request) any {
+	if boolParam(req, "verbose") {
+		return []string{}
+	}
+	return nil
+}
+
 type compatResponse struct {
-	IsCompatible bool     `json:"is_compatible"`
-	Messages     []string `json:"messages,omitempty"`
+	IsCompatible bool `json:"is_compatible"`
+	Messages     any  `json:"messages,omitempty"` // []string, present (maybe empty) with ?verbose=true
 }
 
 // compatibility answers POST /compatibility/subjects/{subject}/versions[/{version}].
@@ -451,19 +472,36 @@ func (r *Registry) compatibility(req *http.Request) (any, *Error) {
 	level := r.st.compatFor(subject)
 	var against *subjectVersion
 	if version != "" {
-		sv, e := r.subjectVersion(subject, version, false)
+		// As Confluent: a version that does not exist (never registered,
+		// soft- or hard-deleted, or a subject without versions) is 40402;
+		// "latest" of a subject without live versions leaves nothing to be
+		// incompatible with.
+		v, e := parseVersion(version)
 		if e != nil {
 			return nil, e
 		}
-		against = sv
+		s := r.st.subjects[subject]
+		if s != nil {
+			if v == -1 {
+				against = s.latest(false)
+			} else if sv := s.find(v); sv != nil && !sv.Deleted {
+				against = sv
+			}
+		}
+		if against == nil && v != -1 {
+			return nil, errVersionNotFound(v)
+		}
+		if against == nil {
+			return compatResponse{IsCompatible: true, Messages: verboseEmpty(req)}, nil
+		}
 	}
 	msgs := r.checkCompat(subject, p.entry, level, against)
 	resp := compatResponse{IsCompatible: len(msgs) == 0}
 	if boolParam(req, "verbose") {
-		resp.Messages = msgs
-		if resp.Messages == nil {
-			resp.Messages = []string{}
+		if msgs == nil {
+			msgs = []string{}
 		}
+		resp.Messages = msgs
 	}
 	return resp, nil
 }

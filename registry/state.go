@@ -5,8 +5,6 @@ import (
 	"errors"
 	"sort"
 	"strings"
-
-	"github.com/hamba/avro/v2"
 )
 
 // state is the registry's whole state, rebuilt by applying the _schemas
@@ -29,11 +27,13 @@ type state struct {
 // registered it.
 type schemaEntry struct {
 	ID         int
-	Type       string // AVRO
+	Type       string // AVRO, JSON or PROTOBUF
 	Schema     string
 	References []Reference
-	identity   string      // "" when the text does not parse (foreign or broken records)
-	parsed     avro.Schema // nil when it does not parse
+	Metadata   json.RawMessage // stored and returned, not interpreted
+	RuleSet    json.RawMessage // stored and returned, never executed
+	identity   string          // "" when the text does not parse (foreign or broken records)
+	parsed     compiled        // nil when it does not parse
 }
 
 type subjectState struct {
@@ -145,15 +145,13 @@ func (st *state) subject(name string, create bool) *subjectState {
 func (st *state) putVersion(v schemaValue) {
 	e := st.schemas[v.ID]
 	if e == nil {
-		e = &schemaEntry{ID: v.ID, Type: v.SchemaType, Schema: v.Schema, References: v.References}
+		e = &schemaEntry{ID: v.ID, Type: strings.ToUpper(v.SchemaType), Schema: v.Schema, References: v.References, Metadata: v.Metadata, RuleSet: v.RuleSet}
 		if e.Type == "" {
-			e.Type = "AVRO"
+			e.Type = typeAvro
 		}
-		if e.Type == "AVRO" {
-			if parsed, err := parseAvro(e.Schema, e.References, st.resolve); err == nil {
-				e.parsed = parsed
-				e.identity, _ = identity(parsed, e.References)
-			}
+		if parsed, err := compile(e.Type, e.Schema, e.References, st.resolve); err == nil {
+			e.parsed = parsed
+			e.identity, _ = fullIdentity(e.Type, parsed, e.References, e.Metadata, e.RuleSet)
 		}
 		st.schemas[v.ID] = e
 		if e.identity != "" {

@@ -61,11 +61,17 @@ func RawJSON(b []byte) map[string]any {
 }
 
 // DecodeJSON decodes a record value to its JSON view (ToJSON of the
-// writer's data). A value without the wire-format header is RawJSON and no
+// writer's data for Avro; DecodeJSONView's for JSON Schema and Protobuf). A value without the wire-format header is RawJSON and no
 // error; one with a header that does not decode is RawJSON and the error.
 func (s *Serde) DecodeJSON(ctx context.Context, b []byte) (any, error) {
 	if _, _, err := ParseHeader(b); err != nil {
 		return RawJSON(b), nil
+	}
+	if v, ok, err := s.DecodeJSONView(ctx, b); ok { // JSON Schema and Protobuf (formats.go)
+		if err != nil {
+			return RawJSON(b), err
+		}
+		return v, nil
 	}
 	var v any
 	if err := s.Decode(ctx, b, nil, &v); err != nil {

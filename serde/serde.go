@@ -9,8 +9,11 @@
 // against the reader's schema with Avro's schema-resolution rules, so that a
 // consumer reads records written with older and newer versions alike.
 //
+// JSON Schema and Protobuf records (formats.go) are encoded and decoded in
+// the same wire format, Protobuf with its message-index array.
+//
 // serde does not pick subjects (callers pass them, e.g. by
-// TopicRecordNameStrategy), and handles only Avro.
+// TopicRecordNameStrategy).
 package serde
 
 import (
@@ -69,6 +72,7 @@ type Serde struct {
 	ids      map[subjectSchema]int
 	schemas  map[int]avro.Schema
 	resolved map[resolution]avro.Schema
+	others   map[int]*other // JSON Schema and Protobuf writer schemas
 }
 
 type subjectSchema struct{ subject, canonical string }
@@ -85,6 +89,7 @@ func New(cl *sr.Client) *Serde {
 		ids:      map[subjectSchema]int{},
 		schemas:  map[int]avro.Schema{},
 		resolved: map[resolution]avro.Schema{},
+		others:   map[int]*other{},
 	}
 }
 
@@ -215,3 +220,6 @@ func (s *Serde) resolve(id int, writer, reader avro.Schema) (avro.Schema, error)
 	s.mu.Unlock()
 	return sch, nil
 }
+
+// Client is the registry client the Serde uses.
+func (s *Serde) Client() *sr.Client { return s.cl }

@@ -31,7 +31,7 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 	var maxRecs int
 	var timeout time.Duration
 	fs := newFlagSet("consume -t TOPIC [flags]",
-		"Prints the records of a topic as JSON lines, Avro values decoded through the schema registry\n(exact decimals as strings, timestamps as RFC 3339 UTC). Records that are not in the Confluent\nwire format are printed as {\"_raw\": ...}. Without --group it reads every partition on its own.\nIt fails within a few seconds if the brokers or (unless --raw) the registry cannot be reached.",
+		"Prints the records of a topic as JSON lines: Avro, JSON Schema and Protobuf values decoded\nthrough the schema registry (Avro decimals as exact strings, timestamps as RFC 3339 UTC; Protobuf\nin its JSON mapping with the .proto field names). Records that are not in the Confluent\nwire format are printed as {\"_raw\": ...}. Without --group it reads every partition on its own.\nIt fails within a few seconds if the brokers or (unless --raw) the registry cannot be reached.",
 		`  tickertape consume -t market.events --from-beginning --max 10
   tickertape consume -t market.candles --filter final=true
   tickertape consume --topic market.events --print-key --print-type --max 3
@@ -170,7 +170,9 @@ func withMeta(ctx context.Context, sd *serde.Serde, v any, r *kgo.Record, key, t
 		}
 	}
 	if typ {
-		if id, _, err := serde.ParseHeader(r.Value); err == nil {
+		if name, ok := sd.TypeName(ctx, r.Value); ok { // JSON Schema and Protobuf
+			m["_type"] = name
+		} else if id, _, err := serde.ParseHeader(r.Value); err == nil {
 			if s, err := sd.WriterSchema(ctx, id); err == nil {
 				if n, ok := s.(avro.NamedSchema); ok {
 					m["_type"] = n.FullName()

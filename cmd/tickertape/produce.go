@@ -21,19 +21,23 @@ import (
 )
 
 func init() {
-	register(&command{name: "produce", summary: "write JSON lines from stdin to a topic as Avro records, registering the schema", run: runProduce})
+	register(&command{name: "produce", summary: "write JSON lines from stdin to a topic as Avro, JSON Schema or Protobuf records, registering the schema", run: runProduce})
 }
 
 func runProduce(args []string, stdout, stderr io.Writer) error {
-	var topic, schemaFile, subject, brokers, registry, keyField string
+	var topic, schemaFile, subject, brokers, registry, keyField, typ, message string
 	var ignoreUnknown bool
-	fs := newFlagSet("produce -t TOPIC --schema FILE.avsc [flags]",
-		"Reads one JSON object per line from stdin, encodes each with the Avro schema (registered or\nlooked up under --subject, by default TOPIC-value) and writes it in the Confluent wire format\nwith acks=all. Decimals may be given as strings or numbers, timestamps as numbers or RFC 3339.\nA field the schema does not have is an error (--ignore-unknown drops it). On a bad line it\nstops and says how many records were written before it.",
+	fs := newFlagSet("produce -t TOPIC --schema FILE [flags]",
+		"Reads one JSON object per line from stdin, encodes each with the schema (registered or looked\nup under --subject, by default TOPIC-value) and writes it in the Confluent wire format with\nacks=all. FILE is Avro (.avsc), JSON Schema (.json; each line is validated against it) or\nProtobuf (.proto; lines in protobuf's JSON mapping, --message picks the message type, by\ndefault the first). For Avro, decimals may be given as strings or numbers, timestamps as\nnumbers or RFC 3339. A field the Avro or Protobuf schema does not have is an error\n(--ignore-unknown drops it). On a bad line it stops and says how many records were written\nbefore it.",
 		`  echo '{"symbol":"BTC-USDT","price":"97000.5"}' | tickertape produce -t prices --schema price.avsc
-  tickertape produce -t prices --schema price.avsc --key-field symbol < prices.jsonl`, stderr)
+  tickertape produce -t prices --schema price.avsc --key-field symbol < prices.jsonl
+  echo '{"symbol":"BTC-USDT","price":"97000.5"}' | tickertape produce -t prices --schema price.schema.json
+  echo '{"symbol":"BTC-USDT","price":"97000.5"}' | tickertape produce -t prices --schema market.proto --message Price`, stderr)
 	fs.StringVar(&topic, "topic", "", "topic to write (required)")
 	aliasFlag(fs, "t", "topic")
-	fs.StringVar(&schemaFile, "schema", "", "Avro schema file (required)")
+	fs.StringVar(&schemaFile, "schema", "", "schema file: .avsc, .json (JSON Schema) or .proto (required)")
+	fs.StringVar(&typ, "type", "", "AVRO, JSON or PROTOBUF (default: by the schema file's extension)")
+	fs.StringVar(&message, "message", "", "Protobuf: the message type to write (full or simple name; default the file's first)")
 	fs.StringVar(&subject, "subject", "", "registry subject (default TOPIC-value)")
 	fs.StringVar(&keyField, "key-field", "", "use this top-level field's value as the record key")
 	fs.BoolVar(&ignoreUnknown, "ignore-unknown", false, "drop fields the schema does not have instead of refusing the line")
@@ -43,7 +47,7 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if topic == "" || schemaFile == "" {
-		return usageError{errors.New("produce needs -t TOPIC (or --topic) and --schema FILE.avsc")}
+		return usageError{errors.New("produce needs -t TOPIC (or --topic) and --schema FILE (.avsc, .json or .proto)")}
 	}
 	if subject == "" {
 		subject = topic + "-value"
@@ -52,9 +56,18 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	schema, err := avro.ParseWithCache(string(text), "", &avro.SchemaCache{})
+	st, err := schemaTypeOf(schemaFile, typ)
 	if err != nil {
-		return fmt.Errorf("%s: %w", schemaFile, err)
+		return err
+	}
+	if message != "" && st != sr.TypeProtobuf {
+		return usageError{errors.New("--message is for Protobuf schemas (.proto)")}
+	}
+	var schema avro.Schema
+	if st == sr.TypeAvro {
+		if schema, err = avro.ParseWithCache(string(text), "", &avro.SchemaCache{}); err != nil {
+			return fmt.Errorf("%s: %w", schemaFile, err)
+		}
 	}
 	srcl, err := sr.NewClient(sr.URLs(registry))
 	if err != nil {
@@ -69,7 +82,7 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	}
 	sd := serde.New(srcl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	id, err := sd.Register(ctx, subject, schema)
+	id, encode, err := produceEncoder(ctx, sd, st, schema, subject, string(text), message, ignoreUnknown)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("register the schema under %s: %w", subject, err)
@@ -100,16 +113,7 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 		if err := dec.Decode(&doc); err != nil {
 			return failed(line, "not JSON: %v", err)
 		}
-		if !ignoreUnknown {
-			if err := unknownFields(schema, doc, ""); err != nil {
-				return failed(line, "%v (--ignore-unknown drops such fields)", err)
-			}
-		}
-		v, err := serde.FromJSON(schema, doc)
-		if err != nil {
-			return failed(line, "%v", err)
-		}
-		b, err := sd.AppendEncode(nil, id, schema, v)
+		b, err := encode(doc, sc.Bytes())
 		if err != nil {
 			return failed(line, "%v", err)
 		}
@@ -132,6 +136,48 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %d records to %s (schema id %d, subject %s)\n", n, topic, id, subject)
 	return nil
+}
+
+// produceEncoder registers the schema (schema is the parsed Avro one, nil
+// for the other types) and returns its id and a function that encodes one
+// JSON line, given decoded (numbers as json.Number) and as written.
+func produceEncoder(ctx context.Context, sd *serde.Serde, st sr.SchemaType, schema avro.Schema, subject, text, message string, ignoreUnknown bool) (int, func(any, []byte) ([]byte, error), error) {
+	switch st {
+	case sr.TypeJSON:
+		id, sch, err := sd.RegisterJSONSchema(ctx, subject, text)
+		if err != nil {
+			return 0, nil, err
+		}
+		return id, func(doc any, _ []byte) ([]byte, error) { return serde.AppendEncodeJSON(nil, id, sch, doc) }, nil
+	case sr.TypeProtobuf:
+		id, md, err := sd.RegisterProto(ctx, subject, text, message)
+		if err != nil {
+			return 0, nil, err
+		}
+		return id, func(_ any, line []byte) ([]byte, error) {
+			m, err := serde.ProtoFromJSON(md, line, ignoreUnknown)
+			if err != nil {
+				return nil, err
+			}
+			return serde.AppendEncodeProto(nil, id, m)
+		}, nil
+	}
+	id, err := sd.Register(ctx, subject, schema)
+	if err != nil {
+		return 0, nil, err
+	}
+	return id, func(doc any, _ []byte) ([]byte, error) {
+		if !ignoreUnknown {
+			if err := unknownFields(schema, doc, ""); err != nil {
+				return nil, fmt.Errorf("%v (--ignore-unknown drops such fields)", err)
+			}
+		}
+		v, err := serde.FromJSON(schema, doc)
+		if err != nil {
+			return nil, err
+		}
+		return sd.AppendEncode(nil, id, schema, v)
+	}, nil
 }
 
 // unknownFields refuses object keys that the schema's records do not have,

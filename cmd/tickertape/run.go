@@ -13,13 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/stream"
 )
 
 func init() {
-	register(&command{name: "run", summary: "the main job: live Poloniex → Kafka → candles (starts the embedded stack unless --brokers)", run: func(a []string, o, e io.Writer) error { return runPipeline("run", a, o, e) }})
-	register(&command{name: "demo", summary: "the main job offline, against a local fake Poloniex (synthetic data)", run: func(a []string, o, e io.Writer) error { return runPipeline("demo", a, o, e) }})
+	register(&command{name: "run", summary: "the main job: live exchanges → Kafka → candles (starts the embedded stack unless --brokers)", run: func(a []string, o, e io.Writer) error { return runPipeline("run", a, o, e) }})
+	register(&command{name: "demo", summary: "the main job offline, against local fakes of every exchange (synthetic data)", run: func(a []string, o, e io.Writer) error { return runPipeline("demo", a, o, e) }})
 	register(&command{name: "ingest", summary: "the ingest half of run: exchange → market.events", run: func(a []string, o, e io.Writer) error { return runPipeline("ingest", a, o, e) }})
 	register(&command{name: "process", summary: "the processing half of run: market.events → market.candles", run: func(a []string, o, e io.Writer) error { return runPipeline("process", a, o, e) }})
 }
@@ -39,6 +40,37 @@ type pipelineFlags struct {
 	fake       bool
 	seed       uint64
 	status     string
+	wsURLs     venueURLs
+	restURLs   venueURLs
+}
+
+// venueURLs is a repeatable VENUE=URL flag (also comma-separated, as the
+// environment variable gives it).
+type venueURLs map[string]string
+
+func (v *venueURLs) String() string {
+	var parts []string
+	for k, u := range *v {
+		parts = append(parts, k+"="+u)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v *venueURLs) Set(s string) error {
+	if *v == nil {
+		*v = venueURLs{}
+	}
+	for _, part := range strings.Split(s, ",") {
+		name, u, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || name == "" || u == "" {
+			return fmt.Errorf("%q: want VENUE=URL (binance=wss://stream.binance.us:9443)", part)
+		}
+		if _, err := exchange.Lookup(name); err != nil {
+			return err
+		}
+		(*v)[name] = u
+	}
+	return nil
 }
 
 func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
@@ -60,11 +92,17 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.brokers, "brokers", defBrokers, "Kafka bootstrap addresses (host:port,...) of an existing cluster"+map[bool]string{true: "; empty starts the embedded stack", false: ""}[embedded])
 	fs.StringVar(&f.registry, "registry", defRegistry, "schema registry URL"+map[bool]string{true: " (required with --brokers)", false: ""}[embedded])
 	if mode != "process" {
-		fs.StringVar(&f.exchange, "exchange", "poloniex", "exchange to ingest from (poloniex)")
-		fs.StringVar(&f.symbols, "symbols", "BTC_USDT,ETH_USDT", "symbols, as the exchange spells them")
+		def := "poloniex"
+		if mode == "demo" {
+			def = strings.Join(exchange.Names(), ",")
+		}
+		fs.StringVar(&f.exchange, "exchange", def, "exchanges to ingest from, comma-separated ("+strings.Join(exchange.Names(), ", ")+"; `tickertape exchanges` lists what each supports)")
+		fs.StringVar(&f.symbols, "symbols", "", "symbols for every exchange, as BASE-QUOTE (BTC-USDT) or as the exchange spells them; empty: each exchange's defaults")
+		fs.Var(&f.wsURLs, "ws-url", "VENUE=URL: override a venue's WebSocket base URL (testnets, Binance.US, proxies); repeatable")
+		fs.Var(&f.restURLs, "rest-url", "VENUE=URL: override a venue's REST base URL; repeatable")
 	}
 	if mode == "ingest" {
-		fs.BoolVar(&f.fake, "fake", false, "ingest from a local fake Poloniex (synthetic data) instead of the live one")
+		fs.BoolVar(&f.fake, "fake", false, "ingest from the exchanges' local fakes (synthetic data) instead of the live ones")
 	}
 	if mode == "demo" || mode == "ingest" {
 		fs.Uint64Var(&f.seed, "seed", 1, "seed of the fake exchange's synthetic market")
@@ -76,6 +114,12 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&f.group, "group", "tickertape-candles", "consumer group of the candle processor")
 	}
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of the market topics when they are created")
+	switch mode {
+	case "ingest":
+		fs.StringVar(&f.stack.httpAddr, "http-addr", "127.0.0.1:8082", "address of the dashboard and Prometheus /metrics; empty turns it off")
+	case "process":
+		fs.StringVar(&f.stack.httpAddr, "http-addr", "127.0.0.1:8083", "address of the dashboard and Prometheus /metrics; empty turns it off")
+	}
 	fs.StringVar(&f.status, "status", "auto", "live status on stderr: auto (a live panel on a terminal, a log line every 10s otherwise), log, or off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -99,8 +143,33 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 			symbols = append(symbols, strings.ToUpper(s))
 		}
 	}
-	if mode != "process" && len(symbols) == 0 {
-		return usageError{errors.New("--symbols is empty")}
+	var venues []pipeline.VenueConfig
+	if mode != "process" {
+		seen := map[string]bool{}
+		for i, name := range strings.Split(f.exchange, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name == "" || seen[name] {
+				continue
+			}
+			seen[name] = true
+			reg, err := exchange.Lookup(name)
+			if err != nil {
+				return usageError{fmt.Errorf("--exchange %q: known exchanges are %s", name, strings.Join(exchange.Names(), ", "))}
+			}
+			syms := symbols
+			if len(syms) == 0 {
+				conn, err := reg.New(exchange.Options{})
+				if err != nil {
+					return err
+				}
+				syms = conn.Info().DefaultSymbols
+			}
+			venues = append(venues, pipeline.VenueConfig{Name: name, Symbols: syms, Fake: f.fake, Seed: f.seed + uint64(i),
+				WSURL: f.wsURLs[name], RESTURL: f.restURLs[name]})
+		}
+		if len(venues) == 0 {
+			return usageError{errors.New("--exchange is empty")}
+		}
 	}
 
 	cfg := pipeline.Config{Partitions: int32(f.partitions)}
@@ -127,7 +196,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Logger = logger
 	if mode != "process" {
-		cfg.Venues = []pipeline.VenueConfig{{Name: f.exchange, Symbols: symbols, Fake: f.fake, Seed: f.seed}}
+		cfg.Venues = venues
 	}
 	if mode != "ingest" {
 		cfg.Candles = &pipeline.CandleConfig{Group: f.group, Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter}
@@ -136,7 +205,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		var unknownVenue *pipeline.UnknownVenueError
 		if errors.As(err, &unknownVenue) {
-			return usageError{fmt.Errorf("--exchange %q: only %s is supported so far", unknownVenue.Name, strings.Join(unknownVenue.Known, ", "))}
+			return usageError{fmt.Errorf("--exchange %q: known exchanges are %s", unknownVenue.Name, strings.Join(unknownVenue.Known, ", "))}
 		}
 		return usageError{err}
 	}
@@ -166,6 +235,21 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	if info.Embedded {
 		fmt.Fprintf(stdout, "kafka     %s (embedded, data in %s, ready in %s)\nregistry  %s\n", info.Brokers[0], info.StackDataDir, info.StackReadyIn.Round(time.Millisecond), info.RegistryURL)
 	}
+	dash, stopHTTP, err := startDashboard(p, f.stack.httpAddr, f.intervals, logger, stdout)
+	if err != nil {
+		stop()
+		<-done
+		return err
+	}
+	defer stopHTTP()
+	dashDone := make(chan struct{})
+	go func() {
+		defer close(dashDone)
+		if dash != nil {
+			dash.Run(ctx)
+		}
+	}()
+	defer func() { stop(); <-dashDone }() // ends the dashboard's streams before its server closes
 	fmt.Fprintf(stdout, "topics    %s → %s (late: %s, dead letters: %s)\n", info.Topics[0], info.Topics[1], info.Topics[2], info.Topics[3])
 	fmt.Fprintln(stdout, "running; Ctrl-C stops (everything accepted is delivered first)")
 	if f, ok := stdout.(*os.File); ok {
@@ -203,21 +287,24 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 func pipelineHelp(mode string) (string, string) {
 	switch mode {
 	case "run":
-		return "The main job: streams trades, tickers and book updates from live Poloniex into\nmarket.events (Avro, schemas in the registry) and computes candles (OHLCV + VWAP) into\nmarket.candles. Without --brokers it starts the embedded broker and registry (like serve).",
+		return "The main job: streams trades, tickers and book updates from live exchanges (Poloniex by\ndefault; --exchange binance,coinbase,poloniex runs several in one process, each under its own\nsupervised connections) into market.events (Avro, schemas in the registry) and computes\ncandles (OHLCV + VWAP) into market.candles. Without --brokers it starts the embedded broker\nand registry (like serve). URL overrides also come from TICKERTAPE_WS_URL and\nTICKERTAPE_REST_URL (VENUE=URL,VENUE=URL).",
 			`  tickertape run
-  tickertape run --symbols BTC_USDT,ETH_USDT,SOL_USDT --intervals 1m,5m
+  tickertape run --exchange binance,coinbase,poloniex
+  tickertape run --exchange binance --symbols BTC-USDT,SOL-USDT --intervals 1m,5m
+  tickertape run --exchange binance --ws-url binance=wss://stream.binance.us:9443 --rest-url binance=https://api.binance.us
   tickertape run --brokers kafka1:9092,kafka2:9092 --registry http://registry:8081
   tickertape consume -t market.candles --filter final=true     # in another terminal`
 	case "demo":
-		return "Runs the whole pipeline offline: a local fake Poloniex (a seeded synthetic market,\nclearly not real data) feeds the real connector, the embedded broker and registry, and\nthe candle processor. Data goes to a temporary directory unless --data-dir is given.",
+		return "Runs the whole pipeline offline: local fakes of Binance, Coinbase and Poloniex (seeded\nsynthetic markets, clearly not real data: their events say binance-synthetic and so on)\nfeed the real connectors, the embedded broker and registry, and the candle processor.\nData goes to a temporary directory unless --data-dir is given.",
 			`  tickertape demo
-  tickertape demo --intervals 1s,1m --seed 7
+  tickertape demo --exchange poloniex --intervals 1s,1m --seed 7
   tickertape consume -t market.events --max 5                   # in another terminal
   kcat -b 127.0.0.1:9092 -L`
 	case "ingest":
-		return "Ingests one exchange into market.events, for running ingest and processing as\nseparate services against a running broker and registry (tickertape serve, or any\nKafka cluster and Confluent-compatible registry).",
+		return "Ingests exchanges into market.events, for running ingest and processing as\nseparate services against a running broker and registry (tickertape serve, or any\nKafka cluster and Confluent-compatible registry).",
 			`  tickertape ingest --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081
-  tickertape ingest --fake          # synthetic data from a local fake Poloniex`
+  tickertape ingest --exchange binance,coinbase --symbols BTC-USDT
+  tickertape ingest --fake --exchange binance,coinbase,poloniex   # synthetic data from local fakes`
 	}
 	return "Computes candles from market.events into market.candles as a consumer group: run\nseveral to share the partitions.",
 		`  tickertape process --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -39,18 +40,22 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		"  subjects                      list subjects\n" +
 		"  versions SUBJECT              list a subject's versions\n" +
 		"  get SUBJECT [VERSION]         show a version (default latest); get --id N shows a schema by id\n" +
-		"  register SUBJECT FILE.avsc    register a schema (- reads stdin); prints its id and version\n" +
-		"  check SUBJECT FILE.avsc       check compatibility against the subject (exit status 1 if incompatible)\n" +
+		"  register SUBJECT FILE         register a schema (- reads stdin); prints its id and version\n" +
+		"  check SUBJECT FILE            check compatibility against the subject (exit status 1 if incompatible)\n" +
 		"  delete SUBJECT [VERSION]      soft-delete a subject or one version (--permanent after a soft delete)\n" +
-		"  config [SUBJECT] [LEVEL]      show or set the compatibility level (global without SUBJECT)"
+		"  config [SUBJECT] [LEVEL]      show or set the compatibility level (global without SUBJECT)\n\n" +
+		"FILE is Avro (.avsc), JSON Schema (.json) or Protobuf (.proto), by its extension or --type."
 	const examples = `  tickertape schema register trades-value market/schemas/trade.avsc
+  tickertape schema register prices-value price.schema.json
+  tickertape schema register books-value book.proto --ref money/price.proto=price-value:1
+  cat ticker.json | tickertape schema register tickers-value - --type JSON
   tickertape schema get trades-value
   tickertape schema get --id 1
   tickertape schema check trades-value trade-v2.avsc
   tickertape schema config trades-value FULL
   tickertape schema delete trades-value 2 && tickertape schema delete trades-value 2 --permanent
   tickertape schema subjects --registry http://registry.internal:8081`
-	var url string
+	var url, typ string
 	var id, version int
 	var deleted, permanent, normalize bool
 	var refs refsFlag
@@ -58,6 +63,7 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("schema SUBCOMMAND [flags] [ARGS]", usage, examples, stderr)
 	fs.StringVar(&url, "registry", "http://127.0.0.1:8081", "schema registry URL")
 	fs.IntVar(&id, "id", 0, "get: the schema id to show")
+	fs.StringVar(&typ, "type", "", "register, check: AVRO, JSON or PROTOBUF (default: by the file's extension, .json JSON, .proto PROTOBUF, else AVRO)")
 	fs.IntVar(&version, "version", 0, "check: the version to check against (default: as the subject's compatibility level says)")
 	fs.BoolVar(&deleted, "deleted", false, "subjects, versions: include soft-deleted ones")
 	fs.BoolVar(&permanent, "permanent", false, "delete: hard-delete (after a soft delete)")
@@ -108,7 +114,11 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return sr.Schema{}, err
 		}
-		return sr.Schema{Schema: string(b), Type: sr.TypeAvro, References: refs}, nil
+		t, err := schemaTypeOf(path, typ)
+		if err != nil {
+			return sr.Schema{}, err
+		}
+		return sr.Schema{Schema: string(b), Type: t, References: refs}, nil
 	}
 	out := json.NewEncoder(stdout)
 	out.SetIndent("", "  ")
@@ -171,7 +181,7 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		}
 		return out.Encode(s)
 	case "register":
-		if err := want(2, 2, "SUBJECT FILE.avsc"); err != nil {
+		if err := want(2, 2, "SUBJECT FILE"); err != nil {
 			return err
 		}
 		s, err := readSchema(pos[1])
@@ -184,7 +194,7 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "subject %s version %d id %d\n", ss.Subject, ss.Version, ss.ID)
 	case "check":
-		if err := want(2, 2, "SUBJECT FILE.avsc"); err != nil {
+		if err := want(2, 2, "SUBJECT FILE"); err != nil {
 			return err
 		}
 		s, err := readSchema(pos[1])
@@ -260,4 +270,26 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("unknown schema subcommand %q: use subjects, versions, get, register, check, delete or config", sub)}
 	}
 	return nil
+}
+
+// schemaTypeOf is a schema file's type: --type if given, else by extension.
+func schemaTypeOf(path, flagType string) (sr.SchemaType, error) {
+	switch strings.ToUpper(flagType) {
+	case "AVRO":
+		return sr.TypeAvro, nil
+	case "JSON":
+		return sr.TypeJSON, nil
+	case "PROTOBUF", "PROTO":
+		return sr.TypeProtobuf, nil
+	case "":
+	default:
+		return 0, usageError{fmt.Errorf("--type %q: want AVRO, JSON or PROTOBUF", flagType)}
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return sr.TypeJSON, nil
+	case ".proto":
+		return sr.TypeProtobuf, nil
+	}
+	return sr.TypeAvro, nil
 }

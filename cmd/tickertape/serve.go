@@ -16,6 +16,9 @@ import (
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
 	"github.com/tickertape/tickertape/commitlog"
+	"github.com/tickertape/tickertape/serde"
+	"github.com/tickertape/tickertape/web"
+	"github.com/twmb/franz-go/pkg/sr"
 )
 
 func init() {
@@ -38,7 +41,7 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory for partition logs and broker state")
 	fs.StringVar(&f.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address of the Kafka protocol listener")
 	fs.StringVar(&f.registryAddr, "registry-addr", "127.0.0.1:8081", "address of the schema registry (Confluent REST API); empty turns it off")
-	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP endpoint (/healthz); empty turns it off")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP endpoint: the dashboard (/), Prometheus /metrics and /healthz; empty turns it off")
 	fs.StringVar(&f.advertised, "advertised-addr", "", "host:port that clients are told to connect to (default: the Kafka listener's address)")
 	fs.StringVar(&f.fsync, "fsync", "always", "when acked data is forced to disk: always (acks wait for fsync, group commit), interval=<duration> (e.g. interval=100ms), or never")
 	fs.BoolVar(&f.noAutoCreate, "no-auto-create-topics", false, "refuse produce and metadata requests for unknown topics instead of creating them")
@@ -119,8 +122,27 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if u := stack.RegistryURL(); u != "" {
 		fmt.Fprintf(stdout, "  registry  %s (Confluent Schema Registry API)\n", u)
 	}
+	dashDone := make(chan struct{})
 	if u := stack.HTTPURL(); u != "" {
-		fmt.Fprintf(stdout, "  http      %s/healthz\n", u)
+		// The dashboard reads the market topics of this broker, if a pipeline
+		// (tickertape ingest / process) writes them; /metrics is the stack's.
+		wc := web.Config{Gatherer: stack.Metrics, Logger: logger}
+		if ru := stack.RegistryURL(); ru != "" {
+			srcl, err := sr.NewClient(sr.URLs(ru))
+			if err != nil {
+				return err
+			}
+			wc.Brokers, wc.Serde = []string{stack.KafkaAddr()}, serde.New(srcl)
+		}
+		dash, err := web.New(wc)
+		if err != nil {
+			return err
+		}
+		stack.SetHTTPHandler(dash.Handler())
+		go func() { defer close(dashDone); dash.Run(ctx) }()
+		fmt.Fprintf(stdout, "  http      %s/ (dashboard), %s/metrics (Prometheus), %s/healthz\n", u, u, u)
+	} else {
+		close(dashDone)
 	}
 	fmt.Fprintf(stdout, "  data      %s (fsync %s)\n", sf.dataDir, sf.fsync)
 	if f, ok := stdout.(*os.File); ok {
@@ -132,7 +154,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	case runErr = <-stack.Err():
 		logger.Error("listener stopped", "err", runErr)
 	}
-	stop() // a second signal now kills the process at once
+	stop() // a second signal now kills the process at once; it also ends the dashboard's streams
+	<-dashDone
 	logger.Info("shutting down: finishing in-flight requests and flushing partitions")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

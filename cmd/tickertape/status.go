@@ -57,6 +57,14 @@ func startStatus(mode string, w io.Writer, p *pipeline.Pipeline) func() {
 	return func() { close(done); wg.Wait() }
 }
 
+// lostTrades says when backfill could not recover trades (never silent).
+func lostTrades(v pipeline.VenueSnapshot) string {
+	if v.BackfillIncomplete == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  TRADES LOST: %d ranges, %d trades (see the log)", v.BackfillIncomplete, v.TradesMissing)
+}
+
 // renderStatus is the panel's text for one snapshot.
 func renderStatus(s pipeline.Snapshot) string {
 	var b strings.Builder
@@ -64,12 +72,12 @@ func renderStatus(s pipeline.Snapshot) string {
 	for _, v := range s.Venues {
 		prefix := "ingest  "
 		if len(s.Venues) > 1 {
-			prefix = "ingest " + v.Name
+			prefix = fmt.Sprintf("ingest %-9s", v.Name)
 		}
-		fmt.Fprintf(&b, "%s %.0f trades/s  %.0f tickers/s  %.0f book updates/s  produce p50 %s p99 %s  retries %d  reconnects %d  gaps %d  backfilled %d\n",
+		fmt.Fprintf(&b, "%s %.0f trades/s  %.0f tickers/s  %.0f book updates/s  produce p50 %s p99 %s  retries %d  reconnects %d  gaps %d  backfilled %d%s\n",
 			prefix, v.TradesPerSec, v.TickersPerSec, v.BookUpdatesPerSec,
 			v.ProduceLatencyP50.Round(100*time.Microsecond), v.ProduceLatencyP99.Round(100*time.Microsecond), v.ProduceRetries, v.Reconnects,
-			v.Gaps, v.BackfilledTrades)
+			v.Gaps+v.StreamGaps, v.BackfilledTrades, lostTrades(v))
 		for _, c := range v.LatestCandles {
 			synthetic[c.Exchange] = v.Synthetic
 		}
@@ -89,7 +97,11 @@ func renderStatus(s pipeline.Snapshot) string {
 			if cd.Final {
 				state = "final"
 			}
-			fmt.Fprintf(&b, "  1m %-10s %s  O %s H %s L %s C %s  vol %s  vwap %s  %d trades  %s%s\n", cd.Symbol,
+			sym := cd.Symbol
+			if len(s.Venues) > 1 {
+				sym = strings.TrimSuffix(cd.Exchange, "-synthetic") + " " + cd.Symbol
+			}
+			fmt.Fprintf(&b, "  1m %-18s %s  O %s H %s L %s C %s  vol %s  vwap %s  %d trades  %s%s\n", sym,
 				time.UnixMicro(cd.OpenTimeUs).UTC().Format("15:04"), cd.Open, cd.High, cd.Low, cd.Close, cd.Volume, cd.VWAP, cd.TradeCount, state, label)
 		}
 	}

@@ -81,8 +81,18 @@ func (f *flexInt) from(v *fastjson.Value) error {
 	return nil
 }
 
+// aliases are Poloniex's own asset spellings (STR is its legacy name for
+// Stellar, XLM elsewhere).
+var aliases = map[string]string{"STR": "XLM"}
+
 // NormalizeSymbol maps a Poloniex symbol (BTC_USDT) to BASE-QUOTE.
-func NormalizeSymbol(venue string) string { return strings.Replace(venue, "_", "-", 1) }
+func NormalizeSymbol(venue string) string {
+	base, quote, ok := strings.Cut(venue, "_")
+	if !ok {
+		return strings.ToUpper(venue)
+	}
+	return exchange.Symbol(base, quote, aliases)
+}
 
 // parser turns frames into events. It is used by one goroutine at a time.
 type parser struct {

@@ -129,3 +129,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A meme coin's 24 h volume beyond 64 bits at its scale is exact, not a
+// dropped event (decimal(38,18) holds it).
+func TestParseWideVolume(t *testing.T) {
+	p := testParser()
+	evs, err := p.parse([]byte(`{"channel":"ticker","data":[{"symbol":"BTC_USDT","startTime":1677280800000,"open":"0.0000012","high":"0.0000013","low":"0.0000011","close":"0.0000012","quantity":"12345678901234.123456","amount":"98765432109876543.123456789","tradeCount":17582,"dailyChange":"-0.0002","markPrice":"0.0000012","closeTime":1677367197924,"ts":1677367251090}]}`))
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%v %v", evs, err)
+	}
+	tk := evs[0].Ticker
+	if tk.BaseVolume.String() != "12345678901234.123456" || tk.QuoteVolume.String() != "98765432109876543.123456789" {
+		t.Fatalf("volumes %s %s", tk.BaseVolume, tk.QuoteVolume)
+	}
+}

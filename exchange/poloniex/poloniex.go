@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +53,32 @@ type Connector struct {
 }
 
 var _ exchange.Connector = (*Connector)(nil)
+
+func init() {
+	exchange.Register(Name, func(o exchange.Options) (exchange.Connector, error) {
+		return New(Config{WSURL: o.WSURL, RESTURL: o.RESTURL, Exchange: o.Exchange, HTTPClient: o.HTTPClient}), nil
+	})
+	exchange.RegisterFake(Name, func(o exchange.FakeOptions) (exchange.FakeServer, error) {
+		return NewFake(FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick, FirstTradeID: o.FirstTradeID})
+	})
+}
+
+// Info implements exchange.Connector.
+func (c *Connector) Info() exchange.Info {
+	return exchange.Info{
+		Name: Name, Title: "Poloniex spot (v3 public API)", WSURL: PublicWSURL, RESTURL: RESTURL,
+		Channels:            []string{"trades", "tickers (no best bid/ask)", "books (book_lv2, 20 levels)"},
+		BookSync:            "PrevSequence chain: each update's lastId is the previous id; a gap resubscribes the symbol's book_lv2",
+		Backfill:            "the most recent 1000 trades per symbol; a longer outage is reported as a trade gap (ids are consecutive per symbol)",
+		DefaultSymbols:      []string{"BTC_USDT", "ETH_USDT"},
+		TradeIDsConsecutive: true,
+		SymbolExample:       "BTC_USDT",
+		SideMeaning:         "takerSide",
+	}
+}
+
+// NewBookSync implements exchange.Connector.
+func (c *Connector) NewBookSync() exchange.BookSync { return &exchange.ChainSync{} }
 
 // New returns a Connector.
 func New(cfg Config) *Connector {
@@ -232,8 +259,27 @@ type Market struct {
 	} `json:"symbolTradeLimit"`
 }
 
-// Markets returns GET /markets: every symbol with its state and scales.
-func (c *Connector) Markets(ctx context.Context) ([]Market, error) {
+// Markets implements exchange.Connector with GET /markets.
+func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
+	ms, err := c.ListMarkets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]exchange.Market, 0, len(ms))
+	for _, m := range ms {
+		base, quote := m.BaseCurrencyName, m.QuoteCurrencyName
+		if base == "" || quote == "" {
+			base, quote, _ = strings.Cut(m.Symbol, "_")
+		}
+		out = append(out, exchange.Market{VenueSymbol: m.Symbol, Symbol: exchange.Symbol(base, quote, aliases),
+			Base: exchange.NormalizeAsset(base, aliases), Quote: exchange.NormalizeAsset(quote, aliases),
+			PriceScale: m.SymbolTradeLimit.PriceScale, SizeScale: m.SymbolTradeLimit.QuantityScale, Status: m.State})
+	}
+	return out, nil
+}
+
+// ListMarkets returns GET /markets as Poloniex sends it.
+func (c *Connector) ListMarkets(ctx context.Context) ([]Market, error) {
 	var ms []Market
 	if err := c.get(ctx, "/markets", &ms); err != nil {
 		return nil, err
@@ -244,9 +290,41 @@ func (c *Connector) Markets(ctx context.Context) ([]Market, error) {
 // MaxTradesLimit is the most trades GET /markets/{symbol}/trades returns.
 const MaxTradesLimit = 1000
 
-// RecentTrades implements exchange.Connector with GET
-// /markets/{symbol}/trades?limit=N (newest first on the wire; returned
-// oldest first).
+// Trades implements exchange.Connector with GET
+// /markets/{symbol}/trades?limit=N, the only trade history Poloniex's public
+// API has: the most recent trades, newest first on the wire. Trade ids are
+// consecutive per symbol, so when the oldest trade returned is more than one
+// after the cursor, the trades between are reported as a gap.
+func (c *Connector) Trades(ctx context.Context, venueSymbol string, after exchange.TradeCursor, limit int) (exchange.TradePage, error) {
+	if !after.IsZero() {
+		limit = MaxTradesLimit
+	}
+	trades, err := c.RecentTrades(ctx, venueSymbol, limit)
+	if err != nil {
+		return exchange.TradePage{}, err
+	}
+	from, ok := after.NumericID()
+	if !ok {
+		return exchange.TradePage{Trades: trades}, nil
+	}
+	keep := trades[:0]
+	for _, t := range trades {
+		if id, err := strconv.ParseInt(t.TradeID, 10, 64); err == nil && id > from {
+			keep = append(keep, t)
+		}
+	}
+	page := exchange.TradePage{Trades: keep}
+	if len(keep) > 0 {
+		if first, _ := strconv.ParseInt(keep[0].TradeID, 10, 64); first > from+1 {
+			page.Gap = &exchange.TradeGap{Symbol: venueSymbol, AfterID: after.ID, BeforeID: keep[0].TradeID,
+				FromTimeUs: after.TimeUs, ToTimeUs: keep[0].ExchangeTimeUs, Missing: first - from - 1}
+		}
+	}
+	return page, nil
+}
+
+// RecentTrades returns up to limit of the most recent trades of one symbol
+// (GET /markets/{symbol}/trades), oldest first, with Backfilled set.
 func (c *Connector) RecentTrades(ctx context.Context, venueSymbol string, limit int) ([]market.Trade, error) {
 	limit = min(max(limit, 1), MaxTradesLimit)
 	path := "/markets/" + url.PathEscape(venueSymbol) + "/trades?limit=" + strconv.Itoa(limit)
@@ -309,11 +387,8 @@ func (c *Connector) getRaw(ctx context.Context, path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("poloniex: GET %s: %w", path, err)
 	}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return nil, fmt.Errorf("poloniex: GET %s: %w (HTTP 429)", path, exchange.ErrRateLimited)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("poloniex: GET %s: HTTP %d: %.200s", path, resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, exchange.NewRESTError("poloniex", req, resp, body)
 	}
 	return body, nil
 }

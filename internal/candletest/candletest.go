@@ -74,6 +74,9 @@ func BruteForce(trades []market.Trade, intervals []stream.Interval) map[Key]mark
 		v := new(big.Rat).Quo(a.quote, a.vol)
 		for sc := market.MaxScale; sc >= 0; sc-- {
 			if d, err := market.RoundRat(v, uint8(sc)); err == nil {
+				if _, fits64 := d.Int64(); !fits64 {
+					continue // the processor keeps VWAP within a 64-bit coefficient
+				}
 				c.VWAP = d
 				break
 			}

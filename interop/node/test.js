@@ -85,7 +85,72 @@ async function registrySuite() {
   for (const m of events) values.push(await registry.decode(m.value));
   const trades = values.filter((x) => x.trade_id !== undefined);
   check('confluent-schema-registry decodes tickertape\'s market.events', values.length === 100 && trades.length > 0, [values.length, trades.length]);
-  check('... trades keyed exchange:SYMBOL with a decimal price', events.every((m) => m.key.toString().startsWith('poloniex')) && trades.every((t) => t.price !== undefined && t.trade_id.length > 0), trades[0]);
+  check('... trades keyed exchange:SYMBOL with a decimal price', events.every((m) => /^(binance|coinbase|poloniex)-synthetic:[A-Z]+-[A-Z]+$/.test(m.key.toString())) && trades.every((t) => t.price !== undefined && t.trade_id.length > 0), trades[0]);
+}
+
+// JSON Schema and Protobuf with @kafkajs/confluent-schema-registry, both
+// ways with tickertape (consume reads what Node wrote; Node decodes what
+// tickertape produce wrote).
+async function formatsSuite() {
+  const registry = new SchemaRegistry({ host: registryUrl });
+  const kafka = new Kafka({ clientId: 'interop-formats', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  const readAll = async (topic, n) => {
+    const consumer = kafka.consumer({ groupId: 'node-formats-' + suffix() });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const got = [];
+    await consumer.run({ eachMessage: async ({ message }) => { got.push(message); } });
+    for (let i = 0; i < 120 && got.length < n; i++) await sleep(250);
+    await consumer.disconnect();
+    return got;
+  };
+  const ttConsume = (topic, n) => execFileSync(tt, ['consume', '-t', topic, '--from-beginning', '--max', String(n), '--timeout', '20s', '--brokers', bootstrap, '--registry', registryUrl]).toString().trim().split('\n').map((l) => JSON.parse(l));
+  const ttProduce = (topic, file, line, extra) => execFileSync(tt, ['produce', '-t', topic, '--schema', file, ...(extra || []), '--brokers', bootstrap, '--registry', registryUrl], { input: line + '\n' }).toString();
+  const fs = require('fs');
+  const os = require('os');
+  const path = require('path');
+
+  // JSON Schema.
+  const jtopic = 'node-json-' + suffix();
+  const jschema = { $schema: 'http://json-schema.org/draft-07/schema#', title: 'NodeTicker', type: 'object', properties: { symbol: { type: 'string' }, seq: { type: 'integer' } }, required: ['symbol', 'seq'] };
+  const { id: jid } = await registry.register({ type: SchemaType.JSON, schema: JSON.stringify(jschema) }, { subject: jtopic + '-value' });
+  check('confluent-schema-registry: register a JSON schema', jid > 0, jid);
+  const jenc = await registry.encode(jid, { symbol: 'ETH-USDT', seq: 7 });
+  let refused = false;
+  try { await registry.encode(jid, { symbol: 5 }); } catch (e) { refused = true; }
+  check('confluent-schema-registry: JSON Schema encode validates, decode reads', refused && (await registry.decode(jenc)).seq === 7, refused);
+  await producer.send({ topic: jtopic, acks: -1, messages: [{ value: jenc }] });
+  const jv = ttConsume(jtopic, 1);
+  check('tickertape consume decodes what Node wrote (JSON Schema)', jv[0].symbol === 'ETH-USDT' && jv[0].seq === 7, jv);
+  const jfile = path.join(os.tmpdir(), 'tt-node-' + suffix() + '.json');
+  fs.writeFileSync(jfile, JSON.stringify(jschema));
+  ttProduce(jtopic, jfile, '{"symbol":"BTC-USDT","seq":8}');
+  const jmsgs = await readAll(jtopic, 2);
+  const jdec = [];
+  for (const m of jmsgs) jdec.push(await registry.decode(m.value));
+  check('confluent-schema-registry decodes what tickertape produce wrote (JSON Schema)', jdec.length === 2 && jdec[1].symbol === 'BTC-USDT' && jdec[1].seq === 8, jdec);
+
+  // Protobuf.
+  const ptopic = 'node-proto-' + suffix();
+  const proto = 'syntax = "proto3";\npackage interop;\nmessage NodeQuote {\n  string symbol = 1;\n  string price = 2;\n  int64 seq = 3;\n}\n';
+  const { id: pid } = await registry.register({ type: SchemaType.PROTOBUF, schema: proto }, { subject: ptopic + '-value' });
+  check('confluent-schema-registry: register a Protobuf schema', pid > 0, pid);
+  const penc = await registry.encode(pid, { symbol: 'ETH-USDT', price: '3400.5', seq: 7 });
+  const pback = await registry.decode(penc);
+  check('confluent-schema-registry: Protobuf encode and decode', pback.symbol === 'ETH-USDT' && Number(pback.seq) === 7, pback);
+  await producer.send({ topic: ptopic, acks: -1, messages: [{ value: penc }] });
+  const pv = ttConsume(ptopic, 1);
+  check('tickertape consume decodes what Node wrote (Protobuf)', pv[0].symbol === 'ETH-USDT' && pv[0].price === '3400.5' && pv[0].seq === '7', pv);
+  const pfile = path.join(os.tmpdir(), 'tt-node-' + suffix() + '.proto');
+  fs.writeFileSync(pfile, proto);
+  ttProduce(ptopic, pfile, '{"symbol":"BTC-USDT","price":"97000.5","seq":"8"}', ['--message', 'NodeQuote']);
+  const pmsgs = await readAll(ptopic, 2);
+  const pdec = [];
+  for (const m of pmsgs) pdec.push(await registry.decode(m.value));
+  check('confluent-schema-registry decodes what tickertape produce wrote (Protobuf)', pdec.length === 2 && pdec[1].symbol === 'BTC-USDT' && Number(pdec[1].seq) === 8, pdec);
+  await producer.disconnect();
 }
 
 function rdkafkaSuite() {
@@ -131,7 +196,7 @@ function rdkafkaSuite() {
 }
 
 (async () => {
-  for (const [name, suite] of [['kafkajs', kafkajsSuite], ['schema registry', registrySuite], ['node-rdkafka', rdkafkaSuite]]) {
+  for (const [name, suite] of [['kafkajs', kafkajsSuite], ['schema registry', registrySuite], ['confluent-schema-registry formats', formatsSuite], ['node-rdkafka', rdkafkaSuite]]) {
     try { await suite(); } catch (e) { check(name + ' suite', false, String(e && e.stack || e)); }
   }
   console.log(failed === 0 ? 'node: all checks passed' : 'node: ' + failed + ' checks failed');

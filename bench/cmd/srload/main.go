@@ -4,6 +4,9 @@
 // prints one JSON line per scenario (requests/s, p50/p99/p999 latency,
 // errors).
 //
+// -type JSON or PROTOBUF uses equivalent JSON Schema or .proto schemas
+// instead (the same fields), under their own subjects.
+//
 // Scenarios: get-by-id (GET /schemas/ids/{id}), lookup (POST
 // /subjects/{s}: is this schema registered?), register-existing (POST
 // /subjects/{s}/versions with a schema already there: what a serializer
@@ -33,7 +36,12 @@ func main() {
 	dur := flag.Duration("duration", 5*time.Second, "duration of each scenario")
 	n := flag.Int("schemas", 100, "distinct schemas to register first")
 	only := flag.String("scenarios", "get-by-id,lookup,register-existing,register-new", "comma-separated scenarios")
+	typ := flag.String("type", "AVRO", "schema type: AVRO, JSON or PROTOBUF (equivalent schemas of each)")
 	flag.Parse()
+	prefix := "bench-"
+	if *typ != "AVRO" {
+		prefix = "bench-" + strings.ToLower(*typ) + "-"
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: *conc * 2, MaxConnsPerHost: *conc * 2}
 	cl := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	schema := func(i, fields int) string {
@@ -45,12 +53,33 @@ func main() {
 			}
 			fs = append(fs, fmt.Sprintf(`{"name":"f%d","type":"string"%s}`, f, def))
 		}
+		switch *typ {
+		case "JSON":
+			var ps []string
+			for f := 0; f < fields; f++ {
+				ps = append(ps, fmt.Sprintf(`"f%d":{"type":"string"}`, f))
+			}
+			return fmt.Sprintf(`{"$schema":"http://json-schema.org/draft-07/schema#","title":"R%d","type":"object","properties":{%s},"required":["f0"],"additionalProperties":false}`, i, strings.Join(ps, ","))
+		case "PROTOBUF":
+			var ps []string
+			for f := 0; f < fields; f++ {
+				ps = append(ps, fmt.Sprintf("string f%d = %d;", f, f+1))
+			}
+			return fmt.Sprintf("syntax = \"proto3\";\npackage bench;\nmessage R%d { %s }\n", i, strings.Join(ps, " "))
+		}
 		return fmt.Sprintf(`{"type":"record","name":"R%d","namespace":"bench","fields":[%s]}`, i, strings.Join(fs, ","))
 	}
-	body := func(s string) []byte { b, _ := json.Marshal(map[string]string{"schema": s}); return b }
+	body := func(s string) []byte {
+		m := map[string]string{"schema": s}
+		if *typ != "AVRO" {
+			m["schemaType"] = *typ
+		}
+		b, _ := json.Marshal(m)
+		return b
+	}
 	ids := make([]int, *n)
 	for i := range ids {
-		resp, err := cl.Post(fmt.Sprintf("%s/subjects/bench-%d-value/versions", *url, i), "application/vnd.schemaregistry.v1+json", bytes.NewReader(body(schema(i, 1))))
+		resp, err := cl.Post(fmt.Sprintf("%s/subjects/%s%d-value/versions", *url, prefix, i), "application/vnd.schemaregistry.v1+json", bytes.NewReader(body(schema(i, 1))))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "srload: registering:", err)
 			os.Exit(1)
@@ -72,16 +101,16 @@ func main() {
 		},
 		"lookup": func(w, i int) (*http.Request, error) {
 			k := i % len(ids)
-			return http.NewRequest("POST", fmt.Sprintf("%s/subjects/bench-%d-value", *url, k), bytes.NewReader(body(schema(k, 1))))
+			return http.NewRequest("POST", fmt.Sprintf("%s/subjects/%s%d-value", *url, prefix, k), bytes.NewReader(body(schema(k, 1))))
 		},
 		"register-existing": func(w, i int) (*http.Request, error) {
 			k := i % len(ids)
-			return http.NewRequest("POST", fmt.Sprintf("%s/subjects/bench-%d-value/versions", *url, k), bytes.NewReader(body(schema(k, 1))))
+			return http.NewRequest("POST", fmt.Sprintf("%s/subjects/%s%d-value/versions", *url, prefix, k), bytes.NewReader(body(schema(k, 1))))
 		},
 		"register-new": func(w, i int) (*http.Request, error) {
 			// A new schema in a new subject each time.
 			k := int(newVersion.Add(1))
-			return http.NewRequest("POST", fmt.Sprintf("%s/subjects/bench-new-%d-value/versions", *url, k), bytes.NewReader(body(schema(1000000+k, 2))))
+			return http.NewRequest("POST", fmt.Sprintf("%s/subjects/%snew-%d-value/versions", *url, prefix, k), bytes.NewReader(body(schema(1000000+k, 2))))
 		},
 	}
 	for _, name := range strings.Split(*only, ",") {
