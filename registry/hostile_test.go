@@ -32,12 +32,12 @@ func TestOversizeAndInvalidInputGet4xx(t *testing.T) {
 	}
 	big := `{"type":"record","name":"Big","fields":[` + strings.Join(fields, ",") + `]}`
 	ts.wantError("POST", "/subjects/big/versions", map[string]string{"schema": big}, 422, 42209)
-	// A body over 2 MiB: 413 without reading it all.
-	for len(big) < 3<<20 {
+	// A body over 16 MiB: 413 without reading it all.
+	for len(big) < 17<<20 {
 		big += strings.Repeat(" ", 1<<20)
 	}
 	if got := ts.call("POST", "/subjects/big/versions", map[string]string{"schema": big}, nil); got != 413 {
-		t.Fatalf("a 3 MiB body: %d, want 413", got)
+		t.Fatalf("a 17 MiB body: %d, want 413", got)
 	}
 	// A 500,000-character subject: refused with a 4xx by the HTTP server.
 	resp, err := http.Get(ts.s.RegistryURL() + "/subjects/" + strings.Repeat("s", 500000) + "/versions")

@@ -36,7 +36,7 @@ type Config struct {
 	// leader to be elected): 50002 after it. Default 10s.
 	WriteTimeout time.Duration
 	// MaxBodyBytes caps request bodies (413 above it, before they are read
-	// further). Default 2 MiB.
+	// further). Default 16 MiB.
 	MaxBodyBytes int64
 	// ReadHeaderTimeout, ReadTimeout and IdleTimeout are the HTTP server's
 	// (see NewHTTPServer): defaults 10 s, 60 s and 2 min.
@@ -90,7 +90,7 @@ func New(cfg Config) (*Registry, error) {
 		cfg.WriteTimeout = 10 * time.Second
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 2 << 20
+		cfg.MaxBodyBytes = 16 << 20
 	}
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = 10 * time.Second
