@@ -35,6 +35,9 @@ type stackFlags struct {
 	maxRequestBytes                            int
 	logLevel                                   string
 	groupDelay                                 time.Duration
+	maxConns, maxConnsPerIP                    int
+	idle                                       time.Duration
+	queuedBytes                                int64
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet) {
@@ -48,6 +51,10 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every Kafka request (API, version, client id, error code; at most 100 lines a second)")
+	fs.IntVar(&f.maxConns, "max-connections", 0, "most client connections open at once; at the cap new ones wait to be accepted (Kafka: max.connections); 0 for no cap")
+	fs.IntVar(&f.maxConnsPerIP, "max-connections-per-ip", 0, "most client connections from one address; more are closed at once (Kafka: max.connections.per.ip); 0 for no cap")
+	fs.DurationVar(&f.idle, "connections-max-idle", 10*time.Minute, "close a client connection that sends nothing for this long (Kafka: connections.max.idle.ms); 0 for never")
+	fs.Int64Var(&f.queuedBytes, "queued-max-request-bytes", 256<<20, "bytes of requests read but not yet answered, across all connections; a frame that does not fit waits (Kafka: queued.max.request.bytes); 0 for no bound")
 	fs.DurationVar(&f.groupDelay, "group-initial-rebalance-delay", 300*time.Millisecond, "how long a consumer group waits for more members before its first generation (Kafka: group.initial.rebalance.delay.ms, 3s); 0 for none")
 }
 
@@ -74,6 +81,20 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 		DefaultPartitions: int32(f.partitions),
 		MaxRequestBytes:   int32(f.maxRequestBytes),
 		Logger:            logger,
+	}
+	if f.maxConns < 0 || f.maxConnsPerIP < 0 || f.idle < 0 || f.queuedBytes < 0 {
+		return app.Config{}, nil, usageError{fmt.Errorf("--max-connections, --max-connections-per-ip, --connections-max-idle and --queued-max-request-bytes take 0 (no limit) or a positive value")}
+	}
+	if f.queuedBytes > 0 && f.queuedBytes < int64(f.maxRequestBytes) {
+		return app.Config{}, nil, usageError{fmt.Errorf("--queued-max-request-bytes %d is smaller than --max-request-bytes %d: the largest request could never be read", f.queuedBytes, f.maxRequestBytes)}
+	}
+	bc.MaxConnections, bc.MaxConnectionsPerIP = f.maxConns, f.maxConnsPerIP
+	bc.ConnectionsMaxIdle, bc.QueuedMaxRequestBytes = f.idle, f.queuedBytes
+	if f.idle == 0 {
+		bc.ConnectionsMaxIdle = -1 // never
+	}
+	if f.queuedBytes == 0 {
+		bc.QueuedMaxRequestBytes = -1 // unlimited
 	}
 	bc.GroupInitialRebalanceDelay, bc.NoGroupInitialRebalanceDelay = max(f.groupDelay, 0), f.groupDelay <= 0
 	if f.advertised != "" {
