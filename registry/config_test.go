@@ -18,6 +18,7 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 		Brokers:       []string{"127.0.0.1:9092", " "},
 		Topic:         "schemas topic",
 		WriteTimeout:  -time.Second,
+		IdleTimeout:   -time.Minute,
 		MaxBodyBytes:  -1,
 		AdvertisedURL: "reg1:8081",
 	}
@@ -33,7 +34,7 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 		}
 		fields = append(fields, ce.Field)
 	}
-	if got, want := strings.Join(fields, ","), "Brokers,Topic,WriteTimeout,MaxBodyBytes,AdvertisedURL"; got != want {
+	if got, want := strings.Join(fields, ","), "Brokers,Topic,WriteTimeout,IdleTimeout,MaxBodyBytes,AdvertisedURL"; got != want {
 		t.Fatalf("fields reported: %s, want %s (%v)", got, want, err)
 	}
 	if _, nerr := registry.New(cfg); nerr == nil || nerr.Error() != err.Error() {
@@ -52,7 +53,8 @@ func TestZeroConfigIsTheDefaults(t *testing.T) {
 	if err := d.Validate(); err != nil {
 		t.Fatalf("DefaultConfig: %v", err)
 	}
-	if d.Topic != "_schemas" || d.GroupID != "schema-registry" || d.WriteTimeout <= 0 || d.MaxBodyBytes <= 0 {
+	if d.Topic != "_schemas" || d.GroupID != "schema-registry" || d.WriteTimeout <= 0 || d.MaxBodyBytes <= 0 ||
+		d.ReadHeaderTimeout <= 0 || d.ReadTimeout <= 0 || d.IdleTimeout <= 0 {
 		t.Fatalf("DefaultConfig: %+v", d)
 	}
 	r, err := registry.New(registry.Config{Brokers: []string{"127.0.0.1:9092"}, AdvertisedURL: "https://reg1:8081"})

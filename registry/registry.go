@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Config configures a Registry. Brokers is required; the zero value of every
@@ -35,8 +36,12 @@ type Config struct {
 	// WriteTimeout bounds how long a write waits for the topic (and for a
 	// leader to be elected): 50002 after it.
 	WriteTimeout time.Duration
-	// MaxBodyBytes caps request bodies (413 above it).
+	// MaxBodyBytes caps request bodies (413 above it, before they are read
+	// further).
 	MaxBodyBytes int64
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout are the HTTP server's
+	// (see NewHTTPServer).
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
 	// KafkaOpts are extra franz-go options for the clients (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
 	Logger    *slog.Logger
@@ -58,8 +63,11 @@ type Registry struct {
 	progress *sync.Cond // signalled (with mu held) whenever st.applied moves
 
 	writeMu sync.Mutex // one write at a time: check, produce, wait until applied
+	topicID [16]byte   // Topic's id when Start found it
+	broken  *Error     // under writeMu: Topic was deleted or replaced; writes stop
 
 	prepCache prepCache // parsed schemas by text (prepare)
+	metrics   *metrics
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -73,17 +81,20 @@ type Registry struct {
 // has no default: it is required.
 func DefaultConfig() Config {
 	return Config{
-		Topic:        "_schemas",
-		GroupID:      "schema-registry",
-		WriteTimeout: 10 * time.Second,
-		MaxBodyBytes: 16 << 20,
+		Topic:             DefaultTopic,
+		GroupID:           "schema-registry",
+		WriteTimeout:      10 * time.Second,
+		MaxBodyBytes:      16 << 20,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
 	}
 }
 
 // ConfigError is one invalid field of a Config. Field is the Go field name;
 // a CLI names its own flag for it (tickertape registry does).
 type ConfigError struct {
-	Field   string // "Brokers", "Topic", "WriteTimeout", "MaxBodyBytes", "AdvertisedURL"
+	Field   string // "Brokers", "Topic", "WriteTimeout", "MaxBodyBytes", "AdvertisedURL", ...
 	Problem string
 }
 
@@ -107,8 +118,14 @@ func (cfg *Config) Validate() error {
 	if err := validTopic(cfg.Topic); err != nil {
 		bad("Topic", "topic %q: %v", cfg.Topic, err)
 	}
-	if cfg.WriteTimeout < 0 {
-		bad("WriteTimeout", "write timeout %s is negative", cfg.WriteTimeout)
+	for _, d := range []struct {
+		field, name string
+		v           time.Duration
+	}{{"WriteTimeout", "write timeout", cfg.WriteTimeout}, {"ReadHeaderTimeout", "read header timeout", cfg.ReadHeaderTimeout},
+		{"ReadTimeout", "read timeout", cfg.ReadTimeout}, {"IdleTimeout", "idle timeout", cfg.IdleTimeout}} {
+		if d.v < 0 {
+			bad(d.field, "%s %s is negative", d.name, d.v)
+		}
 	}
 	if cfg.MaxBodyBytes < 0 {
 		bad("MaxBodyBytes", "max body bytes %d is negative", cfg.MaxBodyBytes)
@@ -158,13 +175,26 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = d.MaxBodyBytes
 	}
+	if cfg.ReadHeaderTimeout == 0 {
+		cfg.ReadHeaderTimeout = d.ReadHeaderTimeout
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = d.ReadTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = d.IdleTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "registry"), st: newState(), ready: make(chan struct{})}
 	r.progress = sync.NewCond(&r.mu)
+	r.metrics = newMetrics(r)
 	return r, nil
 }
+
+// DefaultTopic is the topic holding the registry's state, as in Confluent's.
+const DefaultTopic = "_schemas"
 
 // Start connects to Kafka, creates Topic if it is missing (one partition,
 // cleanup.policy=compact), replays it, and joins the leader election. It
@@ -177,6 +207,9 @@ func (r *Registry) Start(ctx context.Context) error {
 	}
 	r.adm = kadm.NewClient(r.admc)
 	end, err := r.ensureTopic(ctx)
+	if err == nil {
+		r.topicID, err = r.currentTopicID(ctx)
+	}
 	if err != nil {
 		r.admc.Close()
 		return err
@@ -240,6 +273,43 @@ func (r *Registry) ensureTopic(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("registry: reading the end of %s: %v ", r.cfg.Topic, o.Err)
 	}
 	return o.Offset, nil
+}
+
+// currentTopicID asks Kafka for Topic's id.
+func (r *Registry) currentTopicID(ctx context.Context) ([16]byte, error) {
+	// A request of our own, not kadm's cached metadata: a deleted topic must
+	// be seen at once, and asking must not create it again.
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(r.cfg.Topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = false
+	resp, err := req.RequestWith(ctx, r.admc)
+	if err != nil {
+		return [16]byte{}, fmt.Errorf("registry: metadata of %s: %w", r.cfg.Topic, err)
+	}
+	for _, t := range resp.Topics {
+		if t.Topic != nil && *t.Topic == r.cfg.Topic {
+			if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+				return [16]byte{}, fmt.Errorf("registry: metadata of %s: %w", r.cfg.Topic, err)
+			}
+			return t.TopicID, nil
+		}
+	}
+	return [16]byte{}, fmt.Errorf("registry: metadata of %s: %w", r.cfg.Topic, kerr.UnknownTopicOrPartition)
+}
+
+// NewHTTPServer returns an http.Server for Handler with the registry's
+// timeouts and a 64 KiB cap on the request line and headers, so that stalled
+// or oversized requests are answered (or dropped) before they hold memory.
+func (r *Registry) NewHTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           r.Handler(),
+		ReadHeaderTimeout: r.cfg.ReadHeaderTimeout,
+		ReadTimeout:       r.cfg.ReadTimeout,
+		IdleTimeout:       r.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 // readLoop applies every record of the topic, in order, for the registry's
@@ -339,4 +409,4 @@ func (r *Registry) Close(ctx context.Context) error {
 }
 
 // Handler serves the Confluent REST API.
-func (r *Registry) Handler() http.Handler { return r.routes() }
+func (r *Registry) Handler() http.Handler { return r.metrics.instrument(r.routes()) }
