@@ -144,7 +144,7 @@ func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
 		return nil, fmt.Errorf("kraken: GET AssetPairs: unexpected answer: %w", err)
 	}
 	if len(ans.Error) > 0 {
-		return nil, fmt.Errorf("kraken: GET AssetPairs: %s", strings.Join(ans.Error, "; "))
+		return nil, venueError("/0/public/AssetPairs", strings.Join(ans.Error, "; "))
 	}
 	out := make([]exchange.Market, 0, len(ans.Result))
 	c.mu.Lock()
@@ -341,7 +341,7 @@ func (c *Connector) Trades(ctx context.Context, sym string, after exchange.Trade
 		return exchange.TradePage{}, fmt.Errorf("kraken: GET %s: unexpected answer: %w", path, err)
 	}
 	if errs := v.GetArray("error"); len(errs) > 0 {
-		return exchange.TradePage{}, fmt.Errorf("kraken: GET %s: %s", path, errs[0].GetStringBytes())
+		return exchange.TradePage{}, venueError(path, string(errs[0].GetStringBytes()))
 	}
 	res := v.GetObject("result")
 	if res == nil {
@@ -397,6 +397,16 @@ func (c *Connector) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, exchange.NewRESTError("kraken", req, resp, body)
 	}
 	return body, nil
+}
+
+// venueError is an error Kraken reports with HTTP 200 in the body's error
+// list; its rate limits ("EAPI:Rate limit exceeded", "EGeneral:Too many
+// requests") match exchange.ErrRateLimited, so the caller backs off.
+func venueError(path, msg string) error {
+	if strings.Contains(msg, "Rate limit") || strings.Contains(msg, "Too many requests") {
+		return fmt.Errorf("kraken: GET %s: %s: %w", path, msg, exchange.ErrRateLimited)
+	}
+	return fmt.Errorf("kraken: GET %s: %s", path, msg)
 }
 
 var _ = errors.New
