@@ -9,7 +9,9 @@ import (
 	"github.com/tickertape/tickertape/market"
 )
 
-func lv(p, q string) market.Level { return market.Level{Price: market.MustDecimal(p), Quantity: market.MustDecimal(q)} }
+func lv(p, q string) market.Level {
+	return market.Level{Price: market.MustDecimal(p), Quantity: market.MustDecimal(q)}
+}
 
 // TestChecksumDocumented checks Checksum against Kraken's checksum guides:
 // the level formatting of book-checksum-v2 (45285.2 and 0.00100000 give
