@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -79,12 +80,31 @@ type parser struct {
 	exchange string
 	now      func() int64
 	fj       fastjson.Parser
-	pairs    map[string]pair // WebSocket symbol → precisions, from instrument
+	pairs    map[string]pair      // WebSocket symbol → precisions, from instrument
+	names    map[string][2]string // symbol as sent → (venue symbol, normalized)
 	num      []byte
 }
 
 func newParser(exch string, now func() int64) *parser {
-	return &parser{exchange: exch, now: now, pairs: map[string]pair{}}
+	return &parser{exchange: exch, now: now, pairs: map[string]pair{}, names: map[string][2]string{}}
+}
+
+// symbol reads a frame's symbol with its normalized name, cached.
+func (p *parser) symbol(o *fastjson.Object) (string, string, error) {
+	v := o.Get("symbol")
+	if v == nil || v.Type() != fastjson.TypeString {
+		return "", "", errors.New("symbol: want a string")
+	}
+	b, _ := v.StringBytes()
+	if n, ok := p.names[string(b)]; ok {
+		return n[0], n[1], nil
+	}
+	if len(p.names) > 10000 {
+		clear(p.names)
+	}
+	n := [2]string{string(b), normalize(string(b))}
+	p.names[n[0]] = n
+	return n[0], n[1], nil
 }
 
 // ack is one answer to a subscribe or unsubscribe.
@@ -141,6 +161,14 @@ func (p *parser) number(o *fastjson.Object, key string, scale int, positive bool
 	return d, nil
 }
 
+var pow10 = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
 // Rescale writes d with exactly scale decimals; more non-zero decimals
 // than scale is an error (the value is not at the pair's precision).
 func Rescale(d market.Decimal, scale int) (market.Decimal, error) {
@@ -149,6 +177,20 @@ func Rescale(d market.Decimal, scale int) (market.Decimal, error) {
 	}
 	if scale < 0 || scale > market.MaxScale {
 		return d, fmt.Errorf("precision %d out of range", scale)
+	}
+	// Fast path: a 64-bit coefficient, scaled without text.
+	if coef, ok := d.Int64(); ok {
+		if k := scale - int(d.Scale); k > 0 && k <= 18 {
+			m := pow10[k]
+			if coef == 0 || (coef > 0 && coef <= math.MaxInt64/m) || (coef < 0 && coef >= math.MinInt64/m) {
+				return market.NewDecimal(coef*m, uint8(scale)), nil
+			}
+		} else if k < 0 && -k <= 18 {
+			if m := pow10[-k]; coef%m == 0 {
+				return market.NewDecimal(coef/m, uint8(scale)), nil
+			}
+			return d, fmt.Errorf("%s has more than the pair's %d decimals", d, scale)
+		}
 	}
 	s := d.String()
 	ip, fp, _ := strings.Cut(s, ".")
@@ -197,11 +239,15 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 	if m, err := str(o, "method"); err == nil {
 		return nil, p.answer(o, m, fr), p.answerErr(o, m, raw)
 	}
-	ch, err := str(o, "channel")
-	if err != nil {
-		return nil, fr, exchange.NewFrameError("malformed", err, raw)
+	cv := o.Get("channel")
+	if cv == nil || cv.Type() != fastjson.TypeString {
+		return nil, fr, exchange.NewFrameError("malformed", errors.New("channel: want a string"), raw)
 	}
-	typ, _ := str(o, "type")
+	chb, _ := cv.StringBytes()
+	var typ []byte
+	if tv := o.Get("type"); tv != nil {
+		typ, _ = tv.StringBytes()
+	}
 	recv := p.now()
 	var items []*fastjson.Value
 	if dv := o.Get("data"); dv != nil && dv.Type() == fastjson.TypeArray {
@@ -209,11 +255,12 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 	}
 	var evs []exchange.Event
 	var bad error
-	kind := "bad_" + ch
-	switch ch {
+	var kind string
+	switch string(chb) {
 	case "heartbeat", "status":
 		return nil, fr, nil
 	case "instrument":
+		kind = "bad_instrument"
 		dv := o.Get("data")
 		if dv == nil {
 			return nil, fr, exchange.NewFrameError("bad_instrument", errors.New("no data"), raw)
@@ -225,6 +272,7 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 		}
 		fr.instruments = true
 	case "trade":
+		kind = "bad_trade"
 		for i, it := range items {
 			t, err := p.trade(it, recv)
 			if err != nil {
@@ -234,6 +282,7 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 			evs = append(evs, exchange.Event{Trade: t})
 		}
 	case "ticker":
+		kind = "bad_ticker"
 		for i, it := range items {
 			t, err := p.ticker(it, recv)
 			if err != nil {
@@ -243,11 +292,12 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 			evs = append(evs, exchange.Event{Ticker: t})
 		}
 	case "book":
-		if typ != "snapshot" && typ != "update" {
+		kind = "bad_book"
+		if string(typ) != "snapshot" && string(typ) != "update" {
 			return nil, fr, exchange.NewFrameError("bad_book", fmt.Errorf("type %q", typ), raw)
 		}
 		for i, it := range items {
-			u, err := p.book(it, typ == "snapshot", recv)
+			u, err := p.book(it, string(typ) == "snapshot", recv)
 			if err != nil {
 				bad = fmt.Errorf("book %d: %w", i, err)
 				continue
@@ -255,7 +305,7 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 			evs = append(evs, exchange.Event{Book: u})
 		}
 	default:
-		return nil, fr, exchange.NewFrameError("unknown_channel", fmt.Errorf("channel %q", ch), raw)
+		return nil, fr, exchange.NewFrameError("unknown_channel", fmt.Errorf("channel %q", chb), raw)
 	}
 	if bad != nil {
 		return evs, fr, exchange.NewFrameError(kind, bad, raw)
@@ -328,20 +378,23 @@ func (p *parser) trade(v *fastjson.Value, recv int64) (*market.Trade, error) {
 	if err != nil {
 		return nil, err
 	}
-	sym, err := str(o, "symbol")
+	sym, norm, err := p.symbol(o)
 	if err != nil {
 		return nil, err
 	}
 	ps, qs := p.scales(sym)
-	t := &market.Trade{Exchange: p.exchange, Symbol: normalize(sym), VenueSymbol: sym, ReceivedTimeUs: recv}
+	t := &market.Trade{Exchange: p.exchange, Symbol: norm, VenueSymbol: sym, ReceivedTimeUs: recv}
 	if t.Price, err = p.number(o, "price", ps, true); err != nil {
 		return nil, err
 	}
 	if t.Quantity, err = p.number(o, "qty", qs, true); err != nil {
 		return nil, err
 	}
-	side, _ := str(o, "side")
-	switch side {
+	var side []byte
+	if sv := o.Get("side"); sv != nil {
+		side, _ = sv.StringBytes()
+	}
+	switch string(side) {
 	case "buy":
 		t.Side = market.SideBuy
 	case "sell":
@@ -373,12 +426,12 @@ func (p *parser) ticker(v *fastjson.Value, recv int64) (*market.Ticker, error) {
 	if err != nil {
 		return nil, err
 	}
-	sym, err := str(o, "symbol")
+	sym, norm, err := p.symbol(o)
 	if err != nil {
 		return nil, err
 	}
 	ps, qs := p.scales(sym)
-	t := &market.Ticker{Exchange: p.exchange, Symbol: normalize(sym), VenueSymbol: sym, ExchangeTimeUs: recv, ReceivedTimeUs: recv}
+	t := &market.Ticker{Exchange: p.exchange, Symbol: norm, VenueSymbol: sym, ExchangeTimeUs: recv, ReceivedTimeUs: recv}
 	if ts, err := str(o, "timestamp"); err == nil {
 		if t.ExchangeTimeUs, err = micros(ts); err != nil {
 			return nil, err
@@ -459,7 +512,7 @@ func (p *parser) book(v *fastjson.Value, snapshot bool, recv int64) (*market.Boo
 	if err != nil {
 		return nil, err
 	}
-	sym, err := str(o, "symbol")
+	sym, norm, err := p.symbol(o)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +520,7 @@ func (p *parser) book(v *fastjson.Value, snapshot bool, recv int64) (*market.Boo
 	if ps < 0 {
 		return nil, fmt.Errorf("%s: no precision from the instrument channel, so its checksum cannot be verified", sym)
 	}
-	u := &market.BookUpdate{Exchange: p.exchange, Symbol: normalize(sym), VenueSymbol: sym, Snapshot: snapshot, ExchangeTimeUs: recv, ReceivedTimeUs: recv}
+	u := &market.BookUpdate{Exchange: p.exchange, Symbol: norm, VenueSymbol: sym, Snapshot: snapshot, ExchangeTimeUs: recv, ReceivedTimeUs: recv}
 	if ts, err := str(o, "timestamp"); err == nil {
 		if u.ExchangeTimeUs, err = micros(ts); err != nil {
 			return nil, err
