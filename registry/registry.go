@@ -151,8 +151,9 @@ func (r *Registry) Start(ctx context.Context) error {
 		return fmt.Errorf("registry: %w", err)
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.readLoop()
+	go r.skipUnreadable()
 	if err := r.waitApplied(ctx, end); err != nil {
 		r.Close()
 		return fmt.Errorf("registry: replaying %s: %w", r.cfg.Topic, err)
