@@ -9,9 +9,17 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/tickertape/tickertape/broker"
+	"github.com/tickertape/tickertape/internal/grouplag"
 	"github.com/tickertape/tickertape/registry"
 )
 
@@ -33,6 +41,13 @@ type Config struct {
 type Stack struct {
 	Broker   *broker.Broker
 	Registry *registry.Registry // nil when RegistryAddr is empty
+	// Metrics holds the stack's Prometheus collectors (Go runtime, process,
+	// broker, registry, consumer-group lag); served at /metrics on HTTPAddr.
+	// Callers register their own (ingest, processors) in it.
+	Metrics *prometheus.Registry
+
+	httpHandler atomic.Pointer[http.Handler] // serves HTTPAddr besides /healthz, once set
+	lagClient   *kgo.Client
 
 	kafkaLn    net.Listener
 	registryLn net.Listener
@@ -76,11 +91,25 @@ func Start(cfg Config) (*Stack, error) {
 			return nil, err
 		}
 	}
+	if s.registryLn != nil {
+		// The registry's topic is this stack's own state: deleting it would let
+		// schema ids be given out again.
+		name := cfg.Registry.Topic
+		if name == "" {
+			name = registry.DefaultTopic
+		}
+		cfg.Broker.ProtectedTopics = append(cfg.Broker.ProtectedTopics, name)
+	}
 	if s.Broker, err = broker.New(cfg.Broker); err != nil {
 		s.closeListeners()
 		return nil, err
 	}
 	s.serve(func() error { return s.Broker.Serve(s.kafkaLn) })
+	s.Metrics = prometheus.NewRegistry()
+	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.Broker.Collector())
+	if s.lagClient, err = kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.ClientID("tickertape-metrics")); err == nil {
+		s.Metrics.MustRegister(grouplag.New(kadm.NewClient(s.lagClient), 0))
+	}
 	if s.registryLn != nil {
 		rc := cfg.Registry
 		rc.Brokers = []string{s.KafkaAddr()}
@@ -99,7 +128,8 @@ func Start(cfg Config) (*Stack, error) {
 			s.Close(context.Background())
 			return nil, fmt.Errorf("schema registry: %w", err)
 		}
-		s.serveHTTP(s.registryLn, s.Registry.Handler())
+		s.serveServer(s.registryLn, s.Registry.NewHTTPServer())
+		s.Metrics.MustRegister(s.Registry.Collector())
 	}
 	if s.httpLn != nil {
 		s.serveHTTP(s.httpLn, s.healthMux())
@@ -146,7 +176,10 @@ func (s *Stack) serve(fn func() error) {
 }
 
 func (s *Stack) serveHTTP(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.serveServer(ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10})
+}
+
+func (s *Stack) serveServer(ln net.Listener, srv *http.Server) {
 	s.servers = append(s.servers, srv)
 	s.serve(func() error { return srv.Serve(ln) })
 }
@@ -161,6 +194,11 @@ func (s *Stack) RegistryURL() string {
 	}
 	return "http://" + s.registryLn.Addr().String()
 }
+
+// SetHTTPHandler makes h serve every path of HTTPAddr except /healthz
+// (the dashboard and /metrics of a pipeline, see package web). Until it is
+// called, HTTPAddr serves /healthz and /metrics (the stack's own).
+func (s *Stack) SetHTTPHandler(h http.Handler) { s.httpHandler.Store(&h) }
 
 // HTTPURL is the base URL of the health endpoint, or "" when it is off.
 func (s *Stack) HTTPURL() string {
@@ -185,6 +223,9 @@ func (s *Stack) Close(ctx context.Context) error {
 		}
 		if s.Registry != nil {
 			s.Registry.Close()
+		}
+		if s.lagClient != nil {
+			s.lagClient.Close()
 		}
 		if err := s.Broker.Close(ctx); err != nil {
 			errs = append(errs, err)
@@ -212,6 +253,18 @@ func (s *Stack) healthMux() http.Handler {
 			"kafka":      s.KafkaAddr(),
 			"cluster_id": s.Broker.ClusterID(),
 		})
+	})
+	metrics := promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{MaxRequestsInFlight: 4})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if h := s.httpHandler.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
 	})
 	return mux
 }

@@ -137,6 +137,9 @@ func handleDeleteTopics(c *conn, kreq kmsg.Request) reply {
 			st.ErrorCode = errUnknownTopicID
 		case t == nil:
 			st.ErrorCode = errUnknownTopicOrPartition
+		case b.protectedReason(t.name) != "":
+			st.Topic, st.TopicID = strp(t.name), t.id
+			st.ErrorCode, st.ErrorMessage = errTopicAuthorization, strp(b.protectedReason(t.name))
 		default:
 			st.Topic, st.TopicID = strp(t.name), t.id
 			if err := b.deleteTopic(t); err != nil {
@@ -190,6 +193,9 @@ func handleDeleteRecords(c *conn, kreq kmsg.Request) reply {
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
 			if p := b.partitionOf(t, rp.Partition); p == nil {
 				sp.ErrorCode = errUnknownTopicOrPartition
+			} else if b.protectedReason(t.name) != "" {
+				// Kafka: "Cannot delete records of internal topic".
+				sp.ErrorCode = errInvalidTopic
 			} else if start, err := p.log.DeleteRecords(rp.Offset); err != nil {
 				sp.ErrorCode = logErrorCode(err)
 			} else {

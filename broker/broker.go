@@ -37,6 +37,21 @@ type Config struct {
 	Fsync commitlog.FsyncPolicy
 	// MaxRequestBytes bounds one request frame (socket.request.max.bytes).
 	MaxRequestBytes int32
+	// QueuedMaxRequestBytes bounds the bytes of all requests read but not yet
+	// handled, across connections (queued.max.request.bytes). A reader whose
+	// frame does not fit waits; frames are read as their bytes arrive, so a
+	// size prefix alone reserves no memory. Kafka's default is unlimited;
+	// ours is 256 MiB. -1 = unlimited.
+	QueuedMaxRequestBytes int64
+	// MaxConnections caps open client connections (max.connections); at the
+	// cap the listener stops accepting until one closes. 0 = unlimited.
+	MaxConnections int
+	// MaxConnectionsPerIP caps connections from one address
+	// (max.connections.per.ip); more are closed at once. 0 = unlimited.
+	MaxConnectionsPerIP int
+	// ConnectionsMaxIdle closes connections that send nothing for this long
+	// (connections.max.idle.ms, default 10 minutes). Negative = never.
+	ConnectionsMaxIdle time.Duration
 	// LogDefaults are the broker-level defaults of topic configs
 	// (log.retention.ms, log.segment.bytes, ...).
 	LogDefaults commitlog.Config
@@ -57,6 +72,10 @@ type Config struct {
 	// OffsetsTopicPartitions is the partition count of __consumer_offsets when
 	// it is created (offsets.topic.num.partitions).
 	OffsetsTopicPartitions int32
+	// ProtectedTopics may not be deleted by clients (answered with
+	// TOPIC_AUTHORIZATION_FAILED, as Kafka answers for its internal topics);
+	// the embedded stack names the schema registry's topic here.
+	ProtectedTopics []string
 	// Logger receives the broker's few log lines; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -69,6 +88,8 @@ func DefaultConfig() Config {
 		DefaultPartitions:          1,
 		Fsync:                      commitlog.FsyncPolicy{Mode: commitlog.FsyncAlways},
 		MaxRequestBytes:            100 << 20,
+		QueuedMaxRequestBytes:      256 << 20,
+		ConnectionsMaxIdle:         10 * time.Minute,
 		LogDefaults:                commitlog.DefaultConfig(),
 		RetentionCheckInterval:     5 * time.Minute,
 		GroupMinSessionTimeout:     6 * time.Second,
@@ -99,6 +120,21 @@ func (c *Config) fill() error {
 		errs = append(errs, fmt.Errorf("max request bytes %d: must be > 0", c.MaxRequestBytes))
 	} else if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = d.MaxRequestBytes
+	}
+	switch {
+	case c.QueuedMaxRequestBytes == 0:
+		c.QueuedMaxRequestBytes = d.QueuedMaxRequestBytes
+	case c.QueuedMaxRequestBytes < -1:
+		errs = append(errs, fmt.Errorf("queued max request bytes %d: must be -1 (unlimited) or > 0", c.QueuedMaxRequestBytes))
+	}
+	if c.QueuedMaxRequestBytes > 0 && c.QueuedMaxRequestBytes < int64(c.MaxRequestBytes) {
+		errs = append(errs, fmt.Errorf("queued max request bytes %d is below the max request bytes %d: a largest request could never be read", c.QueuedMaxRequestBytes, c.MaxRequestBytes))
+	}
+	if c.MaxConnections < 0 || c.MaxConnectionsPerIP < 0 {
+		errs = append(errs, fmt.Errorf("max connections %d / per ip %d: must be >= 0 (0 = unlimited)", c.MaxConnections, c.MaxConnectionsPerIP))
+	}
+	if c.ConnectionsMaxIdle == 0 {
+		c.ConnectionsMaxIdle = d.ConnectionsMaxIdle
 	}
 	if c.Fsync.Mode == commitlog.FsyncInterval && c.Fsync.Interval <= 0 {
 		errs = append(errs, errors.New("fsync interval must be > 0"))
@@ -150,12 +186,18 @@ type Broker struct {
 	topics    map[string]*topic
 	topicIDs  map[[16]byte]*topic
 	pids      producerIDs
-	groups    *coordinator
+	// catalogueRaw is the catalogue file's content as last read or written.
+	catalogueRaw []byte
+	groups       *coordinator
+	metrics      *metrics
 
-	lnMu  sync.Mutex
-	lns   []net.Listener
-	addr  net.Addr
-	conns map[*conn]struct{}
+	lnMu     sync.Mutex
+	lns      []net.Listener
+	addr     net.Addr
+	conns    map[*conn]struct{}
+	perIP    map[string]int // open connections per remote address (under lnMu)
+	connGone chan struct{}  // signalled when a connection closes (for max.connections)
+	queued   *byteSemaphore // queued.max.request.bytes
 
 	connWG sync.WaitGroup // connection goroutines
 	bgWG   sync.WaitGroup // background loops (retention, interval fsync, acks=0 fsync)
@@ -188,10 +230,14 @@ func New(cfg Config) (*Broker, error) {
 		topics:   make(map[string]*topic),
 		topicIDs: make(map[[16]byte]*topic),
 		conns:    make(map[*conn]struct{}),
+		perIP:    make(map[string]int),
+		connGone: make(chan struct{}, 1),
+		queued:   newByteSemaphore(cfg.QueuedMaxRequestBytes),
 		closed:   make(chan struct{}),
 		lock:     lock,
 	}
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
+	b.metrics = newMetrics(b)
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
 		b.closeLogs()
@@ -235,6 +281,9 @@ func (b *Broker) Serve(ln net.Listener) error {
 	b.lnMu.Unlock()
 	var tempDelay time.Duration
 	for {
+		if !b.waitForConnSlot() {
+			return nil
+		}
 		c, err := ln.Accept()
 		if err != nil {
 			select {
@@ -242,15 +291,27 @@ func (b *Broker) Serve(ln net.Listener) error {
 				return nil
 			default:
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
-				time.Sleep(tempDelay)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err // closed by its owner (the stack closes listeners first)
 			}
-			return err
+			// Out of descriptors (EMFILE, ENFILE), out of buffers, or a
+			// connection reset before it was accepted: none of these is the
+			// listener's fault. Back off and accept again, as net/http does,
+			// so that the connections already open keep being served.
+			if tempDelay == 0 {
+				b.log.Warn("accepting a connection failed; retrying with backoff", "err", err)
+			}
+			tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(tempDelay):
+			case <-b.closed:
+				return nil
+			}
+			continue
 		}
 		tempDelay = 0
+		ip := remoteIP(c)
+		b.metrics.accepted.Inc()
 		cn := newConn(b, c)
 		b.lnMu.Lock()
 		select {
@@ -260,7 +321,14 @@ func (b *Broker) Serve(ln net.Listener) error {
 			return nil
 		default:
 		}
+		if max := b.cfg.MaxConnectionsPerIP; max > 0 && b.perIP[ip] >= max {
+			b.lnMu.Unlock()
+			b.log.Debug("closing a connection over max.connections.per.ip", "remote", ip, "max", max)
+			c.Close()
+			continue
+		}
 		b.conns[cn] = struct{}{}
+		b.perIP[ip]++
 		b.connWG.Add(1)
 		b.lnMu.Unlock()
 		go func() {
@@ -268,9 +336,41 @@ func (b *Broker) Serve(ln net.Listener) error {
 			cn.serve()
 			b.lnMu.Lock()
 			delete(b.conns, cn)
+			if b.perIP[ip]--; b.perIP[ip] <= 0 {
+				delete(b.perIP, ip)
+			}
 			b.lnMu.Unlock()
+			select {
+			case b.connGone <- struct{}{}:
+			default:
+			}
 		}()
 	}
+}
+
+// waitForConnSlot blocks while max.connections connections are open, as
+// Kafka's acceptor does. It returns false once the broker is closed.
+func (b *Broker) waitForConnSlot() bool {
+	for {
+		b.lnMu.Lock()
+		n := len(b.conns)
+		b.lnMu.Unlock()
+		if b.cfg.MaxConnections <= 0 || n < b.cfg.MaxConnections {
+			return true
+		}
+		select {
+		case <-b.connGone:
+		case <-b.closed:
+			return false
+		}
+	}
+}
+
+func remoteIP(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return c.RemoteAddr().String()
 }
 
 // Addr is the address of the first listener passed to Serve, or nil.

@@ -112,8 +112,8 @@ var topicConfigDefs = []configDef{
 		def: func(b *Broker) string { return strconv.Itoa(int(b.cfg.LogDefaults.IndexIntervalBytes)) }},
 	{name: "max.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), validate: intRange(1, maxLong), broker: "log.cleaner.max.compaction.lag.ms"},
 	{name: "max.message.bytes", typ: kmsg.ConfigTypeInt, def: constDef("1048588"), validate: intRange(0, maxInt), broker: "message.max.bytes", applied: true},
-	{name: "message.timestamp.after.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("3600000"), validate: intRange(0, maxLong), broker: "log.message.timestamp.after.max.ms"},
-	{name: "message.timestamp.before.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), validate: intRange(0, maxLong), broker: "log.message.timestamp.before.max.ms"},
+	{name: "message.timestamp.after.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("3600000"), validate: intRange(0, maxLong), broker: "log.message.timestamp.after.max.ms", applied: true},
+	{name: "message.timestamp.before.max.ms", typ: kmsg.ConfigTypeLong, def: constDef("9223372036854775807"), validate: intRange(0, maxLong), broker: "log.message.timestamp.before.max.ms", applied: true},
 	{name: "message.timestamp.type", typ: kmsg.ConfigTypeString, def: constDef("CreateTime"), validate: oneOf("CreateTime", "LogAppendTime"), broker: "log.message.timestamp.type", applied: true},
 	{name: "min.cleanable.dirty.ratio", typ: kmsg.ConfigTypeDouble, def: constDef("0.5"), validate: ratio, broker: "log.cleaner.min.cleanable.ratio"},
 	{name: "min.compaction.lag.ms", typ: kmsg.ConfigTypeLong, def: constDef("0"), validate: intRange(0, maxLong), broker: "log.cleaner.min.compaction.lag.ms"},
@@ -185,6 +185,9 @@ func (b *Broker) logConfig(t *topic) commitlog.Config {
 		del = del || strings.TrimSpace(p) == "delete"
 		compact = compact || strings.TrimSpace(p) == "compact"
 	}
+	t.tsBeforeMaxMs.Store(b.effectiveInt(t, "message.timestamp.before.max.ms"))
+	t.tsAfterMaxMs.Store(b.effectiveInt(t, "message.timestamp.after.max.ms"))
+	t.logAppendTime.Store(ts == "LogAppendTime")
 	t.compactAfterMs.Store(-1)
 	if compact {
 		t.compactAfterMs.Store(b.effectiveInt(t, "delete.retention.ms"))

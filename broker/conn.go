@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -24,6 +26,7 @@ type conn struct {
 	nc       net.Conn
 	pending  chan *pendingReply
 	clientID string
+	stopping atomic.Bool // set by stopReading; the reader no longer extends its deadline
 }
 
 // pendingReply is a response slot in request order.
@@ -31,6 +34,7 @@ type pendingReply struct {
 	corrID   int32
 	key      int16
 	flexible bool
+	began    time.Time  // when the request was read, for the latency metric
 	done     chan reply // receives exactly one reply
 }
 
@@ -54,7 +58,19 @@ func newConn(b *Broker, nc net.Conn) *conn {
 
 // stopReading makes the reader return at its next read; responses already in
 // flight are still written.
-func (c *conn) stopReading() { c.nc.SetReadDeadline(time.Unix(1, 0)) }
+func (c *conn) stopReading() {
+	c.stopping.Store(true)
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+// armDeadline gives the next read connections.max.idle.ms; false once the
+// broker asked the reader to stop.
+func (c *conn) armDeadline() bool {
+	if idle := c.b.cfg.ConnectionsMaxIdle; idle > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(idle))
+	}
+	return !c.stopping.Load()
+}
 
 func (c *conn) serve() {
 	writerDone := make(chan struct{})
@@ -80,6 +96,9 @@ func (c *conn) readLoop() error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
 	for {
+		if !c.armDeadline() {
+			return net.ErrClosed
+		}
 		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 			return err
 		}
@@ -87,14 +106,20 @@ func (c *conn) readLoop() error {
 		if size < 8 || size > c.b.cfg.MaxRequestBytes {
 			return fmt.Errorf("request frame of %d bytes is outside [8, %d] (socket.request.max.bytes)", size, c.b.cfg.MaxRequestBytes)
 		}
-		body := make([]byte, size)
-		if _, err := io.ReadFull(br, body); err != nil {
+		body, err := c.readBody(br, int(size))
+		if err != nil {
+			c.b.queued.release(int64(len(body)))
 			return err
 		}
+		c.b.metrics.bytesIn.Add(float64(4 + size))
+		began := time.Now()
 		p, r, err := c.handle(body)
+		c.b.queued.release(int64(size))
 		if err != nil {
 			return err
 		}
+		c.b.metrics.api(p.key).requests.Inc()
+		p.began = began
 		if r.close {
 			return errors.New("closing connection as Kafka does for this request")
 		}
@@ -113,6 +138,96 @@ func (c *conn) readLoop() error {
 			return net.ErrClosed
 		}
 	}
+}
+
+// readBody reads a frame body of size bytes in chunks of at most 256 KiB,
+// each counted against queued.max.request.bytes just before it is read: a
+// size prefix alone reserves nothing, and a stalled sender holds only what
+// it sent (plus one chunk) until connections.max.idle.ms closes it. On error
+// the returned body holds what was counted so far.
+func (c *conn) readBody(br *bufio.Reader, size int) ([]byte, error) {
+	const chunkMax = 256 << 10
+	body := make([]byte, 0, min(size, chunkMax))
+	for len(body) < size {
+		chunk := min(size-len(body), chunkMax)
+		if err := c.b.queued.acquire(c.b.closed, int64(chunk), queuedWait); err != nil {
+			return body, err
+		}
+		if cap(body)-len(body) < chunk {
+			// Double what has arrived (never past the frame): at most twice
+			// the received bytes are held, and a large frame costs a few copies.
+			nb := make([]byte, len(body), min(size, max(2*cap(body), len(body)+chunk)))
+			copy(nb, body)
+			body = nb
+		}
+		if !c.armDeadline() {
+			return body[:len(body)+chunk], net.ErrClosed
+		}
+		n, err := io.ReadFull(br, body[len(body):len(body)+chunk])
+		if err != nil {
+			return body[:len(body)+chunk], err
+		}
+		body = body[:len(body)+n]
+	}
+	return body, nil
+}
+
+// queuedWait is how long a reader waits for queued.max.request.bytes to free
+// up before it closes its connection; it breaks the deadlock of many
+// half-read frames waiting on each other.
+const queuedWait = 30 * time.Second
+
+// byteSemaphore bounds the bytes of requests read but not yet handled
+// (queued.max.request.bytes).
+type byteSemaphore struct {
+	unlimited bool
+	mu        sync.Mutex
+	avail     int64
+	freed     chan struct{} // closed and replaced on every release
+}
+
+func newByteSemaphore(limit int64) *byteSemaphore {
+	return &byteSemaphore{unlimited: limit < 0, avail: limit, freed: make(chan struct{})}
+}
+
+func (s *byteSemaphore) acquire(done <-chan struct{}, n int64, wait time.Duration) error {
+	if s.unlimited {
+		return nil
+	}
+	var timeout <-chan time.Time
+	for {
+		s.mu.Lock()
+		if s.avail >= n {
+			s.avail -= n
+			s.mu.Unlock()
+			return nil
+		}
+		freed := s.freed
+		s.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-freed:
+		case <-done:
+			return net.ErrClosed
+		case <-timeout:
+			return fmt.Errorf("waited %s for queued.max.request.bytes to free up", wait)
+		}
+	}
+}
+
+func (s *byteSemaphore) release(n int64) {
+	if s.unlimited {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.avail += n
+	close(s.freed)
+	s.freed = make(chan struct{})
 }
 
 // handle decodes one request and runs its handler.
@@ -184,6 +299,9 @@ func (c *conn) writeLoop() {
 		for r.wait != nil { // a deferred reply may itself defer (never expected, but safe)
 			r = r.wait()
 		}
+		if !p.began.IsZero() {
+			c.b.metrics.replied(p.key, p.began, r.resp)
+		}
 		if broken || r.resp == nil {
 			continue
 		}
@@ -210,6 +328,7 @@ func (c *conn) writeLoop() {
 			c.nc.Close()
 			continue
 		}
+		c.b.metrics.bytesOut.Add(float64(len(buf)))
 		// Flush when no further response is ready, so pipelined responses share a write.
 		if len(c.pending) == 0 || len(buf) > 1<<20 {
 			if err := bw.Flush(); err != nil {

@@ -44,6 +44,7 @@ var (
 	errInvalidTimestamp         = kerr.InvalidTimestamp.Code
 	errUnsupportedEndpointType  = kerr.UnsupportedEndpointType.Code
 	errUnknownServerError       = kerr.UnknownServerError.Code
+	errTopicAuthorization       = kerr.TopicAuthorizationFailed.Code
 	// Consumer groups.
 	errCoordinatorNotAvailable   = kerr.CoordinatorNotAvailable.Code
 	errFencedInstanceID          = kerr.FencedInstanceID.Code
@@ -69,6 +70,10 @@ func logErrorCode(err error) int16 {
 		return errCorruptMessage
 	case errors.Is(err, commitlog.ErrInvalidRecord):
 		return errInvalidRecord
+	case errors.Is(err, commitlog.ErrInvalidTimestamp):
+		return errInvalidTimestamp
+	case errors.Is(err, commitlog.ErrRecordTooLarge):
+		return errMessageTooLarge
 	case errors.Is(err, commitlog.ErrOutOfOrderSequence):
 		return errOutOfOrderSequence
 	case errors.Is(err, commitlog.ErrInvalidProducerEpoch):

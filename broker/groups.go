@@ -97,6 +97,8 @@ type coordinator struct {
 	b      *Broker
 	mu     sync.Mutex
 	groups map[string]*group
+	// skippedBatches counts __consumer_offsets batches the replay could not read.
+	skippedBatches int
 }
 
 func (co *coordinator) getGroup(id string, create bool) *group {

@@ -7,7 +7,8 @@ package broker
 // with the largest timestamp, -4 (v8+, earliest local) equals earliest because
 // all data is local, -5 (v9+, latest tiered) finds nothing (no tiered storage);
 // a timestamp >= 0 finds the first record whose timestamp is at or after it,
-// exactly (records inside compressed batches are inspected).
+// exactly (records inside compressed batches are inspected, inflated as a
+// stream that stops at the record found, at most two batches at a time).
 // Left out: v0's multi-offset answers (Kafka 4 dropped v0 too).
 
 import (
@@ -57,7 +58,7 @@ func handleListOffsets(c *conn, kreq kmsg.Request) reply {
 			if err != nil {
 				sp.ErrorCode = logErrorCode(err)
 				sp.Offset, sp.Timestamp = -1, -1
-				b.log.Error("list offsets failed", "partition", p.String(), "err", err)
+				b.log.Warn("list offsets failed", "partition", p.String(), "err", err)
 			}
 		}
 		return sp

@@ -153,6 +153,7 @@ func (co *coordinator) load() error {
 		return nil
 	}
 	for _, p := range t.parts {
+		skipped, firstSkipped := 0, int64(-1)
 		for off := p.log.StartOffset(); off < p.log.HighWatermark(); {
 			data, err := p.log.Read(off, 4<<20)
 			if err != nil {
@@ -161,21 +162,37 @@ func (co *coordinator) load() error {
 			if len(data) == 0 {
 				break
 			}
+			start := off
 			for {
 				batch, rest, next, ok := commitlog.NextBatch(data)
 				if !ok {
 					break
 				}
+				// A batch that cannot be decoded (written before produce
+				// validated records, or damaged) is skipped and counted: a
+				// start never fails because of a record's content.
 				recs, err := commitlog.Records(batch)
 				if err != nil {
-					return fmt.Errorf("replay %s: %w", p, err)
+					if skipped == 0 {
+						firstSkipped = off
+						co.b.log.Warn("skipping unreadable records in "+offsetsTopic, "partition", p.String(), "offset", off, "err", err)
+					}
+					skipped++
 				}
 				for _, r := range recs {
 					co.applyRecord(r.Key, r.Value)
 				}
 				off, data = next, rest
 			}
+			if off == start {
+				co.b.log.Warn("stopping the replay at a batch that cannot be framed", "partition", p.String(), "offset", off)
+				break
+			}
 		}
+		if skipped > 1 {
+			co.b.log.Warn("skipped unreadable batches in "+offsetsTopic, "partition", p.String(), "batches", skipped, "first_offset", firstSkipped)
+		}
+		co.skippedBatches += skipped
 	}
 	return nil
 }

@@ -8,13 +8,19 @@ package broker
 // refused (connection closed) if a client really sends them.
 //
 // Behaviour: each partition's Records must be exactly one record batch v2; it is
-// validated (length, magic, CRC32C, idempotent sequence) and stored verbatim by
+// validated as Kafka's LogValidator does (length, magic, CRC32C, then every
+// record: count, lengths, varints, offset deltas, timestamps against
+// message.timestamp.before/after.max.ms, keys on compacted topics; compressed
+// batches inflate as a stream, bounded to 64 x max.message.bytes), checked for
+// its idempotent sequence, and stored verbatim by
 // commitlog with only its base offset and leader epoch assigned. Every
 // compression codec is stored untouched (zstd needs v7+, as in Kafka). acks=1
 // and acks=-1 are answered once an fsync covers the batch (group commit); acks=0
 // gets no response, and a failed acks=0 produce closes the connection so that the
 // client refreshes metadata, as Kafka does. Unknown topics are auto-created when
-// auto-creation is on.
+// auto-creation is on. Client writes to Kafka's internal topics
+// (__consumer_offsets, __transaction_state) are refused with
+// INVALID_TOPIC_EXCEPTION, as Kafka does.
 // Left out: transactional produce (no transaction coordinator yet),
 // per-record ErrorRecords, quotas/throttling.
 
@@ -64,7 +70,7 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		var t *topic
-		topicCode := int16(0)
+		topicCode, topicMsg := int16(0), ""
 		if global == 0 {
 			if req.Version >= 13 {
 				if t = b.lookupID(rt.TopicID); t == nil {
@@ -75,6 +81,11 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 			} else {
 				t, topicCode = b.autoCreate(rt.Topic)
 			}
+			if t != nil && isKafkaInternal(t.name) {
+				// Kafka refuses client writes to its internal topics: their
+				// records are the broker's own state, replayed on every start.
+				topicCode, topicMsg = errInvalidTopic, fmt.Sprintf("cannot append to internal topic %s", t.name)
+			}
 		}
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		for j, rpReq := range rt.Partitions {
@@ -83,7 +94,7 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 			sp.Partition = rpReq.Partition
 			code, msg := global, globalMsg
 			if code == 0 {
-				code = topicCode
+				code, msg = topicCode, topicMsg
 			}
 			var p *partition
 			if code == 0 {
@@ -93,6 +104,9 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 			}
 			if code == 0 {
 				code, msg = checkBatch(req.Version, rpReq.Records, p)
+			}
+			if code == 0 {
+				code, msg = validateRecords(rpReq.Records, p, now)
 			}
 			if code == 0 {
 				res, err := p.log.Append(rpReq.Records)
@@ -177,6 +191,32 @@ func setDurableResult(w producedPartition, err error) {
 	}
 	w.rp.ErrorCode = logErrorCode(err)
 	w.rp.ErrorMessage = strp(err.Error())
+}
+
+// validateRecords walks every record of the batch as Kafka's log validator
+// does (see commitlog.ValidateRecords), with the topic's timestamp bounds.
+func validateRecords(records []byte, p *partition, now time.Time) (int16, string) {
+	maxBytes := p.topic.maxMessageBytes.Load()
+	err := commitlog.ValidateRecords(records, commitlog.Limits{
+		NowMs:                now.UnixMilli(),
+		TimestampBeforeMaxMs: p.topic.tsBeforeMaxMs.Load(),
+		TimestampAfterMaxMs:  p.topic.tsAfterMaxMs.Load(),
+		LogAppendTime:        p.topic.logAppendTime.Load(),
+		KeyRequired:          p.topic.compactAfterMs.Load() >= 0,
+		MaxInflatedBytes:     maxInflated(maxBytes),
+	})
+	if err != nil {
+		return logErrorCode(err), err.Error()
+	}
+	return 0, ""
+}
+
+// inflationFactor bounds what a compressed batch may inflate to, relative to
+// max.message.bytes (compressible market data rarely passes 10x).
+const inflationFactor = 64
+
+func maxInflated(maxMessageBytes int64) int64 {
+	return min(max(inflationFactor*maxMessageBytes, 1<<20), 256<<20)
 }
 
 // checkBatch applies the request-level rules Kafka checks before appending.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/tickertape/tickertape/commitlog"
 )
@@ -32,6 +33,29 @@ type topic struct {
 	// compactAfterMs is delete.retention.ms when cleanup.policy includes
 	// compact, -1 otherwise; read by the retention loop.
 	compactAfterMs atomic.Int64
+	// tsBeforeMaxMs and tsAfterMaxMs are message.timestamp.before/after.max.ms
+	// and logAppendTime is message.timestamp.type=LogAppendTime, read by produce.
+	tsBeforeMaxMs, tsAfterMaxMs atomic.Int64
+	logAppendTime               atomic.Bool
+}
+
+// isKafkaInternal reports whether name is one of Kafka's internal topics,
+// which clients may neither write nor delete.
+func isKafkaInternal(name string) bool {
+	return name == offsetsTopic || name == "__transaction_state"
+}
+
+// protectedReason says why a topic may not be deleted, or "" if it may.
+func (b *Broker) protectedReason(name string) string {
+	if isKafkaInternal(name) {
+		return fmt.Sprintf("%s is a Kafka internal topic and cannot be deleted", name)
+	}
+	for _, p := range b.cfg.ProtectedTopics {
+		if p == name {
+			return fmt.Sprintf("%s holds this server's own state (the schema registry's schemas and ids) and cannot be deleted; deleting it would let ids be given out again", name)
+		}
+	}
+	return ""
 }
 
 type partition struct {
@@ -69,6 +93,7 @@ func (b *Broker) loadCatalogue() error {
 	case err != nil:
 		return fmt.Errorf("read %s: %w", path, err)
 	default:
+		b.catalogueRaw = raw
 		if err := json.Unmarshal(raw, &cat); err != nil {
 			return fmt.Errorf("read %s: %w (the file is damaged; restore it from a backup or move the data dir aside)", path, err)
 		}
@@ -143,10 +168,11 @@ func (b *Broker) openPartition(t *topic, i int32) (*partition, error) {
 		}
 	}
 	l, err := commitlog.Open(commitlog.Options{
-		Dir:    dir,
-		Config: b.logConfig(t),
-		Fsync:  b.cfg.Fsync,
-		Logger: b.log,
+		Dir:     dir,
+		Config:  b.logConfig(t),
+		Fsync:   b.cfg.Fsync,
+		Logger:  b.log,
+		OnFsync: b.metrics.fsynced,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s: %w", p.dirName(), err)
@@ -175,7 +201,20 @@ func (b *Broker) saveCatalogueLocked() error {
 	if err != nil {
 		return err
 	}
-	return commitlog.WriteFileAtomic(filepath.Join(b.cfg.DataDir, catalogueFile), raw)
+	if bytes.Equal(raw, b.catalogueRaw) {
+		// Unchanged: no write, so that a start on a full disk (and every
+		// no-op change) needs no free space.
+		return nil
+	}
+	path := filepath.Join(b.cfg.DataDir, catalogueFile)
+	if err := commitlog.WriteFileAtomic(path, raw); err != nil {
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return fmt.Errorf("write %s: %w: the disk holding the data dir is full; free space there (lower retention.ms or retention.bytes of a large topic, delete a topic, or move old files away) and try again", path, err)
+		}
+		return err
+	}
+	b.catalogueRaw = raw
+	return nil
 }
 
 // formatTopicID encodes a topic id the way Kafka prints Uuids (URL-safe base64, no padding).

@@ -50,6 +50,18 @@ type Options struct {
 	LeaderEpoch int32            // written into every appended batch's PartitionLeaderEpoch
 	Logger      *slog.Logger     // nil = slog.Default()
 	Now         func() time.Time // nil = time.Now
+	// OnFsync, if set, is called after every fsync round of the partition's
+	// data (group commit or interval flush) with what it covered; it must be
+	// quick (it runs before waiting producers are released).
+	OnFsync func(FsyncRound)
+}
+
+// FsyncRound describes one fsync round: how long the fsyncs took and how
+// many records (offsets) and bytes became durable by it.
+type FsyncRound struct {
+	Duration time.Duration
+	Records  int64
+	Bytes    int64
 }
 
 // AppendResult describes where a batch landed.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 )
 
 // WaitDurable returns once every offset below offset is fsynced (FsyncAlways);
@@ -57,9 +58,11 @@ func (l *Log) flushHeld(indexes bool) error {
 	}
 	target := l.end
 	var work []rolled
+	var bytes int64
 	for _, s := range l.segs {
 		if s.synced < s.size {
 			work = append(work, rolled{s, s.size})
+			bytes += s.size - s.synced
 		}
 	}
 	dirSync := l.dirDirty
@@ -70,6 +73,7 @@ func (l *Log) flushHeld(indexes bool) error {
 	}
 	l.mu.Unlock()
 
+	began := time.Now()
 	err := syncSegments(work)
 	if err == nil && dirSync {
 		if err = syncDir(l.dir); err != nil {
@@ -89,6 +93,9 @@ func (l *Log) flushHeld(indexes bool) error {
 	}
 	for _, w := range work {
 		w.s.synced = max(w.s.synced, w.size)
+	}
+	if l.onFsync != nil && len(work) > 0 {
+		l.onFsync(FsyncRound{Duration: time.Since(began), Records: max(target-l.durable.Load(), 0), Bytes: bytes})
 	}
 	if target > l.durable.Load() {
 		l.durable.Store(target)

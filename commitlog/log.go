@@ -78,11 +78,12 @@ const (
 
 // Log is one partition's durable log. All methods are safe for concurrent use.
 type Log struct {
-	dir   string
-	fsync FsyncPolicy
-	epoch int32
-	log   *slog.Logger
-	now   func() time.Time
+	dir     string
+	fsync   FsyncPolicy
+	onFsync func(FsyncRound)
+	epoch   int32
+	log     *slog.Logger
+	now     func() time.Time
 
 	mu        sync.RWMutex // guards everything down to failed
 	cfg       Config
@@ -141,7 +142,7 @@ func Open(opts Options) (*Log, error) {
 		return nil, fmt.Errorf("commitlog: create %s: %w", opts.Dir, err)
 	}
 	l := &Log{
-		dir: opts.Dir, fsync: opts.Fsync, epoch: opts.LeaderEpoch, log: opts.Logger, now: opts.Now,
+		dir: opts.Dir, fsync: opts.Fsync, onFsync: opts.OnFsync, epoch: opts.LeaderEpoch, log: opts.Logger, now: opts.Now,
 		cfg: opts.Config.withDefaults(), producers: map[int64]*producerState{}, flushSem: make(chan struct{}, 1),
 		snapAt: -1,
 	}
@@ -488,6 +489,13 @@ func (l *Log) Size() int64 {
 		n += s.size
 	}
 	return n
+}
+
+// Segments is the number of segment files (the active one included).
+func (l *Log) Segments() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segs)
 }
 
 // LeaderEpoch is the epoch stamped into appended batches.

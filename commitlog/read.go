@@ -146,14 +146,19 @@ func (l *Log) OffsetForTimestamp(tsMs int64) (offset int64, timestamp int64, fou
 				if err != nil {
 					return -1, -1, false, l.readErr(err)
 				}
-				recs, err := Records(raw)
+				offset, timestamp = -1, -1
+				err = recordTimes(raw, func(off, ts int64) bool {
+					if ts >= tsMs && off >= start {
+						offset, timestamp = off, ts
+						return false
+					}
+					return true
+				})
 				if err != nil {
 					return -1, -1, false, fmt.Errorf("commitlog: batch at offset %d: %w", h.base, err)
 				}
-				for _, r := range recs {
-					if r.TimestampMs >= tsMs && r.Offset >= start {
-						return r.Offset, r.TimestampMs, true, nil
-					}
+				if offset >= 0 {
+					return offset, timestamp, true, nil
 				}
 			}
 			pos += h.size()
@@ -214,15 +219,15 @@ func (l *Log) MaxTimestamp() (offset int64, timestamp int64, found bool, err err
 	if err != nil {
 		return -1, -1, false, l.readErr(err)
 	}
-	recs, err := Records(raw)
+	bo, bt := int64(-1), int64(-1)
+	err = recordTimes(raw, func(off, ts int64) bool {
+		if ts > bt {
+			bo, bt = off, ts
+		}
+		return ts < bestTs // the batch's MaxTimestamp: nothing later can beat it
+	})
 	if err != nil {
 		return -1, -1, false, fmt.Errorf("commitlog: batch at position %d: %w", bestAt, err)
-	}
-	bo, bt := int64(-1), int64(-1)
-	for _, r := range recs {
-		if r.TimestampMs > bt {
-			bo, bt = r.Offset, r.TimestampMs
-		}
 	}
 	return bo, bt, bo >= 0, nil
 }

@@ -55,6 +55,8 @@ type Counters struct {
 	// BackfillMissing the trades in them, where the venue's ids tell.
 	BackfillGaps, BackfillMissing atomic.Int64
 	FrameErrors                   atomic.Int64
+	Frames                        atomic.Int64 // frames read (control frames included)
+	Connected                     atomic.Bool  // a session is open now
 	mu                            sync.Mutex
 	frameErrorKinds               map[string]int64
 	tradeGaps                     []TradeGap
@@ -207,8 +209,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			continue
 		}
 		s.Counters.Connects.Add(1)
+		s.Counters.Connected.Store(true)
 		connected := time.Now()
 		err = s.serve(ctx, &sess)
+		s.Counters.Connected.Store(false)
 		sess.Close()
 		var he handlerError
 		switch {
@@ -370,10 +374,14 @@ func (s *Supervisor) serve(ctx context.Context, sessp *Session) error {
 		if err != nil && readCtx.Err() != nil && ctx.Err() == nil {
 			continue // the read was cut short for the roll-over: switch now
 		}
+		if err == nil {
+			s.Counters.Frames.Add(1)
+		}
 		if err != nil {
 			var fe *FrameError
 			switch {
 			case errors.As(err, &fe):
+				s.Counters.Frames.Add(1)
 				s.Counters.FrameErrors.Add(1)
 				s.Counters.mu.Lock()
 				s.Counters.frameErrorKinds[fe.Kind]++

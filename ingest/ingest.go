@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -47,7 +48,12 @@ type Counters struct {
 	Trades, Tickers, Books atomic.Int64
 	latMu                  sync.Mutex
 	lat                    []time.Duration // recent produce latencies
+	latency                prometheus.Histogram
 }
+
+// LatencyHistogram is the Prometheus histogram of produce latencies
+// (tickertape_ingest_produce_duration_seconds, labelled with the venue).
+func (in *Ingest) LatencyHistogram() prometheus.Collector { return in.Counters.latency }
 
 // ProduceLatency returns the p50 and p99 of recent produce latencies.
 func (s *Counters) ProduceLatency() (p50, p99 time.Duration) {
@@ -68,6 +74,9 @@ func (s *Counters) addLatency(d time.Duration) {
 	}
 	s.lat = append(s.lat, d)
 	s.latMu.Unlock()
+	if s.latency != nil {
+		s.latency.Observe(d.Seconds())
+	}
 }
 
 // Ingest is a running ingestion.
@@ -77,9 +86,10 @@ type Ingest struct {
 	Counters   Counters
 	Supervisor *exchange.Supervisor // its Counters are the venue's
 
-	cl      *kgo.Client
-	ids     [3]int // schema ids: trade, ticker, book
-	failure atomic.Pointer[error]
+	cl       *kgo.Client
+	exchange string // the connector's name, the metrics' exchange label
+	ids      [3]int // schema ids: trade, ticker, book
+	failure  atomic.Pointer[error]
 }
 
 // Validate reports every problem of cfg at once; zero values are defaults.
@@ -110,6 +120,14 @@ func New(cfg Config) (*Ingest, error) {
 		cfg.Logger = slog.Default()
 	}
 	in := &Ingest{cfg: cfg, log: cfg.Logger.With("component", "ingest")}
+	if cfg.Exchange.Connector != nil {
+		in.exchange = cfg.Exchange.Connector.Name()
+	}
+	in.Counters.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "tickertape_ingest_produce_duration_seconds", Help: "Time from handing an event to the producer to Kafka's acknowledgement (acks=all).",
+		ConstLabels: prometheus.Labels{"exchange": in.exchange},
+		Buckets:     []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	})
 	ec := cfg.Exchange
 	ec.Handler = in.handle
 	if ec.Logger == nil {

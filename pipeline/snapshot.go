@@ -45,6 +45,8 @@ type VenueSnapshot struct {
 	StreamGaps, Rollovers             int64
 	FrameErrors                       int64
 	FrameErrorKinds                   map[string]int64
+	Frames                            int64 // frames read from the venue
+	Connected                         bool  // a streaming connection is open now
 
 	// LatestCandles are the processor's latest candle of each of this
 	// venue's symbols and intervals (none without a processor), sorted by
@@ -70,6 +72,9 @@ type CandleSnapshot struct {
 	// (end offset minus the processor's read position); -1 while unknown.
 	Behind   int64
 	LagError string
+	// Watermarks are each key's (exchange:SYMBOL) watermark, UTC µs:
+	// windows ending at or before it are closed.
+	Watermarks map[string]int64
 	// LatestCandles are the latest candle of every key, every venue, sorted
 	// by exchange, symbol, then interval width.
 	LatestCandles []market.Candle
@@ -97,7 +102,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 		s.Candles = &CandleSnapshot{Group: p.proc.Group(),
 			Records: c.Records.Load(), Trades: c.Trades.Load(), SkippedKnown: c.SkippedKnown.Load(), SkippedUnknown: c.SkippedUnknown.Load(),
 			DeadLettered: c.DeadLettered.Load(), Late: c.Late.Load(), FinalCandles: c.FinalCandles.Load(), UpdateCandles: c.UpdateCandles.Load(),
-			Commits: c.Commits.Load(), Lag: smp.lag, Behind: smp.behind, LatestCandles: latest}
+			Commits: c.Commits.Load(), Lag: smp.lag, Behind: smp.behind, LatestCandles: latest, Watermarks: c.Watermarks()}
 		if smp.lagErr != nil {
 			s.Candles.LagError = smp.lagErr.Error()
 		}
@@ -116,7 +121,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 			BookUpdatesDropped: sc.BookUpdatesDropped.Load(), BackfillRuns: sc.BackfillRuns.Load(), BackfillErrors: sc.BackfillErrors.Load(),
 			BackfilledTrades: sc.BackfilledTrades.Load(), BackfillIncomplete: sc.BackfillGaps.Load(), TradesMissing: sc.BackfillMissing.Load(),
 			StreamGaps: sc.StreamGaps.Load(), Rollovers: sc.Rollovers.Load(),
-			FrameErrors: sc.FrameErrors.Load(), FrameErrorKinds: sc.FrameErrorKinds()}
+			FrameErrors: sc.FrameErrors.Load(), FrameErrorKinds: sc.FrameErrorKinds(), Frames: sc.Frames.Load(), Connected: sc.Connected.Load()}
 		for _, c := range latest {
 			if c.Exchange == v.v.Connector.Name() {
 				vs.LatestCandles = append(vs.LatestCandles, c)

@@ -29,6 +29,9 @@ func parseAvro(text string, refs []Reference, resolve resolver) (avro.Schema, er
 	if !utf8.ValidString(text) {
 		return nil, errors.New("the schema is not valid UTF-8")
 	}
+	if err := checkEscapes(text); err != nil {
+		return nil, err
+	}
 	cache := &avro.SchemaCache{}
 	if err := loadReferences(cache, refs, resolve, 0); err != nil {
 		return nil, err
@@ -174,4 +177,59 @@ func compactJSON(text string) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// checkEscapes refuses \u escapes that decode to no character (a lone UTF-16
+// surrogate): JSON decoders turn them into U+FFFD silently, so they would let
+// invalid UTF-8 into a doc, a default or a name anywhere in the schema.
+func checkEscapes(text string) error {
+	for i := 0; i < len(text); i++ {
+		if text[i] != '\\' || i+1 >= len(text) {
+			continue
+		}
+		if text[i+1] != 'u' {
+			i++ // skip the escaped character (it may be a backslash)
+			continue
+		}
+		r, ok := hex4(text, i+2)
+		if !ok {
+			continue // json.Valid has already refused it
+		}
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return fmt.Errorf("the schema has a lone UTF-16 surrogate escape \\u%04X at byte %d: not valid Unicode", r, i)
+		case r >= 0xD800 && r <= 0xDBFF:
+			lo, ok := rune(0), false
+			if i+7 < len(text) && text[i+6] == '\\' && text[i+7] == 'u' {
+				lo, ok = hex4(text, i+8)
+			}
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return fmt.Errorf("the schema has a lone UTF-16 surrogate escape \\u%04X at byte %d: not valid Unicode", r, i)
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return nil
+}
+
+func hex4(s string, at int) (rune, bool) {
+	if at+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | (c - '0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | (c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | (c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }

@@ -8,10 +8,13 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // Compatibility levels and modes.
@@ -55,8 +58,12 @@ type RegisterRequest struct {
 	Version int `json:"version,omitempty"`
 }
 
-// catchUp reads the topic to its current end.
+// catchUp reads the topic to its current end, after checking that the topic
+// is still the one this registry has been reading. Called under writeMu.
 func (r *Registry) catchUp(ctx context.Context) *Error {
+	if e := r.checkTopic(ctx); e != nil {
+		return e
+	}
 	ends, err := r.adm.ListEndOffsets(ctx, r.cfg.Topic)
 	if err != nil {
 		return errf(CodeStoreError, "Cannot read the end of the schemas topic: %v", err)
@@ -71,7 +78,52 @@ func (r *Registry) catchUp(ctx context.Context) *Error {
 	return nil
 }
 
+// checkTopic stops every write, for good, once Topic was deleted or replaced
+// (its id changed) or its log start moved past what this registry had read:
+// the state it would write from is then not the topic's, and ids it handed
+// out could be given out again. Under writeMu.
+func (r *Registry) checkTopic(ctx context.Context) *Error {
+	if r.broken != nil {
+		return r.broken
+	}
+	id, err := r.currentTopicID(ctx)
+	if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return errf(CodeStoreError, "Cannot check the schemas topic: %v", err)
+	}
+	reason := ""
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		reason = fmt.Sprintf("the topic %s was deleted", r.cfg.Topic)
+	} else if id != r.topicID {
+		reason = fmt.Sprintf("the topic %s was deleted and created again (its topic id changed)", r.cfg.Topic)
+	} else {
+		starts, err := r.adm.ListStartOffsets(ctx, r.cfg.Topic)
+		if err != nil {
+			return errf(CodeStoreError, "Cannot read the start of the schemas topic: %v", err)
+		}
+		r.mu.RLock()
+		applied := r.st.applied
+		r.mu.RUnlock()
+		if o, ok := starts.Lookup(r.cfg.Topic, 0); ok && o.Err == nil && o.Offset > applied {
+			reason = fmt.Sprintf("records of %s this registry never read were deleted (its log start is %d, it had read up to %d)", r.cfg.Topic, o.Offset, applied)
+		}
+	}
+	if reason == "" {
+		return nil
+	}
+	r.broken = errf(CodeStoreError, "Writes are stopped: %s, so schema ids already in use could be given out again. "+
+		"Reads are still served from memory. To recover, stop every registry instance, restore %s from a backup "+
+		"(or re-register every schema with its id in IMPORT mode), then start the registry again", reason, r.cfg.Topic)
+	r.log.Error("schemas topic deleted or replaced; writes stopped", "topic", r.cfg.Topic, "reason", reason)
+	return r.broken
+}
+
+// maxSubjectBytes bounds subject names: they are record keys in the topic.
+const maxSubjectBytes = 4096
+
 func validSubject(s string) *Error {
+	if len(s) > maxSubjectBytes {
+		return errf(CodeInvalidSchema, "Invalid subject name: %d bytes, the longest accepted is %d", len(s), maxSubjectBytes)
+	}
 	if s == "" || !utf8.ValidString(s) || strings.ContainsAny(s, "\x00") {
 		return errf(CodeInvalidSchema, "Invalid subject name %q", s)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Config configures a Registry. Brokers is required; the rest have defaults
@@ -34,8 +35,12 @@ type Config struct {
 	// WriteTimeout bounds how long a write waits for the topic (and for a
 	// leader to be elected): 50002 after it. Default 10s.
 	WriteTimeout time.Duration
-	// MaxBodyBytes caps request bodies (413 above it). Default 16 MiB.
+	// MaxBodyBytes caps request bodies (413 above it, before they are read
+	// further). Default 16 MiB.
 	MaxBodyBytes int64
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout are the HTTP server's
+	// (see NewHTTPServer): defaults 10 s, 60 s and 2 min.
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
 	// KafkaOpts are extra franz-go options for the clients (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
 	Logger    *slog.Logger
@@ -57,8 +62,11 @@ type Registry struct {
 	progress *sync.Cond // signalled (with mu held) whenever st.applied moves
 
 	writeMu sync.Mutex // one write at a time: check, produce, wait until applied
+	topicID [16]byte   // Topic's id when Start found it
+	broken  *Error     // under writeMu: Topic was deleted or replaced; writes stop
 
 	prepCache prepCache // parsed schemas by text (prepare)
+	metrics   *metrics
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -73,7 +81,7 @@ func New(cfg Config) (*Registry, error) {
 		errs = append(errs, errors.New("registry: no Kafka brokers given (want host:port[,host:port...])"))
 	}
 	if cfg.Topic == "" {
-		cfg.Topic = "_schemas"
+		cfg.Topic = DefaultTopic
 	}
 	if cfg.GroupID == "" {
 		cfg.GroupID = "schema-registry"
@@ -83,6 +91,15 @@ func New(cfg Config) (*Registry, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 10 * time.Second
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = time.Minute
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 2 * time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -95,8 +112,12 @@ func New(cfg Config) (*Registry, error) {
 	}
 	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "registry"), st: newState(), ready: make(chan struct{})}
 	r.progress = sync.NewCond(&r.mu)
+	r.metrics = newMetrics(r)
 	return r, nil
 }
+
+// DefaultTopic is the topic holding the registry's state, as in Confluent's.
+const DefaultTopic = "_schemas"
 
 // Start connects to Kafka, creates Topic if it is missing (one partition,
 // cleanup.policy=compact), replays it, and joins the leader election. It
@@ -109,6 +130,9 @@ func (r *Registry) Start(ctx context.Context) error {
 	}
 	r.adm = kadm.NewClient(r.admc)
 	end, err := r.ensureTopic(ctx)
+	if err == nil {
+		r.topicID, err = r.currentTopicID(ctx)
+	}
 	if err != nil {
 		r.admc.Close()
 		return err
@@ -127,8 +151,9 @@ func (r *Registry) Start(ctx context.Context) error {
 		return fmt.Errorf("registry: %w", err)
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.readLoop()
+	go r.skipUnreadable()
 	if err := r.waitApplied(ctx, end); err != nil {
 		r.Close()
 		return fmt.Errorf("registry: replaying %s: %w", r.cfg.Topic, err)
@@ -172,6 +197,43 @@ func (r *Registry) ensureTopic(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("registry: reading the end of %s: %v ", r.cfg.Topic, o.Err)
 	}
 	return o.Offset, nil
+}
+
+// currentTopicID asks Kafka for Topic's id.
+func (r *Registry) currentTopicID(ctx context.Context) ([16]byte, error) {
+	// A request of our own, not kadm's cached metadata: a deleted topic must
+	// be seen at once, and asking must not create it again.
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(r.cfg.Topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = false
+	resp, err := req.RequestWith(ctx, r.admc)
+	if err != nil {
+		return [16]byte{}, fmt.Errorf("registry: metadata of %s: %w", r.cfg.Topic, err)
+	}
+	for _, t := range resp.Topics {
+		if t.Topic != nil && *t.Topic == r.cfg.Topic {
+			if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+				return [16]byte{}, fmt.Errorf("registry: metadata of %s: %w", r.cfg.Topic, err)
+			}
+			return t.TopicID, nil
+		}
+	}
+	return [16]byte{}, fmt.Errorf("registry: metadata of %s: %w", r.cfg.Topic, kerr.UnknownTopicOrPartition)
+}
+
+// NewHTTPServer returns an http.Server for Handler with the registry's
+// timeouts and a 64 KiB cap on the request line and headers, so that stalled
+// or oversized requests are answered (or dropped) before they hold memory.
+func (r *Registry) NewHTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           r.Handler(),
+		ReadHeaderTimeout: r.cfg.ReadHeaderTimeout,
+		ReadTimeout:       r.cfg.ReadTimeout,
+		IdleTimeout:       r.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 // readLoop applies every record of the topic, in order, for the registry's
@@ -265,4 +327,4 @@ func (r *Registry) Close() {
 }
 
 // Handler serves the Confluent REST API.
-func (r *Registry) Handler() http.Handler { return r.routes() }
+func (r *Registry) Handler() http.Handler { return r.metrics.instrument(r.routes()) }

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 const contentType = "application/vnd.schemaregistry.v1+json"
@@ -120,6 +122,14 @@ func decodeBody(req *http.Request, v any) *Error {
 	}
 	if len(body) == 0 {
 		return &Error{Code: http.StatusBadRequest, Message: "The request body is empty; a JSON object was expected"}
+	}
+	// JSON decoding would turn invalid UTF-8 and lone surrogate escapes into
+	// U+FFFD without a word; refuse them instead, wherever they are.
+	if !utf8.Valid(body) {
+		return &Error{Code: http.StatusBadRequest, Message: "The request body is not valid UTF-8"}
+	}
+	if err := checkEscapes(string(body)); err != nil {
+		return &Error{Code: http.StatusBadRequest, Message: "The request body is not valid Unicode: " + strings.TrimPrefix(err.Error(), "the schema has ")}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError

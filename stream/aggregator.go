@@ -126,6 +126,16 @@ func NewAggregator(intervals []Interval, lateness, updateEvery, idleAfter time.D
 	return &Aggregator{intervals: intervals, lateness: lateness.Microseconds(), updateEvery: updateEvery.Microseconds(), idleAfter: idleAfter.Microseconds(), keys: map[string]*keyState{}}
 }
 
+// Watermarks calls fn with every key (exchange:SYMBOL) and its watermark
+// (exchange time, microseconds; windows ending at or before it are closed).
+func (a *Aggregator) Watermarks(fn func(key string, watermarkUs int64)) {
+	for k, ks := range a.keys {
+		if ks.watermark > -1<<62 {
+			fn(k, ks.watermark)
+		}
+	}
+}
+
 func (a *Aggregator) key(t *market.Trade, partition int32) *keyState {
 	k := t.Key()
 	ks := a.keys[k]

@@ -68,6 +68,18 @@ type Counters struct {
 	Commits                      atomic.Int64
 	mu                           sync.Mutex
 	latest                       map[string]market.Candle // last candle per exchange:SYMBOL:interval
+	watermarks                   map[string]int64         // per exchange:SYMBOL: the watermark in µs
+}
+
+// Watermarks returns each key's (exchange:SYMBOL) watermark in UTC µs.
+func (s *Counters) Watermarks() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.watermarks))
+	for k, v := range s.watermarks {
+		out[k] = v
+	}
+	return out
 }
 
 // Latest returns the most recent candle of each key exchange:SYMBOL:interval.
@@ -154,6 +166,7 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}}
 	p.Counters.latest = map[string]market.Candle{}
+	p.Counters.watermarks = map[string]int64{}
 	updates := cfg.UpdateEvery
 	if cfg.NoUpdates {
 		updates = 0
@@ -325,6 +338,9 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
 		p.dirty[r.Partition] = true
 	}
 	outs = append(outs, p.agg.Tick(now)...)
+	p.Counters.mu.Lock()
+	p.agg.Watermarks(func(key string, wm int64) { p.Counters.watermarks[key] = wm })
+	p.Counters.mu.Unlock()
 	return p.flushAndCommit(ctx, outs, extra)
 }
 

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,5 +93,39 @@ func TestGroupsDescribeShowsLag(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"groups", "delete", "--brokers", s.KafkaAddr(), "readers"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "deleted group readers") {
 		t.Fatalf("delete: %d %s %s", code, out.String(), errb.String())
+	}
+}
+
+// TestConnectionLimitFlags: serve's connection limits reach the broker's
+// config under Kafka's meanings (0 = no limit), and nonsense is a usage error.
+func TestConnectionLimitFlags(t *testing.T) {
+	parse := func(args ...string) (stackFlags, error) {
+		var sf stackFlags
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		sf.register(fs)
+		return sf, fs.Parse(args)
+	}
+	sf, err := parse("--max-connections", "100", "--max-connections-per-ip", "5", "--connections-max-idle", "30s", "--queued-max-request-bytes", "200000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := sf.config(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := cfg.Broker; b.MaxConnections != 100 || b.MaxConnectionsPerIP != 5 || b.ConnectionsMaxIdle != 30*time.Second || b.QueuedMaxRequestBytes != 200000000 {
+		t.Fatalf("limits %d %d %s %d", b.MaxConnections, b.MaxConnectionsPerIP, b.ConnectionsMaxIdle, b.QueuedMaxRequestBytes)
+	}
+	sf, _ = parse("--connections-max-idle", "0", "--queued-max-request-bytes", "0")
+	if cfg, _, err = sf.config(io.Discard); err != nil || cfg.Broker.ConnectionsMaxIdle >= 0 || cfg.Broker.QueuedMaxRequestBytes >= 0 {
+		t.Fatalf("0 must mean no limit: %v %s %d", err, cfg.Broker.ConnectionsMaxIdle, cfg.Broker.QueuedMaxRequestBytes)
+	}
+	for _, bad := range [][]string{{"--max-connections", "-1"}, {"--queued-max-request-bytes", "1000"}} {
+		sf, _ = parse(bad...)
+		var ue usageError
+		if _, _, err := sf.config(io.Discard); !errors.As(err, &ue) {
+			t.Fatalf("%v: %v, want a usage error", bad, err)
+		}
 	}
 }

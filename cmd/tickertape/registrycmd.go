@@ -14,6 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/tickertape/tickertape/registry"
 )
 
@@ -28,7 +32,8 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 		"Runs the Confluent-compatible schema registry on its own, keeping its state in the\n_schemas topic of any Kafka cluster (the embedded broker or Apache Kafka). Several\ninstances may share a cluster: one is elected to write, the others forward writes to it.",
 		`  tickertape registry --brokers 127.0.0.1:9092
   tickertape registry --brokers kafka1:9092,kafka2:9092 --listen 0.0.0.0:8081 --advertised-url http://reg1:8081
-  curl -s localhost:8081/subjects`, stderr)
+  curl -s localhost:8081/subjects
+  curl -s localhost:8081/metrics      # Prometheus`, stderr)
 	fs.StringVar(&brokers, "brokers", "", "comma-separated Kafka bootstrap addresses (required)")
 	fs.StringVar(&listen, "listen", "127.0.0.1:8081", "address of the REST API")
 	fs.StringVar(&advertised, "advertised-url", "", "URL other instances use to forward writes here (default: http://<listen>)")
@@ -73,10 +78,17 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w (is Kafka reachable at %s?)", err, brokers)
 	}
 	defer r.Close()
-	srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Prometheus /metrics beside the REST API (the Confluent API has no such path).
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), r.Collector())
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{MaxRequestsInFlight: 4}))
+	mux.Handle("/", r.Handler())
+	srv := r.NewHTTPServer()
+	srv.Handler = mux
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "tickertape registry ready in %s\n  registry  http://%s (state in %s on %s)\n", time.Since(start).Round(time.Millisecond), ln.Addr(), topic, brokers)
+	fmt.Fprintf(stdout, "tickertape registry ready in %s\n  registry  http://%s (state in %s on %s; Prometheus metrics at /metrics)\n", time.Since(start).Round(time.Millisecond), ln.Addr(), topic, brokers)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

@@ -114,6 +114,12 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&f.group, "group", "tickertape-candles", "consumer group of the candle processor")
 	}
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of the market topics when they are created")
+	switch mode {
+	case "ingest":
+		fs.StringVar(&f.stack.httpAddr, "http-addr", "127.0.0.1:8082", "address of the dashboard and Prometheus /metrics; empty turns it off")
+	case "process":
+		fs.StringVar(&f.stack.httpAddr, "http-addr", "127.0.0.1:8083", "address of the dashboard and Prometheus /metrics; empty turns it off")
+	}
 	fs.StringVar(&f.status, "status", "auto", "live status on stderr: auto (a live panel on a terminal, a log line every 10s otherwise), log, or off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -229,6 +235,21 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	if info.Embedded {
 		fmt.Fprintf(stdout, "kafka     %s (embedded, data in %s, ready in %s)\nregistry  %s\n", info.Brokers[0], info.StackDataDir, info.StackReadyIn.Round(time.Millisecond), info.RegistryURL)
 	}
+	dash, stopHTTP, err := startDashboard(p, f.stack.httpAddr, f.intervals, logger, stdout)
+	if err != nil {
+		stop()
+		<-done
+		return err
+	}
+	defer stopHTTP()
+	dashDone := make(chan struct{})
+	go func() {
+		defer close(dashDone)
+		if dash != nil {
+			dash.Run(ctx)
+		}
+	}()
+	defer func() { stop(); <-dashDone }() // ends the dashboard's streams before its server closes
 	fmt.Fprintf(stdout, "topics    %s → %s (late: %s, dead letters: %s)\n", info.Topics[0], info.Topics[1], info.Topics[2], info.Topics[3])
 	fmt.Fprintln(stdout, "running; Ctrl-C stops (everything accepted is delivered first)")
 	if f, ok := stdout.(*os.File); ok {

@@ -16,6 +16,9 @@ import (
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
 	"github.com/tickertape/tickertape/commitlog"
+	"github.com/tickertape/tickertape/serde"
+	"github.com/tickertape/tickertape/web"
+	"github.com/twmb/franz-go/pkg/sr"
 )
 
 func init() {
@@ -32,19 +35,26 @@ type stackFlags struct {
 	maxRequestBytes                            int
 	logLevel                                   string
 	groupDelay                                 time.Duration
+	maxConns, maxConnsPerIP                    int
+	idle                                       time.Duration
+	queuedBytes                                int64
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory for partition logs and broker state")
 	fs.StringVar(&f.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address of the Kafka protocol listener")
 	fs.StringVar(&f.registryAddr, "registry-addr", "127.0.0.1:8081", "address of the schema registry (Confluent REST API); empty turns it off")
-	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP endpoint (/healthz); empty turns it off")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP endpoint: the dashboard (/), Prometheus /metrics and /healthz; empty turns it off")
 	fs.StringVar(&f.advertised, "advertised-addr", "", "host:port that clients are told to connect to (default: the Kafka listener's address)")
 	fs.StringVar(&f.fsync, "fsync", "always", "when acked data is forced to disk: always (acks wait for fsync, group commit), interval=<duration> (e.g. interval=100ms), or never")
 	fs.BoolVar(&f.noAutoCreate, "no-auto-create-topics", false, "refuse produce and metadata requests for unknown topics instead of creating them")
 	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every Kafka request (API, version, client id, error code; at most 100 lines a second)")
+	fs.IntVar(&f.maxConns, "max-connections", 0, "most client connections open at once; at the cap new ones wait to be accepted (Kafka: max.connections); 0 for no cap")
+	fs.IntVar(&f.maxConnsPerIP, "max-connections-per-ip", 0, "most client connections from one address; more are closed at once (Kafka: max.connections.per.ip); 0 for no cap")
+	fs.DurationVar(&f.idle, "connections-max-idle", 10*time.Minute, "close a client connection that sends nothing for this long (Kafka: connections.max.idle.ms); 0 for never")
+	fs.Int64Var(&f.queuedBytes, "queued-max-request-bytes", 256<<20, "bytes of requests read but not yet answered, across all connections; a frame that does not fit waits (Kafka: queued.max.request.bytes); 0 for no bound")
 	fs.DurationVar(&f.groupDelay, "group-initial-rebalance-delay", 300*time.Millisecond, "how long a consumer group waits for more members before its first generation (Kafka: group.initial.rebalance.delay.ms, 3s); 0 for none")
 }
 
@@ -71,6 +81,20 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 		DefaultPartitions: int32(f.partitions),
 		MaxRequestBytes:   int32(f.maxRequestBytes),
 		Logger:            logger,
+	}
+	if f.maxConns < 0 || f.maxConnsPerIP < 0 || f.idle < 0 || f.queuedBytes < 0 {
+		return app.Config{}, nil, usageError{fmt.Errorf("--max-connections, --max-connections-per-ip, --connections-max-idle and --queued-max-request-bytes take 0 (no limit) or a positive value")}
+	}
+	if f.queuedBytes > 0 && f.queuedBytes < int64(f.maxRequestBytes) {
+		return app.Config{}, nil, usageError{fmt.Errorf("--queued-max-request-bytes %d is smaller than --max-request-bytes %d: the largest request could never be read", f.queuedBytes, f.maxRequestBytes)}
+	}
+	bc.MaxConnections, bc.MaxConnectionsPerIP = f.maxConns, f.maxConnsPerIP
+	bc.ConnectionsMaxIdle, bc.QueuedMaxRequestBytes = f.idle, f.queuedBytes
+	if f.idle == 0 {
+		bc.ConnectionsMaxIdle = -1 // never
+	}
+	if f.queuedBytes == 0 {
+		bc.QueuedMaxRequestBytes = -1 // unlimited
 	}
 	bc.GroupInitialRebalanceDelay, bc.NoGroupInitialRebalanceDelay = max(f.groupDelay, 0), f.groupDelay <= 0
 	if f.advertised != "" {
@@ -119,8 +143,27 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if u := stack.RegistryURL(); u != "" {
 		fmt.Fprintf(stdout, "  registry  %s (Confluent Schema Registry API)\n", u)
 	}
+	dashDone := make(chan struct{})
 	if u := stack.HTTPURL(); u != "" {
-		fmt.Fprintf(stdout, "  http      %s/healthz\n", u)
+		// The dashboard reads the market topics of this broker, if a pipeline
+		// (tickertape ingest / process) writes them; /metrics is the stack's.
+		wc := web.Config{Gatherer: stack.Metrics, Logger: logger}
+		if ru := stack.RegistryURL(); ru != "" {
+			srcl, err := sr.NewClient(sr.URLs(ru))
+			if err != nil {
+				return err
+			}
+			wc.Brokers, wc.Serde = []string{stack.KafkaAddr()}, serde.New(srcl)
+		}
+		dash, err := web.New(wc)
+		if err != nil {
+			return err
+		}
+		stack.SetHTTPHandler(dash.Handler())
+		go func() { defer close(dashDone); dash.Run(ctx) }()
+		fmt.Fprintf(stdout, "  http      %s/ (dashboard), %s/metrics (Prometheus), %s/healthz\n", u, u, u)
+	} else {
+		close(dashDone)
 	}
 	fmt.Fprintf(stdout, "  data      %s (fsync %s)\n", sf.dataDir, sf.fsync)
 	if f, ok := stdout.(*os.File); ok {
@@ -132,7 +175,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	case runErr = <-stack.Err():
 		logger.Error("listener stopped", "err", runErr)
 	}
-	stop() // a second signal now kills the process at once
+	stop() // a second signal now kills the process at once; it also ends the dashboard's streams
+	<-dashDone
 	logger.Info("shutting down: finishing in-flight requests and flushing partitions")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

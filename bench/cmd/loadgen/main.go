@@ -40,12 +40,13 @@ func main() {
 	dur := flag.Duration("duration", 10*time.Second, "how long to produce")
 	rate := flag.Int("rate", 0, "records per second (0 = as fast as possible)")
 	consume := flag.Bool("consume", true, "consume the topic afterwards and report MB/s")
+	codec := flag.String("compression", "none", "batch compression: none, zstd, gzip, lz4 or snappy")
 	warmup := flag.Duration("warmup", 0, "produce for this long first, leaving it out of the results (JIT and page-cache warm-up)")
 	flag.Parse()
 
 	ctx := context.Background()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(*brokers), kgo.DefaultProduceTopic(*topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(compression(*codec)),
 		kgo.MaxBufferedRecords(100_000))
 	must(err)
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, int32(*partitions), 1, nil, *topic); err != nil {
@@ -133,4 +134,18 @@ func must(err error) {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
+}
+
+func compression(name string) kgo.CompressionCodec {
+	switch name {
+	case "zstd":
+		return kgo.ZstdCompression()
+	case "gzip":
+		return kgo.GzipCompression()
+	case "lz4":
+		return kgo.Lz4Compression()
+	case "snappy":
+		return kgo.SnappyCompression()
+	}
+	return kgo.NoCompression()
 }
