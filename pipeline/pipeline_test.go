@@ -112,9 +112,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	if _, err := New(Config{Brokers: []string{"k:9092"}, Candles: &CandleConfig{}}); err == nil || !strings.Contains(err.Error(), "Brokers needs RegistryURL") {
 		t.Errorf("brokers without registry: %v", err)
 	}
-	_, err = New(Config{Venues: []VenueConfig{{Name: "kraken", Symbols: []string{"XBTUSD"}}}})
+	_, err = New(Config{Venues: []VenueConfig{{Name: "okx", Symbols: []string{"BTC-USDT"}}}})
 	var uv *UnknownVenueError
-	if !errors.As(err, &uv) || uv.Name != "kraken" || len(uv.Known) == 0 {
+	if !errors.As(err, &uv) || uv.Name != "okx" || len(uv.Known) == 0 {
 		t.Fatalf("unknown venue: %v", err)
 	}
 }
