@@ -237,7 +237,7 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 			conn.CloseNow()
 			return nil, fmt.Errorf("kraken: waiting for the subscriptions: %w", err)
 		}
-		_, fr, perr := s.p.parse(raw)
+		_, fr, _ := s.p.parse(raw)
 		if !sent && fr.instruments {
 			// Precisions known: now the data channels.
 			for _, sym := range sub.Symbols {
@@ -262,8 +262,10 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 			}
 			delete(want, a.channel+"/"+a.symbol)
 		}
-		if perr == nil && len(fr.acks) == 0 && sent {
-			s.early = append(s.early, raw) // data before the last ack: parsed in Next
+		if sent && len(fr.acks) == 0 {
+			// Data (or a bad frame) before the last ack: parsed again in
+			// Next, so that it is published or counted in order.
+			s.early = append(s.early, raw)
 		}
 	}
 	return s, nil
