@@ -19,7 +19,7 @@ func TestConformance(t *testing.T) {
 			return NewFake(FakeConfig{Seed: c.Seed, Symbols: c.Symbols, Tick: c.Tick, Heartbeat: 100 * time.Millisecond})
 		},
 		NewConnector: func(o exchange.Options) (exchange.Connector, error) {
-			return New(Config{WSURL: o.WSURL, RESTURL: o.RESTURL, Exchange: o.Exchange, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			return New(Config{WSURL: o.WSURL, RESTURL: o.RESTURL, Exchange: o.Exchange, ResyncEvery: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		},
 		Symbols:          DefaultFakeSymbols,
 		CompleteBackfill: true,

@@ -51,6 +51,11 @@ type Config struct {
 	Logger         *slog.Logger
 	// Depth is the subscribed book depth (10, 25, 100, 500, 1000); default 10.
 	Depth int
+	// ResyncEvery is the least time between two resubscriptions of one
+	// symbol's book, so that a checksum that keeps failing cannot flood
+	// Kraken with subscribe requests (its rate limits close the
+	// connection). Default 1s.
+	ResyncEvery time.Duration
 }
 
 // Connector is the Kraken exchange.Connector.
@@ -94,6 +99,9 @@ func New(cfg Config) (*Connector, error) {
 	}
 	if cfg.Depth == 0 {
 		cfg.Depth = 10
+	}
+	if cfg.ResyncEvery <= 0 {
+		cfg.ResyncEvery = time.Second
 	}
 	if !slices.Contains(Depths, cfg.Depth) {
 		return nil, fmt.Errorf("kraken: book depth %d: Kraken accepts %v", cfg.Depth, Depths)
@@ -208,7 +216,7 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 		return nil, fmt.Errorf("kraken: connecting to %s: %w", c.cfg.WSURL, err)
 	}
 	conn.SetReadLimit(64 << 20)
-	s := &session{c: c, conn: conn, p: newParser(c.cfg.Exchange, func() int64 { return c.cfg.Now().UnixMicro() })}
+	s := &session{c: c, conn: conn, p: newParser(c.cfg.Exchange, func() int64 { return c.cfg.Now().UnixMicro() }), resync: map[string]time.Time{}}
 	yes, no := true, false
 	if err := s.send(dctx, request{Method: "subscribe", Params: subParams{Channel: "instrument", Snapshot: &yes}}); err != nil {
 		conn.CloseNow()
@@ -272,11 +280,12 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 }
 
 type session struct {
-	c     *Connector
-	conn  *websocket.Conn
-	p     *parser
-	early [][]byte
-	req   int64
+	c      *Connector
+	conn   *websocket.Conn
+	p      *parser
+	early  [][]byte
+	req    int64
+	resync map[string]time.Time // symbol → last resubscription
 }
 
 func (s *session) send(ctx context.Context, r request) error {
@@ -307,6 +316,16 @@ func (s *session) Next(ctx context.Context) ([]exchange.Event, error) {
 // Resync implements exchange.Session: unsubscribing and subscribing the
 // symbol's book makes Kraken send a new snapshot (with its checksum).
 func (s *session) Resync(ctx context.Context, sym string) error {
+	if wait := time.Until(s.resync[sym].Add(s.c.cfg.ResyncEvery)); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	s.resync[sym] = time.Now()
 	if err := s.send(ctx, request{Method: "unsubscribe", Params: subParams{Channel: "book", Symbol: []string{sym}, Depth: s.c.cfg.Depth}}); err != nil {
 		return err
 	}
