@@ -291,6 +291,9 @@ func (b *Broker) Serve(ln net.Listener) error {
 				return nil
 			default:
 			}
+			if errors.Is(err, net.ErrClosed) {
+				return err // closed by its owner (the stack closes listeners first)
+			}
 			// Out of descriptors (EMFILE, ENFILE), out of buffers, or a
 			// connection reset before it was accepted: none of these is the
 			// listener's fault. Back off and accept again, as net/http does,

@@ -228,8 +228,9 @@ func (r *Registry) Start(ctx context.Context) error {
 		return fmt.Errorf("registry: %w", err)
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.readLoop()
+	go r.skipUnreadable()
 	if err := r.waitApplied(ctx, end); err != nil {
 		r.Close(context.WithoutCancel(ctx))
 		return fmt.Errorf("registry: replaying %s: %w", r.cfg.Topic, err)
