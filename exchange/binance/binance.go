@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -503,25 +502,10 @@ func (c *Connector) get(ctx context.Context, path string, weight int64) ([]byte,
 		return nil, &exchange.RESTError{Venue: "binance", Method: "GET", URL: path, Status: http.StatusTooManyRequests, RetryAfter: wait,
 			Body: fmt.Sprintf("not sent: %d of the minute's %d request weight used", c.usedWeight.Load(), WeightLimit)}
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", c.cfg.RESTURL+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("binance: GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if w, err := strconv.ParseInt(resp.Header.Get("X-Mbx-Used-Weight-1m"), 10, 64); err == nil {
-		c.usedWeight.Store(w)
-		c.weightAt.Store(now.Unix() / 60)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("binance: GET %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, exchange.NewRESTError("binance", req, resp, body)
-	}
-	return body, nil
+	return exchange.RESTGet(ctx, c.cfg.HTTPClient, "binance", c.cfg.RESTURL, path, 64<<20, func(h http.Header) {
+		if w, err := strconv.ParseInt(h.Get("X-Mbx-Used-Weight-1m"), 10, 64); err == nil {
+			c.usedWeight.Store(w)
+			c.weightAt.Store(now.Unix() / 60)
+		}
+	})
 }

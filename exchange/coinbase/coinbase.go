@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -362,23 +361,7 @@ func cmpTrade(a, b market.Trade) int {
 // get does one REST GET; non-200 answers become *exchange.RESTError
 // (429 carries Retry-After when Coinbase sends it).
 func (c *Connector) get(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.cfg.RESTURL+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("coinbase: GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("coinbase: GET %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, exchange.NewRESTError("coinbase", req, resp, body)
-	}
-	return body, nil
+	return exchange.RESTGet(ctx, c.cfg.HTTPClient, "coinbase", c.cfg.RESTURL, path, 64<<20, nil)
 }
 
 var _ = fastjson.Parser{}
