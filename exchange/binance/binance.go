@@ -217,14 +217,12 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 	if len(streams) > 1024 {
 		return nil, fmt.Errorf("binance: %d streams is more than the 1024 one connection carries; run fewer symbols per process", len(streams))
 	}
-	u := c.cfg.WSURL + "/stream?streams=" + strings.Join(streams, "/")
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, u, nil)
+	conn, err := exchange.DialWS(dctx, "binance", c.cfg.WSURL, "/stream?streams="+strings.Join(streams, "/"), 16<<20)
 	if err != nil {
-		return nil, fmt.Errorf("binance: connecting to %s: %w", c.cfg.WSURL, err)
+		return nil, err
 	}
-	conn.SetReadLimit(16 << 20)
 	sctx, scancel := context.WithCancel(context.Background())
 	s := &session{c: c, conn: conn, ctx: sctx, cancel: scancel, frames: make(chan []byte, 1024), done: make(chan struct{}), snaps: make(chan snapResult, 16),
 		p: newParser(c.cfg.Exchange, ms, func() int64 { return c.cfg.Now().UnixMicro() }), pending: map[string]*pendingBook{}}

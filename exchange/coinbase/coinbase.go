@@ -148,11 +148,10 @@ type subMsg struct {
 func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchange.Session, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, c.cfg.WSURL, nil)
+	conn, err := exchange.DialWS(dctx, "coinbase", c.cfg.WSURL, "", 32<<20)
 	if err != nil {
-		return nil, fmt.Errorf("coinbase: connecting to %s: %w", c.cfg.WSURL, err)
+		return nil, err
 	}
-	conn.SetReadLimit(32 << 20)
 	s := &session{c: c, conn: conn, p: newParser(c.cfg.Exchange, sub.Symbols, func() int64 { return c.cfg.Now().UnixMicro() }), last: -1}
 	channels := []string{"heartbeats"}
 	if sub.Trades {
@@ -212,11 +211,7 @@ type session struct {
 }
 
 func (s *session) send(ctx context.Context, v any) error {
-	b, _ := json.Marshal(v)
-	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		return fmt.Errorf("coinbase: send: %w", err)
-	}
-	return nil
+	return exchange.SendJSON(ctx, s.conn, "coinbase", v)
 }
 
 // Next implements exchange.Session. The sequence_num of every frame, of
@@ -224,14 +219,9 @@ func (s *session) send(ctx context.Context, v any) error {
 // lost, reported as one Event.Gap (every book resyncs, trades backfill); a
 // repeat or older number is a stale frame, dropped.
 func (s *session) Next(ctx context.Context) ([]exchange.Event, error) {
-	var raw []byte
-	if len(s.early) > 0 {
-		raw, s.early = s.early[0], s.early[1:]
-	} else {
-		var err error
-		if _, raw, err = s.conn.Read(ctx); err != nil {
-			return nil, fmt.Errorf("coinbase: read: %w", err)
-		}
+	raw, err := exchange.ReadWS(ctx, s.conn, "coinbase", &s.early)
+	if err != nil {
+		return nil, err
 	}
 	evs, fr, err := s.p.parse(raw)
 	s.checkSide()

@@ -116,11 +116,10 @@ type subscribeMsg struct {
 func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchange.Session, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, c.cfg.WSURL, nil)
+	conn, err := exchange.DialWS(dctx, "poloniex", c.cfg.WSURL, "", 16<<20)
 	if err != nil {
-		return nil, fmt.Errorf("poloniex: connecting to %s: %w", c.cfg.WSURL, err)
+		return nil, err
 	}
-	conn.SetReadLimit(16 << 20)
 	s := &session{c: c, conn: conn, p: parser{exchange: c.cfg.Exchange, symbols: map[string]bool{}, now: func() int64 { return c.cfg.Now().UnixMicro() }}, done: make(chan struct{})}
 	for _, sym := range sub.Symbols {
 		s.p.symbols[sym] = true
@@ -182,11 +181,7 @@ type session struct {
 }
 
 func (s *session) send(ctx context.Context, v any) error {
-	b, _ := json.Marshal(v)
-	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		return fmt.Errorf("poloniex: send: %w", err)
-	}
-	return nil
+	return exchange.SendJSON(ctx, s.conn, "poloniex", v)
 }
 
 // pinger keeps the connection alive; Poloniex answers each ping with a pong.
@@ -210,14 +205,9 @@ func (s *session) pinger() {
 
 // Next implements exchange.Session.
 func (s *session) Next(ctx context.Context) ([]exchange.Event, error) {
-	var raw []byte
-	if len(s.early) > 0 {
-		raw, s.early = s.early[0], s.early[1:]
-	} else {
-		var err error
-		if _, raw, err = s.conn.Read(ctx); err != nil {
-			return nil, fmt.Errorf("poloniex: read: %w", err)
-		}
+	raw, err := exchange.ReadWS(ctx, s.conn, "poloniex", &s.early)
+	if err != nil {
+		return nil, err
 	}
 	return s.p.parse(raw)
 }
