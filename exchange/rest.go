@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // RESTGet does one REST GET of base+path with client and returns the body
@@ -33,4 +34,21 @@ func RESTGet(ctx context.Context, client *http.Client, venue, base, path string,
 		return nil, NewRESTError(venue, req, resp, body)
 	}
 	return body, nil
+}
+
+// RESTClient is client, or when nil the connectors' default REST client (a
+// 15 s timeout).
+func RESTClient(client *http.Client) *http.Client {
+	if client == nil {
+		return &http.Client{Timeout: 15 * time.Second}
+	}
+	return client
+}
+
+// Clock is now, or time.Now when nil: a connector's receive clock.
+func Clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
 }

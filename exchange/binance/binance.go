@@ -7,6 +7,7 @@
 package binance
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,25 +77,15 @@ func init() {
 
 // New returns a Connector.
 func New(cfg Config) *Connector {
-	if cfg.WSURL == "" {
-		cfg.WSURL = WSURL
-	}
-	if cfg.RESTURL == "" {
-		cfg.RESTURL = RESTURL
-	}
+	cfg.WSURL = cmp.Or(cfg.WSURL, WSURL)
+	cfg.RESTURL = cmp.Or(cfg.RESTURL, RESTURL)
 	cfg.WSURL, cfg.RESTURL = strings.TrimRight(cfg.WSURL, "/"), strings.TrimRight(cfg.RESTURL, "/")
-	if cfg.Exchange == "" {
-		cfg.Exchange = Name
-	}
+	cfg.Exchange = cmp.Or(cfg.Exchange, Name)
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 20 * time.Second
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.HTTPClient = exchange.RESTClient(cfg.HTTPClient)
+	cfg.Now = exchange.Clock(cfg.Now)
 	return &Connector{cfg: cfg}
 }
 

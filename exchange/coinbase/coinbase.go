@@ -7,6 +7,7 @@
 package coinbase
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,22 +67,12 @@ func init() {
 
 // New returns a Connector.
 func New(cfg Config) *Connector {
-	if cfg.WSURL == "" {
-		cfg.WSURL = WSURL
-	}
-	if cfg.RESTURL == "" {
-		cfg.RESTURL = RESTURL
-	}
+	cfg.WSURL = cmp.Or(cfg.WSURL, WSURL)
+	cfg.RESTURL = cmp.Or(cfg.RESTURL, RESTURL)
 	cfg.RESTURL = strings.TrimRight(cfg.RESTURL, "/")
-	if cfg.Exchange == "" {
-		cfg.Exchange = Name
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Exchange = cmp.Or(cfg.Exchange, Name)
+	cfg.HTTPClient = exchange.RESTClient(cfg.HTTPClient)
+	cfg.Now = exchange.Clock(cfg.Now)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

@@ -7,6 +7,7 @@
 package poloniex
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,24 +82,14 @@ func (c *Connector) NewBookSync() exchange.BookSync { return &exchange.ChainSync
 
 // New returns a Connector.
 func New(cfg Config) *Connector {
-	if cfg.WSURL == "" {
-		cfg.WSURL = PublicWSURL
-	}
-	if cfg.Exchange == "" {
-		cfg.Exchange = Name
-	}
-	if cfg.RESTURL == "" {
-		cfg.RESTURL = RESTURL
-	}
+	cfg.WSURL = cmp.Or(cfg.WSURL, PublicWSURL)
+	cfg.Exchange = cmp.Or(cfg.Exchange, Name)
+	cfg.RESTURL = cmp.Or(cfg.RESTURL, RESTURL)
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 15 * time.Second
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.HTTPClient = exchange.RESTClient(cfg.HTTPClient)
+	cfg.Now = exchange.Clock(cfg.Now)
 	return &Connector{cfg: cfg}
 }
 
