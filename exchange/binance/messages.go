@@ -59,13 +59,9 @@ type frame struct {
 // *exchange.FrameError when something was unusable.
 func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 	var fr frame
-	v, err := p.fj.ParseBytes(raw)
+	o, err := jsonf.Frame(&p.fj, raw)
 	if err != nil {
-		return nil, fr, exchange.NewFrameError("malformed", err, raw)
-	}
-	o, err := v.Object()
-	if err != nil {
-		return nil, fr, exchange.NewFrameError("malformed", errors.New("the frame is not a JSON object"), raw)
+		return nil, fr, err
 	}
 	if o.Get("code") != nil || o.Get("error") != nil {
 		return nil, fr, exchange.NewFrameError("venue_error", errors.New(string(raw)), raw)

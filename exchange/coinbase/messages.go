@@ -81,13 +81,9 @@ func micros(b []byte) (int64, error) {
 // parse decodes one frame.
 func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 	var fr frame
-	v, err := p.fj.ParseBytes(raw)
+	o, err := jsonf.Frame(&p.fj, raw)
 	if err != nil {
-		return nil, fr, exchange.NewFrameError("malformed", err, raw)
-	}
-	o, err := v.Object()
-	if err != nil {
-		return nil, fr, exchange.NewFrameError("malformed", errors.New("the frame is not a JSON object"), raw)
+		return nil, fr, err
 	}
 	if sv := o.Get("sequence_num"); sv != nil {
 		if fr.seq, err = sv.Int64(); err == nil && fr.seq >= 0 {

@@ -1,13 +1,16 @@
-// Package jsonf holds the fastjson field readers the venue parsers share: a
-// string, an integer and an exact decimal, each failing with the field's
-// name ("<key>: want a string").
+// Package jsonf holds what the venue parsers share on fastjson: a frame's
+// top-level object, and the field readers for a string, an integer and an
+// exact decimal, each failing with the field's name ("<key>: want a
+// string").
 package jsonf
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/valyala/fastjson"
 
+	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/market"
 )
 
@@ -49,4 +52,19 @@ func Dec(o *fastjson.Object, key string, positive bool) (market.Decimal, error) 
 		return d, fmt.Errorf("%s: %s out of range", key, b)
 	}
 	return d, nil
+}
+
+// Frame parses raw with p and returns its top-level object; a frame that is
+// not JSON, or not an object, is an *exchange.FrameError of kind
+// "malformed".
+func Frame(p *fastjson.Parser, raw []byte) (*fastjson.Object, error) {
+	v, err := p.ParseBytes(raw)
+	if err != nil {
+		return nil, exchange.NewFrameError("malformed", err, raw)
+	}
+	o, err := v.Object()
+	if err != nil {
+		return nil, exchange.NewFrameError("malformed", errors.New("the frame is not a JSON object"), raw)
+	}
+	return o, nil
 }
