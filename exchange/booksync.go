@@ -1,6 +1,10 @@
 package exchange
 
-import "github.com/tickertape/tickertape/market"
+import (
+	"sort"
+
+	"github.com/tickertape/tickertape/market"
+)
 
 // Verdict is a BookSync's judgement of one book message.
 type Verdict uint8
@@ -130,7 +134,98 @@ func (s *TimeOrderedSync) Check(u *market.BookUpdate) Verdict {
 // Reset implements BookSync.
 func (s *TimeOrderedSync) Reset() { s.synced = false }
 
+// ChecksumSync is for venues that send no sequence but a checksum of the
+// book after every message (Kraken v2 book): the checksum is the only loss
+// detector, so the rule keeps the book itself, truncated to Depth levels a
+// side (the venue sends no removal for levels that fall out of the
+// subscribed depth), and compares Sum of it with the message's Checksum. A
+// mismatch, or a message without a checksum, is a Gap: the message is not
+// published and the book resyncs. On Apply the removals the truncation made
+// are appended to the update as zero-quantity levels, so that a consumer
+// applying the updates holds exactly the verified book.
+type ChecksumSync struct {
+	Depth int // levels kept a side; 0 keeps all
+	// Sum is the venue's checksum of a book given best first on each side.
+	Sum        func(bids, asks []market.Level) uint32
+	bids, asks []market.Level // best first
+	synced     bool
+	// Mismatches counts checksum mismatches (including on snapshots).
+	Mismatches int64
+}
+
+// Check implements BookSync.
+func (s *ChecksumSync) Check(u *market.BookUpdate) Verdict {
+	if u.Snapshot {
+		s.bids, s.asks, s.synced = s.bids[:0], s.asks[:0], true
+	} else if !s.synced {
+		return Skip
+	}
+	var cutB, cutA []market.Level
+	s.bids, cutB = applySide(s.bids, u.Bids, true, s.Depth)
+	s.asks, cutA = applySide(s.asks, u.Asks, false, s.Depth)
+	if !u.HasChecksum || s.Sum(s.bids, s.asks) != u.Checksum {
+		s.Mismatches++
+		s.synced = false
+		return Gap
+	}
+	if !u.Snapshot {
+		if len(cutB) > 0 {
+			u.Bids = append(u.Bids[:len(u.Bids):len(u.Bids)], cutB...)
+		}
+		if len(cutA) > 0 {
+			u.Asks = append(u.Asks[:len(u.Asks):len(u.Asks)], cutA...)
+		}
+	} else if len(cutB)+len(cutA) > 0 {
+		// A snapshot deeper than the depth: publish only what is kept.
+		u.Bids, u.Asks = append([]market.Level(nil), s.bids...), append([]market.Level(nil), s.asks...)
+	}
+	return Apply
+}
+
+// Reset implements BookSync.
+func (s *ChecksumSync) Reset() { s.synced = false }
+
+// Book returns the verified book, best first (shared: do not change).
+func (s *ChecksumSync) Book() (bids, asks []market.Level) { return s.bids, s.asks }
+
+// applySide applies changes (in order; zero quantity removes) to a side
+// kept best first, then truncates it to depth, returning the removals the
+// truncation made.
+func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Level, []market.Level) {
+	better := func(a, b market.Decimal) bool {
+		if bids {
+			return a.Cmp(b) > 0
+		}
+		return a.Cmp(b) < 0
+	}
+	for _, c := range changes {
+		i := sort.Search(len(side), func(i int) bool { return !better(side[i].Price, c.Price) })
+		found := i < len(side) && side[i].Price.Equal(c.Price)
+		switch {
+		case c.Quantity.IsZero():
+			if found {
+				side = append(side[:i], side[i+1:]...)
+			}
+		case found:
+			side[i] = c
+		default:
+			side = append(side, market.Level{})
+			copy(side[i+1:], side[i:])
+			side[i] = c
+		}
+	}
+	var cut []market.Level
+	if depth > 0 && len(side) > depth {
+		for _, l := range side[depth:] {
+			cut = append(cut, market.Level{Price: l.Price, Quantity: market.Decimal{}})
+		}
+		side = side[:depth]
+	}
+	return side, cut
+}
+
 var (
+	_ BookSync = (*ChecksumSync)(nil)
 	_ BookSync = (*ChainSync)(nil)
 	_ BookSync = (*UpdateIDSync)(nil)
 	_ BookSync = (*UnsequencedSync)(nil)

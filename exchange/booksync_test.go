@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"hash/crc32"
 	"testing"
 
 	"github.com/tickertape/tickertape/market"
@@ -64,5 +65,78 @@ func TestResolveSymbols(t *testing.T) {
 	}
 	if ScaleOf("0.01000000") != 2 || ScaleOf("1.00000000") != 0 || ScaleOf("1") != 0 {
 		t.Fatal("ScaleOf")
+	}
+}
+
+// sumBook is a toy checksum for ChecksumSync's tests: the book as text.
+func sumBook(bids, asks []market.Level) uint32 {
+	var s string
+	for _, l := range asks {
+		s += "a" + l.Price.String() + "=" + l.Quantity.String()
+	}
+	for _, l := range bids {
+		s += "b" + l.Price.String() + "=" + l.Quantity.String()
+	}
+	return crc32.ChecksumIEEE([]byte(s))
+}
+
+func lvls(pq ...string) []market.Level {
+	var out []market.Level
+	for i := 0; i+1 < len(pq); i += 2 {
+		out = append(out, market.Level{Price: market.MustDecimal(pq[i]), Quantity: market.MustDecimal(pq[i+1])})
+	}
+	return out
+}
+
+func TestChecksumSync(t *testing.T) {
+	s := &ChecksumSync{Depth: 2, Sum: sumBook}
+	withSum := func(u *market.BookUpdate, bids, asks []market.Level) *market.BookUpdate {
+		u.Checksum, u.HasChecksum = sumBook(bids, asks), true
+		return u
+	}
+	if v := s.Check(&market.BookUpdate{Bids: lvls("9", "1"), HasChecksum: true}); v != Skip {
+		t.Fatalf("an update before any snapshot: %v", v)
+	}
+	// A snapshot deeper than the depth is truncated and published truncated.
+	snap := withSum(&market.BookUpdate{Snapshot: true, Bids: lvls("9", "1", "8", "1", "7", "1"), Asks: lvls("10", "1", "11", "1")},
+		lvls("9", "1", "8", "1"), lvls("10", "1", "11", "1"))
+	if v := s.Check(snap); v != Apply || len(snap.Bids) != 2 {
+		t.Fatalf("snapshot: %v, %d bids published", v, len(snap.Bids))
+	}
+	// An insert on top pushes the 8 bid out of the depth: its removal is
+	// appended to the update; the ask at 10 changes size.
+	u := withSum(&market.BookUpdate{Bids: lvls("9.5", "2"), Asks: lvls("10", "3")}, lvls("9.5", "2", "9", "1"), lvls("10", "3", "11", "1"))
+	if v := s.Check(u); v != Apply {
+		t.Fatalf("update: %v", v)
+	}
+	if len(u.Bids) != 2 || u.Bids[1].Price.String() != "8" || !u.Bids[1].Quantity.IsZero() {
+		t.Fatalf("the truncation's removal is not in the update: %v", u.Bids)
+	}
+	bids, asks := s.Book()
+	if sumBook(bids, asks) != u.Checksum {
+		t.Fatal("the kept book is not the verified one")
+	}
+	// A removal inside the book, an update at a price never seen.
+	u = withSum(&market.BookUpdate{Bids: lvls("9.5", "0"), Asks: lvls("12", "0")}, lvls("9", "1"), lvls("10", "3", "11", "1"))
+	if v := s.Check(u); v != Apply {
+		t.Fatalf("removal: %v", v)
+	}
+	// A wrong checksum (a lost message would give one) is a gap, and
+	// nothing applies until the next snapshot.
+	bad := &market.BookUpdate{Bids: lvls("9", "5"), Checksum: 1, HasChecksum: true}
+	if v := s.Check(bad); v != Gap || s.Mismatches != 1 {
+		t.Fatalf("mismatch: %v", v)
+	}
+	if v := s.Check(withSum(&market.BookUpdate{Bids: lvls("9", "6")}, lvls("9", "6"), lvls("10", "3", "11", "1"))); v != Skip {
+		t.Fatalf("after a mismatch: %v", v)
+	}
+	if v := s.Check(&market.BookUpdate{Snapshot: true, Bids: lvls("9", "1")}); v != Gap {
+		t.Fatalf("a message without a checksum: %v", v)
+	}
+	if v := s.Check(withSum(&market.BookUpdate{Snapshot: true, Bids: lvls("9", "1")}, lvls("9", "1"), nil)); v != Apply {
+		t.Fatalf("a fresh snapshot: %v", v)
+	}
+	if bids, asks := s.Book(); len(bids) != 1 || len(asks) != 0 {
+		t.Fatalf("the snapshot did not replace the book: %v %v", bids, asks)
 	}
 }

@@ -95,6 +95,11 @@ type BookUpdate struct {
 	PrevSequence                   int64
 	Bids, Asks                     []Level
 	ExchangeTimeUs, ReceivedTimeUs int64
+	// Checksum is the venue's checksum of the book after this message
+	// (Kraken's CRC32 of the top 10 levels), when HasChecksum; it is
+	// verified by the venue's BookSync and not encoded in market.events.
+	Checksum    uint32
+	HasChecksum bool
 }
 
 // Candle is an OHLCV bar for one symbol and interval, with VWAP. Final is

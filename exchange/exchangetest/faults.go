@@ -13,6 +13,7 @@ type Faults struct {
 	stallUntil  time.Time
 	refuseUntil time.Time
 	skipBook    int
+	corruptBook int
 	restQueue   []restFault
 	restDelay   time.Duration
 	history     int
@@ -55,6 +56,23 @@ func (f *Faults) TakeBookSkip() bool {
 	defer f.mu.Unlock()
 	if f.skipBook > 0 {
 		f.skipBook--
+		return true
+	}
+	return false
+}
+
+// CorruptBook makes the fake send the next book change of every symbol
+// with one level's quantity wrong while its checksum is the true book's
+// (or, with no level to spoil, a wrong checksum): what a checksum exists
+// to catch. Only venues that checksum their books honour it.
+func (f *Faults) CorruptBook() { f.mu.Lock(); f.corruptBook++; f.mu.Unlock() }
+
+// TakeBookCorruption consumes one CorruptBook; the fake calls it once per tick.
+func (f *Faults) TakeBookCorruption() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.corruptBook > 0 {
+		f.corruptBook--
 		return true
 	}
 	return false

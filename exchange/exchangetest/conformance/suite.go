@@ -174,6 +174,19 @@ func Run(t *testing.T, h Harness) {
 		if !h.Checksum {
 			t.Skip("the venue sends no book checksum")
 		}
+		e := start(t, h, nil)
+		e.waitTrades(t, 10)
+		// Three corrupted book messages, one after the other resync: each
+		// must be caught (a gap, a resync) and none published.
+		for i := int64(1); i <= 3; i++ {
+			e.fake.Faults().CorruptBook()
+			e.poll(t, fmt.Sprintf("checksum mismatch %d detected", i), func() bool { return e.sup.Counters.Gaps.Load() >= i })
+			e.poll(t, "the book resynced", func() bool { return e.sup.BookStates()[h.Symbols[0].Venue] == exchange.BookSynced })
+		}
+		e.settle(t)
+		if e.sup.Counters.Resyncs.Load() < 3 {
+			t.Fatalf("%d resyncs after 3 checksum mismatches", e.sup.Counters.Resyncs.Load())
+		}
 	})
 }
 
