@@ -7,16 +7,17 @@ One thread; prints trades/s as JSON.
 
 Usage: python bench_binance.py [SECONDS]
 """
-import asyncio
-import json
+import os
 import sys
-import time
 
-from cryptofeed.defines import TRADES
-from cryptofeed.exchanges import Binance
-from cryptofeed.symbols import Symbols
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
+from cryptofeed.exchanges import Binance  # noqa: E402
+from cryptofeed.symbols import Symbols  # noqa: E402
+
+import cfbench  # noqa: E402
+
 # No network: give cryptofeed the symbol list it would fetch from exchangeInfo.
 syms, info = Binance._parse_symbol_data({"symbols": [{"symbol": "BTCUSDT", "baseAsset": "BTC", "quoteAsset": "USDT", "status": "TRADING",
                                                       "filters": [{"filterType": "PRICE_FILTER", "tickSize": "0.01000000"}]}]})
@@ -27,25 +28,4 @@ frames = [
     % (3000000000 + i, i % 10, i % 90 + 10, 3000000000 + i, 3000000000 + i, i, "true" if i % 2 == 0 else "false")
     for i in range(1024)
 ]
-out = []
-
-
-async def on_trade(trade, receipt_timestamp):
-    out.append(json.dumps(trade.to_dict(numeric_type=str)))
-    if len(out) > 4096:
-        out.clear()
-
-
-async def main():
-    feed = Binance(symbols=["BTC-USDT"], channels=[TRADES], callbacks={TRADES: on_trade})
-    n = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for f in frames:
-            await feed.message_handler(f, None, time.time())
-        n += len(frames)
-    elapsed = time.perf_counter() - start
-    print(json.dumps({"trades": n, "seconds": elapsed, "trades_per_s": n / elapsed}))
-
-
-asyncio.run(main())
+cfbench.run(Binance, "BTC-USDT", frames)

@@ -5,16 +5,17 @@ exact numbers as strings). One thread; prints trades/s as JSON.
 
 Usage: python bench_coinbase.py [SECONDS]
 """
-import asyncio
-import json
+import os
 import sys
-import time
 
-from cryptofeed.defines import TRADES
-from cryptofeed.exchanges import Coinbase
-from cryptofeed.symbols import Symbols
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
+from cryptofeed.exchanges import Coinbase  # noqa: E402
+from cryptofeed.symbols import Symbols  # noqa: E402
+
+import cfbench  # noqa: E402
+
 # No network: give cryptofeed the product list it would fetch.
 syms, info = Coinbase._parse_symbol_data({"products": [{"product_id": "BTC-USD", "base_currency_id": "BTC", "quote_currency_id": "USD", "quote_increment": "0.01"}]})
 Symbols.set(Coinbase.id, syms, info)
@@ -24,25 +25,4 @@ frames = [
     % (i, 600000000 + i, i % 10, i % 90 + 10, "SELL" if i % 2 == 0 else "BUY", i)
     for i in range(1024)
 ]
-out = []
-
-
-async def on_trade(trade, receipt_timestamp):
-    out.append(json.dumps(trade.to_dict(numeric_type=str)))
-    if len(out) > 4096:
-        out.clear()
-
-
-async def main():
-    feed = Coinbase(symbols=["BTC-USD"], channels=[TRADES], callbacks={TRADES: on_trade})
-    n = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for f in frames:
-            await feed.message_handler(f, None, time.time())
-        n += len(frames)
-    elapsed = time.perf_counter() - start
-    print(json.dumps({"trades": n, "seconds": elapsed, "trades_per_s": n / elapsed}))
-
-
-asyncio.run(main())
+cfbench.run(Coinbase, "BTC-USD", frames)

@@ -7,16 +7,17 @@ thread; prints trades/s as JSON.
 
 Usage: python bench_kraken.py [SECONDS]
 """
-import asyncio
-import json
+import os
 import sys
-import time
 
-from cryptofeed.defines import TRADES
-from cryptofeed.exchanges import Kraken
-from cryptofeed.symbols import Symbols
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
+from cryptofeed.exchanges import Kraken  # noqa: E402
+from cryptofeed.symbols import Symbols  # noqa: E402
+
+import cfbench  # noqa: E402
+
 # No network: give cryptofeed the AssetPairs answer it would fetch.
 syms, info = Kraken._parse_symbol_data({"result": {"XXBTZUSD": {"altname": "XBTUSD", "wsname": "XBT/USD"}}})
 Symbols.set(Kraken.id, syms, info)
@@ -26,25 +27,4 @@ frames = [
     % (i % 10, i % 90 + 10, i, "s" if i % 2 == 0 else "b")
     for i in range(1024)
 ]
-out = []
-
-
-async def on_trade(trade, receipt_timestamp):
-    out.append(json.dumps(trade.to_dict(numeric_type=str)))
-    if len(out) > 4096:
-        out.clear()
-
-
-async def main():
-    feed = Kraken(symbols=["BTC-USD"], channels=[TRADES], callbacks={TRADES: on_trade})
-    n = 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for f in frames:
-            await feed.message_handler(f, None, time.time())
-        n += len(frames)
-    elapsed = time.perf_counter() - start
-    print(json.dumps({"trades": n, "seconds": elapsed, "trades_per_s": n / elapsed}))
-
-
-asyncio.run(main())
+cfbench.run(Kraken, "BTC-USD", frames)

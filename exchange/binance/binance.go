@@ -7,11 +7,11 @@
 package binance
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -77,25 +77,15 @@ func init() {
 
 // New returns a Connector.
 func New(cfg Config) *Connector {
-	if cfg.WSURL == "" {
-		cfg.WSURL = WSURL
-	}
-	if cfg.RESTURL == "" {
-		cfg.RESTURL = RESTURL
-	}
+	cfg.WSURL = cmp.Or(cfg.WSURL, WSURL)
+	cfg.RESTURL = cmp.Or(cfg.RESTURL, RESTURL)
 	cfg.WSURL, cfg.RESTURL = strings.TrimRight(cfg.WSURL, "/"), strings.TrimRight(cfg.RESTURL, "/")
-	if cfg.Exchange == "" {
-		cfg.Exchange = Name
-	}
+	cfg.Exchange = cmp.Or(cfg.Exchange, Name)
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 20 * time.Second
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.HTTPClient = exchange.RESTClient(cfg.HTTPClient)
+	cfg.Now = exchange.Clock(cfg.Now)
 	return &Connector{cfg: cfg}
 }
 
@@ -218,14 +208,12 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 	if len(streams) > 1024 {
 		return nil, fmt.Errorf("binance: %d streams is more than the 1024 one connection carries; run fewer symbols per process", len(streams))
 	}
-	u := c.cfg.WSURL + "/stream?streams=" + strings.Join(streams, "/")
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, u, nil)
+	conn, err := exchange.DialWS(dctx, "binance", c.cfg.WSURL, "/stream?streams="+strings.Join(streams, "/"), 16<<20)
 	if err != nil {
-		return nil, fmt.Errorf("binance: connecting to %s: %w", c.cfg.WSURL, err)
+		return nil, err
 	}
-	conn.SetReadLimit(16 << 20)
 	sctx, scancel := context.WithCancel(context.Background())
 	s := &session{c: c, conn: conn, ctx: sctx, cancel: scancel, frames: make(chan []byte, 1024), done: make(chan struct{}), snaps: make(chan snapResult, 16),
 		p: newParser(c.cfg.Exchange, ms, func() int64 { return c.cfg.Now().UnixMicro() }), pending: map[string]*pendingBook{}}
@@ -503,25 +491,10 @@ func (c *Connector) get(ctx context.Context, path string, weight int64) ([]byte,
 		return nil, &exchange.RESTError{Venue: "binance", Method: "GET", URL: path, Status: http.StatusTooManyRequests, RetryAfter: wait,
 			Body: fmt.Sprintf("not sent: %d of the minute's %d request weight used", c.usedWeight.Load(), WeightLimit)}
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", c.cfg.RESTURL+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("binance: GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if w, err := strconv.ParseInt(resp.Header.Get("X-Mbx-Used-Weight-1m"), 10, 64); err == nil {
-		c.usedWeight.Store(w)
-		c.weightAt.Store(now.Unix() / 60)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("binance: GET %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, exchange.NewRESTError("binance", req, resp, body)
-	}
-	return body, nil
+	return exchange.RESTGet(ctx, c.cfg.HTTPClient, "binance", c.cfg.RESTURL, path, 64<<20, func(h http.Header) {
+		if w, err := strconv.ParseInt(h.Get("X-Mbx-Used-Weight-1m"), 10, 64); err == nil {
+			c.usedWeight.Store(w)
+			c.weightAt.Store(now.Unix() / 60)
+		}
+	})
 }

@@ -20,17 +20,9 @@ import (
 	"github.com/tickertape/tickertape/market"
 )
 
-// FakeConfig configures a Fake; zero values take defaults.
-type FakeConfig struct {
-	Seed    uint64
-	Symbols []exchangetest.SimSymbol // default BTCUSDT and ETHUSDT
-	Tick    time.Duration            // default 50ms
-	// MaxTradesPerTick per symbol (0..n at random). Default 3.
-	MaxTradesPerTick int
-	// FirstTradeID is one less than each symbol's first trade id; default
-	// the clock in milliseconds, so a restarted fake repeats no id.
-	FirstTradeID int64
-}
+// FakeConfig configures a Fake; zero values take defaults (Symbols:
+// DefaultFakeSymbols).
+type FakeConfig = exchangetest.FakeConfig
 
 // DefaultFakeSymbols are two markets with Binance-like scales.
 var DefaultFakeSymbols = []exchangetest.SimSymbol{
@@ -40,12 +32,7 @@ var DefaultFakeSymbols = []exchangetest.SimSymbol{
 
 // Fake is a running fake Binance.
 type Fake struct {
-	sim    *exchangetest.Sim
-	faults *exchangetest.Faults
-	hub    *exchangetest.Hub
-	srv    *exchangetest.Server
-	stop   chan struct{}
-	done   chan struct{}
+	*exchangetest.Base
 	wmu    sync.Mutex
 	weight int64
 	wmin   int64
@@ -55,54 +42,26 @@ var _ exchangetest.Fake = (*Fake)(nil)
 
 // NewFake starts a fake Binance on a free loopback port.
 func NewFake(cfg FakeConfig) (*Fake, error) {
-	if len(cfg.Symbols) == 0 {
-		cfg.Symbols = DefaultFakeSymbols
-	}
-	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick, FirstTradeID: cfg.FirstTradeID})
+	b, err := exchangetest.NewBase(cfg, DefaultFakeSymbols)
 	if err != nil {
 		return nil, err
 	}
-	f := &Fake{sim: sim, faults: &exchangetest.Faults{}, stop: make(chan struct{}), done: make(chan struct{})}
-	f.hub = exchangetest.NewHub(f.faults)
+	f := &Fake{Base: b}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stream", f.serveWS)
 	mux.HandleFunc("GET /api/v3/exchangeInfo", f.rest(1, f.serveExchangeInfo))
 	mux.HandleFunc("GET /api/v3/depth", f.rest(50, f.serveDepth))
 	mux.HandleFunc("GET /api/v3/trades", f.rest(25, f.serveTrades))
 	mux.HandleFunc("GET /api/v3/historicalTrades", f.rest(25, f.serveTrades))
-	if f.srv, err = exchangetest.Serve(mux, f.faults); err != nil {
+	if err := f.Start(mux, f.emit); err != nil {
 		return nil, err
 	}
-	go func() { defer close(f.done); sim.Run(f.stop, f.emit) }()
 	return f, nil
 }
 
-// Sim is the synthetic market and its ground truth.
-func (f *Fake) Sim() *exchangetest.Sim { return f.sim }
-
-// Faults are the fault knobs.
-func (f *Fake) Faults() *exchangetest.Faults { return f.faults }
-
-// Hub holds the WebSocket connections.
-func (f *Fake) Hub() *exchangetest.Hub { return f.hub }
-
 // Options implements exchange.FakeServer.
 func (f *Fake) Options() exchange.Options {
-	return exchange.Options{WSURL: "ws://" + f.srv.Addr(), RESTURL: "http://" + f.srv.Addr(), Exchange: SyntheticName}
-}
-
-// Close stops the market and the server.
-func (f *Fake) Close() {
-	select {
-	case <-f.stop:
-		return
-	default:
-	}
-	close(f.stop)
-	<-f.done
-	f.hub.DropAll()
-	f.srv.Close()
-	f.hub.Wait()
+	return exchange.Options{WSURL: "ws://" + f.Addr(), RESTURL: "http://" + f.Addr(), Exchange: SyntheticName}
 }
 
 // f8 writes a decimal with 8 fractional digits, as Binance does.
@@ -134,7 +93,7 @@ func fakeLevels(ls []exchangetest.SimLevel) [][2]string {
 }
 
 func (f *Fake) emit(steps []exchangetest.SimStep) {
-	skip := f.faults.TakeBookSkip()
+	skip := f.Faults().TakeBookSkip()
 	for _, st := range steps {
 		l := strings.ToLower(st.Symbol)
 		for _, t := range st.Trades {
@@ -144,7 +103,7 @@ func (f *Fake) emit(steps []exchangetest.SimStep) {
 			f.broadcast("depth", st.Symbol, wrap(l+"@depth@100ms", map[string]any{"e": "depthUpdate", "E": st.TimeMs, "s": st.Symbol,
 				"U": st.Seq, "u": st.Seq, "b": fakeLevels(st.Bids), "a": fakeLevels(st.Asks)}))
 		}
-		tk := f.sim.TickerLocked(st.Symbol)
+		tk := f.Sim().TickerLocked(st.Symbol)
 		f.broadcast("bookTicker", st.Symbol, wrap(l+"@bookTicker", map[string]any{"u": st.Seq, "s": st.Symbol,
 			"b": f8(tk.BestBid), "B": f8(tk.BestBidSize), "a": f8(tk.BestAsk), "A": f8(tk.BestAskSize)}))
 		if st.Ticker {
@@ -158,7 +117,7 @@ func (f *Fake) emit(steps []exchangetest.SimStep) {
 }
 
 func (f *Fake) broadcast(channel, symbol string, frame []byte) {
-	f.hub.Each(func(c *exchangetest.Conn) {
+	f.Hub().Each(func(c *exchangetest.Conn) {
 		if c.Subs[channel+"/"+symbol] {
 			c.Send(frame)
 		}
@@ -174,18 +133,18 @@ func (f *Fake) serveWS(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"code":-1121,"msg":"Invalid symbol."}`, http.StatusBadRequest)
 			return
 		}
-		if _, known := f.sim.Symbol(strings.ToUpper(sym)); !known {
+		if _, known := f.Sim().Symbol(strings.ToUpper(sym)); !known {
 			http.Error(w, `{"code":-1121,"msg":"Invalid symbol."}`, http.StatusBadRequest)
 			return
 		}
 		subs[strings.TrimSuffix(kind, "@100ms")+"/"+strings.ToUpper(sym)] = true
 	}
-	c, ok := f.hub.Accept(w, r)
+	c, ok := f.Hub().Accept(w, r)
 	if !ok {
 		return
 	}
-	defer f.hub.Release(c)
-	f.sim.Locked(func() { c.Subs = subs })
+	defer f.Hub().Release(c)
+	f.Sim().Locked(func() { c.Subs = subs })
 	for {
 		if _, err := c.Read(); err != nil {
 			return
@@ -200,7 +159,7 @@ func (f *Fake) serveWS(w http.ResponseWriter, r *http.Request) {
 func (f *Fake) AnnounceRollOver() bool {
 	msg, _ := json.Marshal(map[string]any{"e": "serverShutdown", "E": time.Now().UnixMilli()})
 	var conns []*exchangetest.Conn
-	f.hub.Each(func(c *exchangetest.Conn) { c.Send(msg); conns = append(conns, c) })
+	f.Hub().Each(func(c *exchangetest.Conn) { c.Send(msg); conns = append(conns, c) })
 	time.AfterFunc(time.Second, func() {
 		for _, c := range conns {
 			c.Close()
@@ -212,8 +171,8 @@ func (f *Fake) AnnounceRollOver() bool {
 // SendBadFrames implements exchangetest.Fake.
 func (f *Fake) SendBadFrames() int {
 	var bad, harmless []string
-	f.sim.Locked(func() {
-		sym := f.sim.Symbols()[0].Venue
+	f.Sim().Locked(func() {
+		sym := f.Sim().Symbols()[0].Venue
 		l := strings.ToLower(sym)
 		tr := func(p, q string) string {
 			return `{"stream":"` + l + `@trade","data":{"e":"trade","E":1700000000001,"s":"` + sym + `","t":5,"p":"` + p + `","q":"` + q + `","T":1700000000000,"m":true,"M":true}}`
@@ -234,12 +193,12 @@ func (f *Fake) SendBadFrames() int {
 			`{"stream":"` + l + `@bookTicker","data":{"u":1,"s":"` + sym + `","b":"101.0","B":"1","a":"100.0","A":"1"}}`,
 			`{"code":-1121,"msg":"Invalid symbol."}`,
 		}
-		if ts := f.sim.TradesLocked(sym); len(ts) > 0 {
+		if ts := f.Sim().TradesLocked(sym); len(ts) > 0 {
 			harmless = append(harmless, string(wrap(l+"@trade", tradeData(ts[len(ts)-1]))))
 		}
-		b := f.sim.BookLocked(sym)
+		b := f.Sim().BookLocked(sym)
 		harmless = append(harmless, string(wrap(l+"@depth@100ms", map[string]any{"e": "depthUpdate", "E": 1, "s": sym, "U": b.Seq - 1, "u": b.Seq - 1, "b": [][2]string{}, "a": [][2]string{}})))
-		f.hub.Each(func(c *exchangetest.Conn) {
+		f.Hub().Each(func(c *exchangetest.Conn) {
 			for _, s := range append(bad, harmless...) {
 				c.Send([]byte(s))
 			}
@@ -268,7 +227,7 @@ func (f *Fake) rest(weight int64, h http.HandlerFunc) http.HandlerFunc {
 		f.weight += weight
 		w.Header().Set("X-MBX-USED-WEIGHT-1M", strconv.FormatInt(f.weight, 10))
 		f.wmu.Unlock()
-		if !f.faults.REST(w, errorBody) {
+		if !f.Faults().REST(w, errorBody) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -278,7 +237,7 @@ func (f *Fake) rest(weight int64, h http.HandlerFunc) http.HandlerFunc {
 
 func (f *Fake) serveExchangeInfo(w http.ResponseWriter, r *http.Request) {
 	var syms []map[string]any
-	for _, s := range f.sim.Symbols() {
+	for _, s := range f.Sim().Symbols() {
 		syms = append(syms, map[string]any{"symbol": s.Venue, "status": "TRADING", "baseAsset": s.Base, "quoteAsset": s.Quote,
 			"baseAssetPrecision": 8, "quotePrecision": 8, "filters": []map[string]any{
 				{"filterType": "PRICE_FILTER", "minPrice": f8(market.NewDecimal(1, uint8(s.PriceScale))), "maxPrice": "1000000.00000000", "tickSize": f8(market.NewDecimal(1, uint8(s.PriceScale)))},
@@ -295,12 +254,12 @@ func badSymbol(w http.ResponseWriter) {
 
 func (f *Fake) serveDepth(w http.ResponseWriter, r *http.Request) {
 	sym := r.URL.Query().Get("symbol")
-	if _, ok := f.sim.Symbol(sym); !ok {
+	if _, ok := f.Sim().Symbol(sym); !ok {
 		badSymbol(w)
 		return
 	}
 	var b exchangetest.SimBook
-	f.sim.Locked(func() { b = f.sim.BookLocked(sym) })
+	f.Sim().Locked(func() { b = f.Sim().BookLocked(sym) })
 	json.NewEncoder(w).Encode(map[string]any{"lastUpdateId": b.Seq, "bids": fakeLevels(b.Bids), "asks": fakeLevels(b.Asks)})
 }
 
@@ -309,7 +268,7 @@ func (f *Fake) serveDepth(w http.ResponseWriter, r *http.Request) {
 func (f *Fake) serveTrades(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	sym := q.Get("symbol")
-	if _, ok := f.sim.Symbol(sym); !ok {
+	if _, ok := f.Sim().Symbol(sym); !ok {
 		badSymbol(w)
 		return
 	}
@@ -318,10 +277,10 @@ func (f *Fake) serveTrades(w http.ResponseWriter, r *http.Request) {
 		limit = min(l, MaxTradesLimit)
 	}
 	out := []map[string]any{}
-	f.sim.Locked(func() {
-		ts := f.sim.TradesLocked(sym)
+	f.Sim().Locked(func() {
+		ts := f.Sim().TradesLocked(sym)
 		start := max(0, len(ts)-limit)
-		if h := f.faults.History(); h > 0 && !strings.HasSuffix(r.URL.Path, "historicalTrades") {
+		if h := f.Faults().History(); h > 0 && !strings.HasSuffix(r.URL.Path, "historicalTrades") {
 			start = max(start, len(ts)-h)
 		}
 		if from, err := strconv.ParseInt(q.Get("fromId"), 10, 64); err == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/internal/jsonf"
 	"github.com/tickertape/tickertape/market"
 )
 
@@ -54,53 +55,13 @@ type frame struct {
 	depth    string // a depth update's venue symbol (the session buffers these while a snapshot is pending)
 }
 
-func str(o *fastjson.Object, key string) ([]byte, error) {
-	v := o.Get(key)
-	if v == nil || v.Type() != fastjson.TypeString {
-		return nil, fmt.Errorf("%s: want a string", key)
-	}
-	b, _ := v.StringBytes()
-	return b, nil
-}
-
-func integer(o *fastjson.Object, key string) (int64, error) {
-	v := o.Get(key)
-	if v == nil || v.Type() != fastjson.TypeNumber {
-		return 0, fmt.Errorf("%s: want an integer", key)
-	}
-	n, err := v.Int64()
-	if err != nil {
-		return 0, fmt.Errorf("%s: want an integer: %v", key, err)
-	}
-	return n, nil
-}
-
-func dec(o *fastjson.Object, key string, positive bool) (market.Decimal, error) {
-	b, err := str(o, key)
-	if err != nil {
-		return market.Decimal{}, err
-	}
-	d, err := market.ParseDecimalBytes(b)
-	if err != nil {
-		return d, fmt.Errorf("%s: %w", key, err)
-	}
-	if d.Sign() < 0 || (positive && d.Sign() == 0) {
-		return d, fmt.Errorf("%s: %s out of range", key, b)
-	}
-	return d, nil
-}
-
 // parse decodes one frame: its events, what the session must know, and a
 // *exchange.FrameError when something was unusable.
 func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 	var fr frame
-	v, err := p.fj.ParseBytes(raw)
+	o, err := jsonf.Frame(&p.fj, raw)
 	if err != nil {
-		return nil, fr, exchange.NewFrameError("malformed", err, raw)
-	}
-	o, err := v.Object()
-	if err != nil {
-		return nil, fr, exchange.NewFrameError("malformed", errors.New("the frame is not a JSON object"), raw)
+		return nil, fr, err
 	}
 	if o.Get("code") != nil || o.Get("error") != nil {
 		return nil, fr, exchange.NewFrameError("venue_error", errors.New(string(raw)), raw)
@@ -113,7 +74,7 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 			return nil, fr, exchange.NewFrameError("malformed", errors.New("data is not an object"), raw)
 		}
 	}
-	e, _ := str(o, "e")
+	e, _ := jsonf.Str(o, "e")
 	recv := p.now()
 	var ev exchange.Event
 	kind := "bad_trade"
@@ -151,7 +112,7 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 }
 
 func (p *parser) symbol(o *fastjson.Object) (*symbolInfo, error) {
-	s, err := str(o, "s")
+	s, err := jsonf.Str(o, "s")
 	if err != nil {
 		return nil, err
 	}
@@ -169,10 +130,10 @@ func (p *parser) trade(o *fastjson.Object, recv int64) (*market.Trade, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err1 := integer(o, "t")
-	price, err2 := dec(o, "p", true)
-	qty, err3 := dec(o, "q", true)
-	ts, err4 := integer(o, "T")
+	id, err1 := jsonf.Int(o, "t")
+	price, err2 := jsonf.Dec(o, "p", true)
+	qty, err3 := jsonf.Dec(o, "q", true)
+	ts, err4 := jsonf.Int(o, "T")
 	m := o.Get("m")
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return nil, err
@@ -228,9 +189,9 @@ func (p *parser) depth(o *fastjson.Object, recv int64) (*market.BookUpdate, stri
 	if err != nil {
 		return nil, "", err
 	}
-	first, err1 := integer(o, "U")
-	last, err2 := integer(o, "u")
-	ts, err3 := integer(o, "E")
+	first, err1 := jsonf.Int(o, "U")
+	last, err2 := jsonf.Int(o, "u")
+	ts, err3 := jsonf.Int(o, "E")
 	bids, err4 := levels(o, "b")
 	asks, err5 := levels(o, "a")
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
@@ -245,10 +206,10 @@ func (p *parser) depth(o *fastjson.Object, recv int64) (*market.BookUpdate, stri
 
 func bbo(o *fastjson.Object, t *market.Ticker) error {
 	var errs [4]error
-	t.BestBid, errs[0] = dec(o, "b", false)
-	t.BestBidSize, errs[1] = dec(o, "B", false)
-	t.BestAsk, errs[2] = dec(o, "a", false)
-	t.BestAskSize, errs[3] = dec(o, "A", false)
+	t.BestBid, errs[0] = jsonf.Dec(o, "b", false)
+	t.BestBidSize, errs[1] = jsonf.Dec(o, "B", false)
+	t.BestAsk, errs[2] = jsonf.Dec(o, "a", false)
+	t.BestAskSize, errs[3] = jsonf.Dec(o, "A", false)
 	if err := errors.Join(errs[:]...); err != nil {
 		return err
 	}
@@ -267,7 +228,7 @@ func (p *parser) bookTicker(o *fastjson.Object, recv int64) (*market.Ticker, err
 	if err != nil {
 		return nil, err
 	}
-	if _, err := integer(o, "u"); err != nil {
+	if _, err := jsonf.Int(o, "u"); err != nil {
 		return nil, err
 	}
 	t := &market.Ticker{Exchange: p.exchange, Symbol: si.norm, VenueSymbol: si.venue, ExchangeTimeUs: recv, ReceivedTimeUs: recv}
@@ -292,17 +253,17 @@ func (p *parser) ticker24(o *fastjson.Object, recv int64) (*market.Ticker, error
 	}
 	t := &market.Ticker{Exchange: p.exchange, Symbol: si.norm, VenueSymbol: si.venue, ReceivedTimeUs: recv, HasOHLC: true, HasVolume: true}
 	var errs [12]error
-	t.Last, errs[0] = dec(o, "c", true)
-	t.Open, errs[1] = dec(o, "o", false)
-	t.High, errs[2] = dec(o, "h", false)
-	t.Low, errs[3] = dec(o, "l", false)
-	t.BaseVolume, errs[4] = dec(o, "v", false)
-	t.QuoteVolume, errs[5] = dec(o, "q", false)
-	t.TradeCount, errs[6] = integer(o, "n")
+	t.Last, errs[0] = jsonf.Dec(o, "c", true)
+	t.Open, errs[1] = jsonf.Dec(o, "o", false)
+	t.High, errs[2] = jsonf.Dec(o, "h", false)
+	t.Low, errs[3] = jsonf.Dec(o, "l", false)
+	t.BaseVolume, errs[4] = jsonf.Dec(o, "v", false)
+	t.QuoteVolume, errs[5] = jsonf.Dec(o, "q", false)
+	t.TradeCount, errs[6] = jsonf.Int(o, "n")
 	var start, at int64
-	start, errs[7] = integer(o, "O")
-	at, errs[8] = integer(o, "E")
-	pct, perr := str(o, "P")
+	start, errs[7] = jsonf.Int(o, "O")
+	at, errs[8] = jsonf.Int(o, "E")
+	pct, perr := jsonf.Str(o, "P")
 	if perr == nil {
 		if d, err := market.ParseDecimalBytes(pct); err != nil {
 			errs[9] = fmt.Errorf("P: %w", err)
@@ -331,11 +292,11 @@ func restTrade(v *fastjson.Value, exch string, si *symbolInfo, recv int64) (mark
 	if err != nil {
 		return market.Trade{}, errors.New("not an object")
 	}
-	id, err1 := integer(o, "id")
-	price, err2 := dec(o, "price", true)
-	qty, err3 := dec(o, "qty", true)
-	quote, err4 := dec(o, "quoteQty", false)
-	ts, err5 := integer(o, "time")
+	id, err1 := jsonf.Int(o, "id")
+	price, err2 := jsonf.Dec(o, "price", true)
+	qty, err3 := jsonf.Dec(o, "qty", true)
+	quote, err4 := jsonf.Dec(o, "quoteQty", false)
+	ts, err5 := jsonf.Int(o, "time")
 	m := o.Get("isBuyerMaker")
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return market.Trade{}, err
@@ -362,7 +323,7 @@ func restDepth(body []byte, exch string, si *symbolInfo, recv int64) (*market.Bo
 	if err != nil {
 		return nil, errors.New("not an object")
 	}
-	id, err1 := integer(o, "lastUpdateId")
+	id, err1 := jsonf.Int(o, "lastUpdateId")
 	bids, err2 := levels(o, "bids")
 	asks, err3 := levels(o, "asks")
 	if err := errors.Join(err1, err2, err3); err != nil {

@@ -7,11 +7,11 @@
 package coinbase
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -67,22 +67,12 @@ func init() {
 
 // New returns a Connector.
 func New(cfg Config) *Connector {
-	if cfg.WSURL == "" {
-		cfg.WSURL = WSURL
-	}
-	if cfg.RESTURL == "" {
-		cfg.RESTURL = RESTURL
-	}
+	cfg.WSURL = cmp.Or(cfg.WSURL, WSURL)
+	cfg.RESTURL = cmp.Or(cfg.RESTURL, RESTURL)
 	cfg.RESTURL = strings.TrimRight(cfg.RESTURL, "/")
-	if cfg.Exchange == "" {
-		cfg.Exchange = Name
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Exchange = cmp.Or(cfg.Exchange, Name)
+	cfg.HTTPClient = exchange.RESTClient(cfg.HTTPClient)
+	cfg.Now = exchange.Clock(cfg.Now)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -149,11 +139,10 @@ type subMsg struct {
 func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchange.Session, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, c.cfg.WSURL, nil)
+	conn, err := exchange.DialWS(dctx, "coinbase", c.cfg.WSURL, "", 32<<20)
 	if err != nil {
-		return nil, fmt.Errorf("coinbase: connecting to %s: %w", c.cfg.WSURL, err)
+		return nil, err
 	}
-	conn.SetReadLimit(32 << 20)
 	s := &session{c: c, conn: conn, p: newParser(c.cfg.Exchange, sub.Symbols, func() int64 { return c.cfg.Now().UnixMicro() }), last: -1}
 	channels := []string{"heartbeats"}
 	if sub.Trades {
@@ -213,11 +202,7 @@ type session struct {
 }
 
 func (s *session) send(ctx context.Context, v any) error {
-	b, _ := json.Marshal(v)
-	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		return fmt.Errorf("coinbase: send: %w", err)
-	}
-	return nil
+	return exchange.SendJSON(ctx, s.conn, "coinbase", v)
 }
 
 // Next implements exchange.Session. The sequence_num of every frame, of
@@ -225,14 +210,9 @@ func (s *session) send(ctx context.Context, v any) error {
 // lost, reported as one Event.Gap (every book resyncs, trades backfill); a
 // repeat or older number is a stale frame, dropped.
 func (s *session) Next(ctx context.Context) ([]exchange.Event, error) {
-	var raw []byte
-	if len(s.early) > 0 {
-		raw, s.early = s.early[0], s.early[1:]
-	} else {
-		var err error
-		if _, raw, err = s.conn.Read(ctx); err != nil {
-			return nil, fmt.Errorf("coinbase: read: %w", err)
-		}
+	raw, err := exchange.ReadWS(ctx, s.conn, "coinbase", &s.early)
+	if err != nil {
+		return nil, err
 	}
 	evs, fr, err := s.p.parse(raw)
 	s.checkSide()
@@ -362,23 +342,7 @@ func cmpTrade(a, b market.Trade) int {
 // get does one REST GET; non-200 answers become *exchange.RESTError
 // (429 carries Retry-After when Coinbase sends it).
 func (c *Connector) get(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.cfg.RESTURL+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("coinbase: GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("coinbase: GET %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, exchange.NewRESTError("coinbase", req, resp, body)
-	}
-	return body, nil
+	return exchange.RESTGet(ctx, c.cfg.HTTPClient, "coinbase", c.cfg.RESTURL, path, 64<<20, nil)
 }
 
 var _ = fastjson.Parser{}

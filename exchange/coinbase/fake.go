@@ -20,17 +20,9 @@ import (
 	"github.com/tickertape/tickertape/market"
 )
 
-// FakeConfig configures a Fake; zero values take defaults.
-type FakeConfig struct {
-	Seed    uint64
-	Symbols []exchangetest.SimSymbol // default BTC-USD and ETH-USD
-	Tick    time.Duration            // default 50ms
-	// MaxTradesPerTick per symbol (0..n at random). Default 3.
-	MaxTradesPerTick int
-	// FirstTradeID is one less than each symbol's first trade id; default
-	// the clock in milliseconds, so a restarted fake repeats no id.
-	FirstTradeID int64
-}
+// FakeConfig configures a Fake; zero values take defaults (Symbols:
+// DefaultFakeSymbols).
+type FakeConfig = exchangetest.FakeConfig
 
 // DefaultFakeSymbols are two markets with Coinbase-like scales.
 var DefaultFakeSymbols = []exchangetest.SimSymbol{
@@ -40,12 +32,7 @@ var DefaultFakeSymbols = []exchangetest.SimSymbol{
 
 // Fake is a running fake Coinbase.
 type Fake struct {
-	sim      *exchangetest.Sim
-	faults   *exchangetest.Faults
-	hub      *exchangetest.Hub
-	srv      *exchangetest.Server
-	stop     chan struct{}
-	done     chan struct{}
+	*exchangetest.Base
 	lastBeat time.Time // guarded by the sim lock
 	beats    int64
 }
@@ -56,52 +43,24 @@ type connState struct{ seq int64 }
 
 // NewFake starts a fake Coinbase on a free loopback port.
 func NewFake(cfg FakeConfig) (*Fake, error) {
-	if len(cfg.Symbols) == 0 {
-		cfg.Symbols = DefaultFakeSymbols
-	}
-	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick, FirstTradeID: cfg.FirstTradeID})
+	b, err := exchangetest.NewBase(cfg, DefaultFakeSymbols)
 	if err != nil {
 		return nil, err
 	}
-	f := &Fake{sim: sim, faults: &exchangetest.Faults{}, stop: make(chan struct{}), done: make(chan struct{})}
-	f.hub = exchangetest.NewHub(f.faults)
+	f := &Fake{Base: b}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", f.serveWS)
 	mux.HandleFunc("GET /api/v3/brokerage/market/products", f.rest(f.serveProducts))
 	mux.HandleFunc("GET /api/v3/brokerage/market/products/{id}/ticker", f.rest(f.serveTicker))
-	if f.srv, err = exchangetest.Serve(mux, f.faults); err != nil {
+	if err := f.Start(mux, f.emit); err != nil {
 		return nil, err
 	}
-	go func() { defer close(f.done); sim.Run(f.stop, f.emit) }()
 	return f, nil
 }
 
-// Sim is the synthetic market and its ground truth.
-func (f *Fake) Sim() *exchangetest.Sim { return f.sim }
-
-// Faults are the fault knobs.
-func (f *Fake) Faults() *exchangetest.Faults { return f.faults }
-
-// Hub holds the WebSocket connections.
-func (f *Fake) Hub() *exchangetest.Hub { return f.hub }
-
 // Options implements exchange.FakeServer.
 func (f *Fake) Options() exchange.Options {
-	return exchange.Options{WSURL: "ws://" + f.srv.Addr() + "/", RESTURL: "http://" + f.srv.Addr(), Exchange: SyntheticName}
-}
-
-// Close stops the market and the server.
-func (f *Fake) Close() {
-	select {
-	case <-f.stop:
-		return
-	default:
-	}
-	close(f.stop)
-	<-f.done
-	f.hub.DropAll()
-	f.srv.Close()
-	f.hub.Wait()
+	return exchange.Options{WSURL: "ws://" + f.Addr() + "/", RESTURL: "http://" + f.Addr(), Exchange: SyntheticName}
 }
 
 // AnnounceRollOver implements exchangetest.Fake: Coinbase announces no end
@@ -138,7 +97,7 @@ func levelsJSON(bids, asks []exchangetest.SimLevel, ms int64) []map[string]any {
 }
 
 func (f *Fake) tickerJSON(sym string) map[string]any {
-	t := f.sim.TickerLocked(sym)
+	t := f.Sim().TickerLocked(sym)
 	pct, _ := market.DecimalFromRat(new(big.Rat).Mul(t.Change.Rat(), big.NewRat(100, 1)))
 	return map[string]any{"type": "ticker", "product_id": sym, "price": t.Last.String(), "volume_24_h": t.Volume.String(),
 		"low_24_h": t.Low.String(), "high_24_h": t.High.String(), "low_52_w": t.Low.String(), "high_52_w": t.High.String(),
@@ -147,13 +106,13 @@ func (f *Fake) tickerJSON(sym string) map[string]any {
 }
 
 func (f *Fake) emit(steps []exchangetest.SimStep) {
-	skip := f.faults.TakeBookSkip()
+	skip := f.Faults().TakeBookSkip()
 	beat := time.Since(f.lastBeat) >= time.Second
 	if beat {
 		f.lastBeat = time.Now()
 		f.beats++
 	}
-	f.hub.Each(func(c *exchangetest.Conn) {
+	f.Hub().Each(func(c *exchangetest.Conn) {
 		if c.State == nil {
 			return
 		}
@@ -182,12 +141,12 @@ func (f *Fake) emit(steps []exchangetest.SimStep) {
 }
 
 func (f *Fake) serveWS(w http.ResponseWriter, r *http.Request) {
-	c, ok := f.hub.Accept(w, r)
+	c, ok := f.Hub().Accept(w, r)
 	if !ok {
 		return
 	}
-	defer f.hub.Release(c)
-	f.sim.Locked(func() { c.State = &connState{} })
+	defer f.Hub().Release(c)
+	f.Sim().Locked(func() { c.State = &connState{} })
 	for {
 		raw, err := c.Read()
 		if err != nil {
@@ -198,7 +157,7 @@ func (f *Fake) serveWS(w http.ResponseWriter, r *http.Request) {
 			Channel    string   `json:"channel"`
 			ProductIDs []string `json:"product_ids"`
 		}
-		f.sim.Locked(func() {
+		f.Sim().Locked(func() {
 			if json.Unmarshal(raw, &req) != nil || (req.Type != "subscribe" && req.Type != "unsubscribe") {
 				c.Send([]byte(`{"type":"error","message":"Failed to parse the request"}`))
 				return
@@ -215,7 +174,7 @@ func (f *Fake) subscribe(c *exchangetest.Conn, on bool, channel string, products
 		c.Subs["heartbeats"] = on
 	case "market_trades", "ticker", "level2":
 		for _, p := range products {
-			if _, ok := f.sim.Symbol(p); !ok {
+			if _, ok := f.Sim().Symbol(p); !ok {
 				c.Send([]byte(`{"type":"error","message":"failure to subscribe: unknown product ` + p + `"}`))
 				return
 			}
@@ -246,7 +205,7 @@ func (f *Fake) subscribe(c *exchangetest.Conn, on bool, channel string, products
 	for _, p := range products {
 		switch channel {
 		case "market_trades":
-			ts := f.sim.TradesLocked(p)
+			ts := f.Sim().TradesLocked(p)
 			var snap []map[string]any
 			for i := len(ts) - 1; i >= 0 && len(snap) < 50; i-- {
 				snap = append(snap, tradeJSON(ts[i]))
@@ -256,7 +215,7 @@ func (f *Fake) subscribe(c *exchangetest.Conn, on bool, channel string, products
 			}
 			c.Send(envelope(c, "market_trades", []map[string]any{{"type": "snapshot", "trades": snap}}))
 		case "level2":
-			b := f.sim.BookLocked(p)
+			b := f.Sim().BookLocked(p)
 			c.Send(envelope(c, "l2_data", []map[string]any{{"type": "snapshot", "product_id": p, "updates": levelsJSON(b.Bids, b.Asks, 0)}}))
 		case "ticker":
 			c.Send(envelope(c, "ticker", []map[string]any{{"type": "snapshot", "tickers": []any{f.tickerJSON(p)}}}))
@@ -267,9 +226,9 @@ func (f *Fake) subscribe(c *exchangetest.Conn, on bool, channel string, products
 // SendBadFrames implements exchangetest.Fake.
 func (f *Fake) SendBadFrames() int {
 	n := 0
-	f.sim.Locked(func() {
-		sym := f.sim.Symbols()[0].Venue
-		f.hub.Each(func(c *exchangetest.Conn) {
+	f.Sim().Locked(func() {
+		sym := f.Sim().Symbols()[0].Venue
+		f.Hub().Each(func(c *exchangetest.Conn) {
 			if c.State == nil {
 				return
 			}
@@ -293,7 +252,7 @@ func (f *Fake) SendBadFrames() int {
 			st := c.State.(*connState)
 			st.seq--
 			bad = append(bad, envelope(c, "heartbeats", []map[string]any{{"heartbeat_counter": "0"}}))
-			if ts := f.sim.TradesLocked(sym); len(ts) > 0 { // a repeated trade: a duplicate
+			if ts := f.Sim().TradesLocked(sym); len(ts) > 0 { // a repeated trade: a duplicate
 				c.Send(envelope(c, "market_trades", []map[string]any{{"type": "update", "trades": []map[string]any{tradeJSON(ts[len(ts)-1])}}}))
 			}
 			for _, b := range bad {
@@ -314,7 +273,7 @@ func errorBody(status int) string {
 
 func (f *Fake) rest(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !f.faults.REST(w, errorBody) {
+		if !f.Faults().REST(w, errorBody) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -324,7 +283,7 @@ func (f *Fake) rest(h http.HandlerFunc) http.HandlerFunc {
 
 func (f *Fake) serveProducts(w http.ResponseWriter, r *http.Request) {
 	var ps []map[string]any
-	for _, s := range f.sim.Symbols() {
+	for _, s := range f.Sim().Symbols() {
 		ps = append(ps, map[string]any{"product_id": s.Venue, "base_currency_id": s.Base, "quote_currency_id": s.Quote, "status": "online",
 			"quote_increment": market.NewDecimal(1, uint8(s.PriceScale)).String(), "base_increment": market.NewDecimal(1, uint8(s.SizeScale)).String()})
 	}
@@ -335,7 +294,7 @@ func (f *Fake) serveProducts(w http.ResponseWriter, r *http.Request) {
 // [start, end) in UNIX seconds when given.
 func (f *Fake) serveTicker(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, ok := f.sim.Symbol(id); !ok {
+	if _, ok := f.Sim().Symbol(id); !ok {
 		w.WriteHeader(http.StatusNotFound)
 		w.Write([]byte(`{"error":"NOT_FOUND","message":"product not found"}`))
 		return
@@ -352,8 +311,8 @@ func (f *Fake) serveTicker(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []map[string]any{}
 	var bid, ask string
-	f.sim.Locked(func() {
-		ts := f.sim.TradesLocked(id)
+	f.Sim().Locked(func() {
+		ts := f.Sim().TradesLocked(id)
 		for i := len(ts) - 1; i >= 0 && len(out) < limit; i-- {
 			sec := ts[i].TimeMs / 1000
 			if sec >= end {
@@ -366,7 +325,7 @@ func (f *Fake) serveTicker(w http.ResponseWriter, r *http.Request) {
 			m["bid"], m["ask"] = "", ""
 			out = append(out, m)
 		}
-		tk := f.sim.TickerLocked(id)
+		tk := f.Sim().TickerLocked(id)
 		bid, ask = tk.BestBid.String(), tk.BestAsk.String()
 	})
 	json.NewEncoder(w).Encode(map[string]any{"trades": out, "best_bid": bid, "best_ask": ask})

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/internal/jsonf"
 	"github.com/tickertape/tickertape/market"
 )
 
@@ -69,30 +70,6 @@ type frame struct {
 	acks   []string // channels an acknowledgement lists
 }
 
-func str(o *fastjson.Object, key string) ([]byte, error) {
-	v := o.Get(key)
-	if v == nil || v.Type() != fastjson.TypeString {
-		return nil, fmt.Errorf("%s: want a string", key)
-	}
-	b, _ := v.StringBytes()
-	return b, nil
-}
-
-func dec(o *fastjson.Object, key string, positive bool) (market.Decimal, error) {
-	b, err := str(o, key)
-	if err != nil {
-		return market.Decimal{}, err
-	}
-	d, err := market.ParseDecimalBytes(b)
-	if err != nil {
-		return d, fmt.Errorf("%s: %w", key, err)
-	}
-	if d.Sign() < 0 || (positive && d.Sign() == 0) {
-		return d, fmt.Errorf("%s: %s out of range", key, b)
-	}
-	return d, nil
-}
-
 func micros(b []byte) (int64, error) {
 	t, err := time.Parse(time.RFC3339Nano, string(b))
 	if err != nil {
@@ -104,24 +81,20 @@ func micros(b []byte) (int64, error) {
 // parse decodes one frame.
 func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 	var fr frame
-	v, err := p.fj.ParseBytes(raw)
+	o, err := jsonf.Frame(&p.fj, raw)
 	if err != nil {
-		return nil, fr, exchange.NewFrameError("malformed", err, raw)
-	}
-	o, err := v.Object()
-	if err != nil {
-		return nil, fr, exchange.NewFrameError("malformed", errors.New("the frame is not a JSON object"), raw)
+		return nil, fr, err
 	}
 	if sv := o.Get("sequence_num"); sv != nil {
 		if fr.seq, err = sv.Int64(); err == nil && fr.seq >= 0 {
 			fr.hasSeq = true
 		}
 	}
-	if t, _ := str(o, "type"); string(t) == "error" {
-		msg, _ := str(o, "message")
+	if t, _ := jsonf.Str(o, "type"); string(t) == "error" {
+		msg, _ := jsonf.Str(o, "message")
 		return nil, fr, exchange.NewFrameError("venue_error", errors.New(string(msg)), raw)
 	}
-	ch, err := str(o, "channel")
+	ch, err := jsonf.Str(o, "channel")
 	if err != nil {
 		return nil, fr, exchange.NewFrameError("malformed", err, raw)
 	}
@@ -133,7 +106,7 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 		return nil, fr, exchange.NewFrameError("malformed", errors.New("events is not an array"), raw)
 	}
 	items, _ := evsv.Array()
-	tsb, err := str(o, "timestamp")
+	tsb, err := jsonf.Str(o, "timestamp")
 	if err != nil {
 		return nil, fr, exchange.NewFrameError("malformed", err, raw)
 	}
@@ -199,7 +172,7 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 }
 
 func (p *parser) product(o *fastjson.Object) ([2]string, error) {
-	b, err := str(o, "product_id")
+	b, err := jsonf.Str(o, "product_id")
 	if err != nil {
 		return [2]string{}, err
 	}
@@ -221,11 +194,11 @@ func (p *parser) trade(v *fastjson.Value, recv int64) (*market.Trade, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err1 := str(o, "trade_id")
-	price, err2 := dec(o, "price", true)
-	size, err3 := dec(o, "size", true)
-	sideb, err4 := str(o, "side")
-	tb, err5 := str(o, "time")
+	id, err1 := jsonf.Str(o, "trade_id")
+	price, err2 := jsonf.Dec(o, "price", true)
+	size, err3 := jsonf.Dec(o, "size", true)
+	sideb, err4 := jsonf.Str(o, "side")
+	tb, err5 := jsonf.Str(o, "time")
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return nil, err
 	}
@@ -279,15 +252,15 @@ func (p *parser) ticker(v *fastjson.Value, ts, recv int64) (*market.Ticker, erro
 		return nil, err
 	}
 	t := &market.Ticker{Exchange: p.exchange, Symbol: n[1], VenueSymbol: n[0], ExchangeTimeUs: ts, ReceivedTimeUs: recv}
-	if t.Last, err = dec(o, "price", true); err != nil {
+	if t.Last, err = jsonf.Dec(o, "price", true); err != nil {
 		return nil, err
 	}
 	if o.Get("best_bid") != nil {
 		var errs [4]error
-		t.BestBid, errs[0] = dec(o, "best_bid", false)
-		t.BestBidSize, errs[1] = dec(o, "best_bid_quantity", false)
-		t.BestAsk, errs[2] = dec(o, "best_ask", false)
-		t.BestAskSize, errs[3] = dec(o, "best_ask_quantity", false)
+		t.BestBid, errs[0] = jsonf.Dec(o, "best_bid", false)
+		t.BestBidSize, errs[1] = jsonf.Dec(o, "best_bid_quantity", false)
+		t.BestAsk, errs[2] = jsonf.Dec(o, "best_ask", false)
+		t.BestAskSize, errs[3] = jsonf.Dec(o, "best_ask_quantity", false)
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, err
 		}
@@ -297,7 +270,7 @@ func (p *parser) ticker(v *fastjson.Value, ts, recv int64) (*market.Ticker, erro
 		t.HasBBO = true
 		p.bbo[n[0]] = [2]market.Decimal{t.BestBid, t.BestAsk}
 	}
-	if pct, err := str(o, "price_percent_chg_24_h"); err == nil {
+	if pct, err := jsonf.Str(o, "price_percent_chg_24_h"); err == nil {
 		if d, err := market.ParseDecimalBytes(pct); err == nil {
 			if t.DailyChange, err = market.RoundRat(new(big.Rat).Quo(d.Rat(), hundred), 18); err == nil {
 				t.HasDailyChange = true
@@ -318,7 +291,7 @@ func (p *parser) book(v *fastjson.Value, seq, ts, recv int64) (*market.BookUpdat
 	if err != nil {
 		return nil, err
 	}
-	typ, err := str(o, "type")
+	typ, err := jsonf.Str(o, "type")
 	if err != nil {
 		return nil, err
 	}
@@ -332,9 +305,9 @@ func (p *parser) book(v *fastjson.Value, seq, ts, recv int64) (*market.BookUpdat
 		if err != nil {
 			return nil, fmt.Errorf("update %d: not an object", i)
 		}
-		side, err1 := str(lo, "side")
-		price, err2 := dec(lo, "price_level", true)
-		qty, err3 := dec(lo, "new_quantity", false)
+		side, err1 := jsonf.Str(lo, "side")
+		price, err2 := jsonf.Dec(lo, "price_level", true)
+		qty, err3 := jsonf.Dec(lo, "new_quantity", false)
 		if err := errors.Join(err1, err2, err3); err != nil {
 			return nil, fmt.Errorf("update %d: %w", i, err)
 		}

@@ -17,19 +17,9 @@ import (
 	"github.com/tickertape/tickertape/market"
 )
 
-// FakeConfig configures a Fake; zero values take defaults.
-type FakeConfig struct {
-	Seed             uint64
-	Symbols          []exchangetest.SimSymbol // default BTC_USDT and ETH_USDT
-	Tick             time.Duration            // default 50ms
-	MaxTradesPerTick int                      // default 3
-	BookDepth        int                      // default 10
-	// FirstTradeID is one less than each symbol's first trade id. Default
-	// the clock in milliseconds: a fake restarted on the same topics must
-	// start above every id it made before (tickertape demo passes the clock
-	// in microseconds).
-	FirstTradeID int64
-}
+// FakeConfig configures a Fake; zero values take defaults (Symbols:
+// DefaultFakeSymbols).
+type FakeConfig = exchangetest.FakeConfig
 
 // DefaultFakeSymbols are two markets with Poloniex-like scales.
 var DefaultFakeSymbols = []exchangetest.SimSymbol{
@@ -39,53 +29,33 @@ var DefaultFakeSymbols = []exchangetest.SimSymbol{
 
 // Fake is a running fake Poloniex.
 type Fake struct {
-	sim    *exchangetest.Sim
-	faults *exchangetest.Faults
-	hub    *exchangetest.Hub
-	srv    *exchangetest.Server
-	stop   chan struct{}
-	done   chan struct{}
+	*exchangetest.Base
 }
 
 var _ exchangetest.Fake = (*Fake)(nil)
 
 // NewFake starts a fake Poloniex on a free loopback port.
 func NewFake(cfg FakeConfig) (*Fake, error) {
-	if len(cfg.Symbols) == 0 {
-		cfg.Symbols = DefaultFakeSymbols
-	}
-	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick, BookDepth: cfg.BookDepth,
-		FirstTradeID: cfg.FirstTradeID})
+	b, err := exchangetest.NewBase(cfg, DefaultFakeSymbols)
 	if err != nil {
 		return nil, err
 	}
-	f := &Fake{sim: sim, faults: &exchangetest.Faults{}, stop: make(chan struct{}), done: make(chan struct{})}
-	f.hub = exchangetest.NewHub(f.faults)
+	f := &Fake{Base: b}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws/public", f.serveWS)
 	mux.HandleFunc("GET /markets", f.serveMarkets)
 	mux.HandleFunc("GET /markets/{symbol}/trades", f.serveTrades)
-	if f.srv, err = exchangetest.Serve(mux, f.faults); err != nil {
+	if err := f.Start(mux, f.emit); err != nil {
 		return nil, err
 	}
-	go func() { defer close(f.done); sim.Run(f.stop, f.emit) }()
 	return f, nil
 }
 
-// Sim is the synthetic market and its ground truth.
-func (f *Fake) Sim() *exchangetest.Sim { return f.sim }
-
-// Faults are the fault knobs.
-func (f *Fake) Faults() *exchangetest.Faults { return f.faults }
-
-// Hub holds the WebSocket connections.
-func (f *Fake) Hub() *exchangetest.Hub { return f.hub }
-
 // WSURL is the WebSocket endpoint (like wss://ws.poloniex.com/ws/public).
-func (f *Fake) WSURL() string { return "ws://" + f.srv.Addr() + "/ws/public" }
+func (f *Fake) WSURL() string { return "ws://" + f.Addr() + "/ws/public" }
 
 // RESTURL is the REST base URL (like https://api.poloniex.com).
-func (f *Fake) RESTURL() string { return "http://" + f.srv.Addr() }
+func (f *Fake) RESTURL() string { return "http://" + f.Addr() }
 
 // Config returns a Connector Config pointing at the fake; its events carry
 // the exchange name SyntheticName.
@@ -98,31 +68,17 @@ func (f *Fake) Options() exchange.Options {
 	return exchange.Options{WSURL: f.WSURL(), RESTURL: f.RESTURL(), Exchange: SyntheticName}
 }
 
-// Close stops the market and the server and drops every connection.
-func (f *Fake) Close() {
-	select {
-	case <-f.stop:
-		return
-	default:
-	}
-	close(f.stop)
-	<-f.done
-	f.hub.DropAll()
-	f.srv.Close()
-	f.hub.Wait()
-}
-
 // Pause stops the market until Resume.
-func (f *Fake) Pause() { f.sim.Pause() }
+func (f *Fake) Pause() { f.Sim().Pause() }
 
 // Resume restarts the market.
-func (f *Fake) Resume() { f.sim.Resume() }
+func (f *Fake) Resume() { f.Sim().Resume() }
 
 // Trades returns every trade the fake has made in a symbol, in order, as
 // the connector normalizes them (the ground truth). ReceivedTimeUs is zero.
 func (f *Fake) Trades(symbol string) []market.Trade {
-	sy, _ := f.sim.Symbol(symbol)
-	ts := f.sim.Trades(symbol)
+	sy, _ := f.Sim().Symbol(symbol)
+	ts := f.Sim().Trades(symbol)
 	out := make([]market.Trade, len(ts))
 	for i, t := range ts {
 		out[i] = market.Trade{Exchange: SyntheticName, Symbol: sy.Normalized(), VenueSymbol: symbol, TradeID: strconv.FormatInt(t.ID, 10),
@@ -132,7 +88,7 @@ func (f *Fake) Trades(symbol string) []market.Trade {
 }
 
 // DropConnections closes every WebSocket connection at once.
-func (f *Fake) DropConnections() { f.hub.DropAll() }
+func (f *Fake) DropConnections() { f.Hub().DropAll() }
 
 // AnnounceRollOver implements exchangetest.Fake: Poloniex never announces
 // the end of a connection.
@@ -141,7 +97,7 @@ func (f *Fake) AnnounceRollOver() bool { return false }
 // emit broadcasts one tick (the sim's lock is held, so frames keep the
 // market's order).
 func (f *Fake) emit(steps []exchangetest.SimStep) {
-	skip := f.faults.TakeBookSkip()
+	skip := f.Faults().TakeBookSkip()
 	for _, st := range steps {
 		if len(st.Trades) > 0 {
 			f.broadcast("trades", st.Symbol, tradeFrame(st.Trades))
@@ -156,7 +112,7 @@ func (f *Fake) emit(steps []exchangetest.SimStep) {
 }
 
 func (f *Fake) broadcast(channel, symbol string, frame []byte) {
-	f.hub.Each(func(c *exchangetest.Conn) {
+	f.Hub().Each(func(c *exchangetest.Conn) {
 		if c.Subs[channel+"/"+symbol] {
 			c.Send(frame)
 		}
@@ -179,7 +135,7 @@ func bookFrame(sym, action string, bids, asks []exchangetest.SimLevel, lastID, i
 }
 
 func (f *Fake) tickerFrame(sym string, nowMs int64) []byte {
-	t := f.sim.TickerLocked(sym)
+	t := f.Sim().TickerLocked(sym)
 	b, _ := json.Marshal(map[string]any{"channel": "ticker", "data": []map[string]any{{
 		"symbol": sym, "startTime": t.StartMs, "open": t.Open.String(), "high": t.High.String(), "low": t.Low.String(),
 		"close": t.Last.String(), "quantity": t.Volume.String(), "amount": t.QuoteVolume.String(), "tradeCount": t.Count,
@@ -212,9 +168,9 @@ func tradeFrame(ts []exchangetest.SimTrade) []byte {
 func (f *Fake) SendBadFrames() int {
 	var bad []string
 	var dupes []string
-	f.sim.Locked(func() {
-		sym := f.sim.Symbols()[0].Venue
-		other := f.sim.Symbols()[len(f.sim.Symbols())-1].Venue
+	f.Sim().Locked(func() {
+		sym := f.Sim().Symbols()[0].Venue
+		other := f.Sim().Symbols()[len(f.Sim().Symbols())-1].Venue
 		bad = []string{
 			`{"channel":"trades","data":[{"symbol":"` + sym + `","amount":"1"`,
 			`not json at all`,
@@ -231,13 +187,13 @@ func (f *Fake) SendBadFrames() int {
 			`{"channel":"ticker","data":[{"symbol":"` + sym + `","close":"-5","ts":1700000000001}]}`,
 			`{"event":"error","message":"Subscription failed (symbol ` + other + `X is delisted)"}`,
 		}
-		if ts := f.sim.TradesLocked(sym); len(ts) > 0 {
+		if ts := f.Sim().TradesLocked(sym); len(ts) > 0 {
 			dupes = append(dupes, string(tradeFrame(ts[len(ts)-1:])))
 		}
-		b := f.sim.BookLocked(sym)
+		b := f.Sim().BookLocked(sym)
 		// An old book message again (its id is behind the book): dropped as stale.
 		dupes = append(dupes, string(bookFrame(sym, "update", nil, nil, b.Seq-2, b.Seq-1, time.Now().UnixMilli())))
-		f.hub.Each(func(c *exchangetest.Conn) {
+		f.Hub().Each(func(c *exchangetest.Conn) {
 			for _, s := range append(bad, dupes...) {
 				c.Send([]byte(s))
 			}
@@ -247,11 +203,11 @@ func (f *Fake) SendBadFrames() int {
 }
 
 func (f *Fake) serveWS(w http.ResponseWriter, r *http.Request) {
-	c, ok := f.hub.Accept(w, r)
+	c, ok := f.Hub().Accept(w, r)
 	if !ok {
 		return
 	}
-	defer f.hub.Release(c)
+	defer f.Hub().Release(c)
 	for {
 		raw, err := c.Read()
 		if err != nil {
@@ -278,14 +234,14 @@ func (f *Fake) serveWS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) subscribe(c *exchangetest.Conn, event string, channels, symbols []string) {
-	f.sim.Locked(func() {
+	f.Sim().Locked(func() {
 		for _, ch := range channels {
 			if ch != "trades" && ch != "ticker" && ch != "book_lv2" {
 				c.Send([]byte(`{"event":"error","message":"Subscription failed (channel ` + ch + ` not supported)"}`))
 				continue
 			}
 			for _, sym := range symbols {
-				if _, ok := f.sim.Symbol(sym); !ok {
+				if _, ok := f.Sim().Symbol(sym); !ok {
 					c.Send([]byte(`{"event":"error","message":"Subscription failed (unknown symbol ` + sym + `)"}`))
 					return
 				}
@@ -295,7 +251,7 @@ func (f *Fake) subscribe(c *exchangetest.Conn, event string, channels, symbols [
 			for _, sym := range symbols {
 				c.Subs[ch+"/"+sym] = event == "subscribe"
 				if ch == "book_lv2" && event == "subscribe" {
-					b := f.sim.BookLocked(sym)
+					b := f.Sim().BookLocked(sym)
 					c.Send(bookFrame(sym, "snapshot", b.Bids, b.Asks, b.Seq-1, b.Seq, time.Now().UnixMilli()))
 				}
 			}
@@ -311,14 +267,14 @@ func errorBody(status int) string {
 }
 
 // RESTCalls is how many REST requests the fake has been asked.
-func (f *Fake) RESTCalls() int { return f.faults.RESTCalls() }
+func (f *Fake) RESTCalls() int { return f.Faults().RESTCalls() }
 
 func (f *Fake) serveMarkets(w http.ResponseWriter, r *http.Request) {
-	if !f.faults.REST(w, errorBody) {
+	if !f.Faults().REST(w, errorBody) {
 		return
 	}
 	var out []map[string]any
-	for _, s := range f.sim.Symbols() {
+	for _, s := range f.Sim().Symbols() {
 		out = append(out, map[string]any{"symbol": s.Venue, "baseCurrencyName": s.Base, "quoteCurrencyName": s.Quote, "displayName": s.Base + "/" + s.Quote,
 			"state": "NORMAL", "visibleStartTime": 1659018816626, "tradableStartTime": 1659018816626,
 			"symbolTradeLimit": map[string]any{"symbol": s.Venue, "priceScale": s.PriceScale, "quantityScale": s.SizeScale,
@@ -330,26 +286,26 @@ func (f *Fake) serveMarkets(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) serveTrades(w http.ResponseWriter, r *http.Request) {
-	if !f.faults.REST(w, errorBody) {
+	if !f.Faults().REST(w, errorBody) {
 		return
 	}
 	limit := 500
 	if l, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && l > 0 {
 		limit = min(l, MaxTradesLimit)
 	}
-	if h := f.faults.History(); h > 0 {
+	if h := f.Faults().History(); h > 0 {
 		limit = min(limit, h)
 	}
 	sym := r.PathValue("symbol")
-	if _, ok := f.sim.Symbol(sym); !ok {
+	if _, ok := f.Sim().Symbol(sym); !ok {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(`{"code":21100,"message":"Invalid symbol!"}`))
 		return
 	}
 	out := []map[string]any{}
-	f.sim.Locked(func() {
-		ts := f.sim.TradesLocked(sym)
+	f.Sim().Locked(func() {
+		ts := f.Sim().TradesLocked(sym)
 		for i := len(ts) - 1; i >= 0 && len(out) < limit; i-- {
 			out = append(out, tradeJSON(ts[i], true))
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/internal/jsonf"
 	"github.com/tickertape/tickertape/market"
 )
 
@@ -183,13 +184,9 @@ func (p *parser) symbolNames(b []byte) (venue, norm string) {
 // if anything was unusable, a *exchange.FrameError. Control frames (pong,
 // subscription acknowledgements) yield neither.
 func (p *parser) parse(raw []byte) ([]exchange.Event, error) {
-	v, err := p.fj.ParseBytes(raw)
+	o, err := jsonf.Frame(&p.fj, raw)
 	if err != nil {
-		return nil, exchange.NewFrameError("malformed", err, raw)
-	}
-	o, err := v.Object()
-	if err != nil {
-		return nil, exchange.NewFrameError("malformed", errors.New("the frame is not a JSON object"), raw)
+		return nil, err
 	}
 	event, err1 := optBytes(o, "event")
 	channel, err2 := optBytes(o, "channel")

@@ -7,10 +7,10 @@
 package poloniex
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -82,24 +82,14 @@ func (c *Connector) NewBookSync() exchange.BookSync { return &exchange.ChainSync
 
 // New returns a Connector.
 func New(cfg Config) *Connector {
-	if cfg.WSURL == "" {
-		cfg.WSURL = PublicWSURL
-	}
-	if cfg.Exchange == "" {
-		cfg.Exchange = Name
-	}
-	if cfg.RESTURL == "" {
-		cfg.RESTURL = RESTURL
-	}
+	cfg.WSURL = cmp.Or(cfg.WSURL, PublicWSURL)
+	cfg.Exchange = cmp.Or(cfg.Exchange, Name)
+	cfg.RESTURL = cmp.Or(cfg.RESTURL, RESTURL)
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 15 * time.Second
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.HTTPClient = exchange.RESTClient(cfg.HTTPClient)
+	cfg.Now = exchange.Clock(cfg.Now)
 	return &Connector{cfg: cfg}
 }
 
@@ -117,11 +107,10 @@ type subscribeMsg struct {
 func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchange.Session, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, c.cfg.WSURL, nil)
+	conn, err := exchange.DialWS(dctx, "poloniex", c.cfg.WSURL, "", 16<<20)
 	if err != nil {
-		return nil, fmt.Errorf("poloniex: connecting to %s: %w", c.cfg.WSURL, err)
+		return nil, err
 	}
-	conn.SetReadLimit(16 << 20)
 	s := &session{c: c, conn: conn, p: parser{exchange: c.cfg.Exchange, symbols: map[string]bool{}, now: func() int64 { return c.cfg.Now().UnixMicro() }}, done: make(chan struct{})}
 	for _, sym := range sub.Symbols {
 		s.p.symbols[sym] = true
@@ -183,11 +172,7 @@ type session struct {
 }
 
 func (s *session) send(ctx context.Context, v any) error {
-	b, _ := json.Marshal(v)
-	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		return fmt.Errorf("poloniex: send: %w", err)
-	}
-	return nil
+	return exchange.SendJSON(ctx, s.conn, "poloniex", v)
 }
 
 // pinger keeps the connection alive; Poloniex answers each ping with a pong.
@@ -211,14 +196,9 @@ func (s *session) pinger() {
 
 // Next implements exchange.Session.
 func (s *session) Next(ctx context.Context) ([]exchange.Event, error) {
-	var raw []byte
-	if len(s.early) > 0 {
-		raw, s.early = s.early[0], s.early[1:]
-	} else {
-		var err error
-		if _, raw, err = s.conn.Read(ctx); err != nil {
-			return nil, fmt.Errorf("poloniex: read: %w", err)
-		}
+	raw, err := exchange.ReadWS(ctx, s.conn, "poloniex", &s.early)
+	if err != nil {
+		return nil, err
 	}
 	return s.p.parse(raw)
 }
@@ -374,21 +354,5 @@ func (c *Connector) get(ctx context.Context, path string, into any) error {
 
 // getRaw does one REST GET and returns the body of a 200 answer.
 func (c *Connector) getRaw(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.cfg.RESTURL+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("poloniex: GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return nil, fmt.Errorf("poloniex: GET %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, exchange.NewRESTError("poloniex", req, resp, body)
-	}
-	return body, nil
+	return exchange.RESTGet(ctx, c.cfg.HTTPClient, "poloniex", c.cfg.RESTURL, path, 32<<20, nil)
 }
