@@ -9,7 +9,6 @@ import (
 	"io"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 )
@@ -57,47 +56,7 @@ func decompress(codec int, src []byte) ([]byte, error) {
 		}
 		return readCapped(r)
 	case codecSnappy:
-		if !bytes.HasPrefix(src, xerialHeader) {
-			n, err := snappy.DecodedLen(src)
-			if err != nil {
-				return nil, err
-			}
-			if n > maxDecompressed {
-				return nil, errors.New("snappy block too large")
-			}
-			return snappy.Decode(nil, src)
-		}
-		// Xerial framing, as the Java client writes it: 8-byte magic, two int32
-		// versions, then blocks of [int32 length][snappy block].
-		if len(src) < 16 {
-			return nil, errors.New("truncated xerial snappy header")
-		}
-		src = src[16:]
-		var out []byte
-		for len(src) > 0 {
-			if len(src) < 4 {
-				return nil, errors.New("truncated xerial snappy block length")
-			}
-			n := int(binary.BigEndian.Uint32(src))
-			src = src[4:]
-			if n < 0 || n > len(src) {
-				return nil, errors.New("xerial snappy block length past the end")
-			}
-			dl, err := snappy.DecodedLen(src[:n])
-			if err != nil {
-				return nil, err
-			}
-			if len(out)+dl > maxDecompressed {
-				return nil, errors.New("snappy data too large")
-			}
-			block, err := snappy.Decode(nil, src[:n])
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, block...)
-			src = src[n:]
-		}
-		return out, nil
+		return decodeSnappy(src, maxDecompressed)
 	case codecLz4:
 		return readCapped(lz4.NewReader(bytes.NewReader(src)))
 	case codecZstd:
