@@ -1,6 +1,7 @@
 package market
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -169,6 +170,9 @@ func BookUpdateFromMap(m map[string]any) (BookUpdate, error) {
 	u.Asks, errs[6] = levelsFrom(m["asks"])
 	u.ExchangeTimeUs, _, errs[7] = f.micros("exchange_time")
 	u.ReceivedTimeUs, _, errs[8] = f.micros("received_time")
+	u.ChecksumVerified = f.boolean("checksum_verified")
+	u.Chained = f.boolean("chained")
+	u.Resync = f.boolean("resync")
 	return u, firstErr(errs[:]...)
 }
 
@@ -193,4 +197,68 @@ func CandleFromMap(m map[string]any) (Candle, error) {
 	c.Final = f.boolean("final")
 	c.UpdatedTimeUs, _, errs[13] = f.micros("updated_time")
 	return c, firstErr(errs[:]...)
+}
+
+// BookFromMap converts a generically decoded Book.
+func BookFromMap(m map[string]any) (Book, error) {
+	f := fields(m)
+	var b Book
+	var errs [12]error
+	b.Exchange, errs[0] = f.str("exchange")
+	b.Symbol, errs[1] = f.str("symbol")
+	b.VenueSymbol, errs[2] = f.str("venue_symbol")
+	status, err := f.str("status")
+	switch {
+	case err != nil:
+		errs[3] = err
+	case status == "SYNCED":
+		b.Synced = true
+	case status != "RESYNCING":
+		errs[3] = fmt.Errorf("market: field status: unknown value %q", status)
+	}
+	b.Sequence, _, errs[4] = f.long("sequence")
+	b.ChecksumVerified = f.boolean("checksum_verified")
+	var depth, part int64
+	depth, _, errs[5] = f.long("depth")
+	b.Bids, errs[6] = levelsFrom(m["bids"])
+	b.Asks, errs[7] = levelsFrom(m["asks"])
+	b.ExchangeTimeUs, _, errs[8] = f.micros("exchange_time")
+	b.UpdatedTimeUs, _, errs[9] = f.micros("updated_time")
+	part, _, errs[10] = f.long("source_partition")
+	b.SourceOffset, _, errs[11] = f.long("source_offset")
+	if depth < 0 || depth > 1<<31-1 || part < 0 || part > 1<<31-1 {
+		return b, fmt.Errorf("market: depth %d or source_partition %d out of range", depth, part)
+	}
+	b.Depth, b.SourcePartition = int32(depth), int32(part)
+	if e := firstErr(errs[:]...); e != nil {
+		return b, e
+	}
+	if !b.Synced && len(b.Bids)+len(b.Asks) > 0 {
+		return b, errors.New("market: a RESYNCING book carries levels")
+	}
+	return b, nil
+}
+
+// BBOFromMap converts a generically decoded BBO.
+func BBOFromMap(m map[string]any) (BBO, error) {
+	f := fields(m)
+	var q BBO
+	var errs [12]error
+	var hasBS, hasAS bool
+	q.Symbol, errs[0] = f.str("symbol")
+	q.Exchange, errs[1] = f.str("exchange")
+	q.Consolidated = f.boolean("consolidated")
+	q.BidExchange, errs[2] = f.str("bid_exchange")
+	q.BidPrice, q.HasBid, errs[3] = f.dec("bid_price")
+	q.BidSize, hasBS, errs[4] = f.dec("bid_size")
+	q.AskExchange, errs[5] = f.str("ask_exchange")
+	q.AskPrice, q.HasAsk, errs[6] = f.dec("ask_price")
+	q.AskSize, hasAS, errs[7] = f.dec("ask_size")
+	q.Sequence, _, errs[8] = f.long("sequence")
+	q.ExchangeTimeUs, _, errs[9] = f.micros("exchange_time")
+	q.UpdatedTimeUs, _, errs[10] = f.micros("updated_time")
+	if q.HasBid != hasBS || q.HasAsk != hasAS {
+		errs[11] = errors.New("market: a BBO side has a price without a size or a size without a price")
+	}
+	return q, firstErr(errs[:]...)
 }

@@ -113,7 +113,10 @@ func AppendBookUpdate(b []byte, u *BookUpdate) []byte {
 	b = appendLevels(b, u.Bids)
 	b = appendLevels(b, u.Asks)
 	b = appendLong(b, u.ExchangeTimeUs)
-	return appendLong(b, u.ReceivedTimeUs)
+	b = appendLong(b, u.ReceivedTimeUs)
+	b = appendBool(b, u.ChecksumVerified)
+	b = appendBool(b, u.Chained)
+	return appendBool(b, u.Resync)
 }
 
 // AppendCandle appends c in the Avro binary encoding of CandleSchema.
@@ -133,4 +136,41 @@ func AppendCandle(b []byte, c *Candle) []byte {
 	b = appendDecimal(b, c.VWAP)
 	b = appendBool(b, c.Final)
 	return appendLong(b, c.UpdatedTimeUs)
+}
+
+// AppendBook appends b in the Avro binary encoding of BookSchema.
+func AppendBook(buf []byte, b *Book) []byte {
+	buf = appendString(buf, b.Exchange)
+	buf = appendString(buf, b.Symbol)
+	buf = appendString(buf, b.VenueSymbol)
+	if b.Synced {
+		buf = appendLong(buf, 0)
+	} else {
+		buf = appendLong(buf, 1)
+	}
+	buf = appendLong(buf, b.Sequence)
+	buf = appendBool(buf, b.ChecksumVerified)
+	buf = appendLong(buf, int64(b.Depth))
+	buf = appendLevels(buf, b.Bids)
+	buf = appendLevels(buf, b.Asks)
+	buf = appendLong(buf, b.ExchangeTimeUs)
+	buf = appendLong(buf, b.UpdatedTimeUs)
+	buf = appendLong(buf, int64(b.SourcePartition))
+	return appendLong(buf, b.SourceOffset)
+}
+
+// AppendBBO appends q in the Avro binary encoding of BBOSchema.
+func AppendBBO(b []byte, q *BBO) []byte {
+	b = appendString(b, q.Symbol)
+	b = appendString(b, q.Exchange)
+	b = appendBool(b, q.Consolidated)
+	b = appendString(b, q.BidExchange)
+	b = appendOptDecimal(b, q.BidPrice, q.HasBid)
+	b = appendOptDecimal(b, q.BidSize, q.HasBid)
+	b = appendString(b, q.AskExchange)
+	b = appendOptDecimal(b, q.AskPrice, q.HasAsk)
+	b = appendOptDecimal(b, q.AskSize, q.HasAsk)
+	b = appendLong(b, q.Sequence)
+	b = appendLong(b, q.ExchangeTimeUs)
+	return appendLong(b, q.UpdatedTimeUs)
 }

@@ -25,7 +25,7 @@ func sampleTicker() Ticker {
 func sampleBook() BookUpdate {
 	return BookUpdate{Exchange: "poloniex", Symbol: "BTC-USDT", VenueSymbol: "BTC_USDT", Snapshot: false, Sequence: 164148726, PrevSequence: 164148725,
 		Bids: []Level{{MustDecimal("5.65"), MustDecimal("0")}}, Asks: []Level{{MustDecimal("6.35"), MustDecimal("3")}, {MustDecimal("6.4"), MustDecimal("0.000001")}},
-		ExchangeTimeUs: 1677368876882000, ReceivedTimeUs: 1677368876890000}
+		ExchangeTimeUs: 1677368876882000, ReceivedTimeUs: 1677368876890000, ChecksumVerified: true, Chained: true}
 }
 
 func sampleCandle() Candle {
@@ -102,7 +102,7 @@ func TestEncodersMatchSchemas(t *testing.T) {
 		t.Fatal(err)
 	}
 	equalExact(t, "BookUpdate", gbu, bu)
-	empty := BookUpdate{Exchange: "x", Symbol: "A-B", VenueSymbol: "A_B", Snapshot: true, Sequence: 1, Bids: []Level{}, Asks: []Level{}}
+	empty := BookUpdate{Exchange: "x", Symbol: "A-B", VenueSymbol: "A_B", Snapshot: true, Sequence: 1, Bids: []Level{}, Asks: []Level{}, Resync: true}
 	gbu, _ = BookUpdateFromMap(decode(BookUpdateSchema, AppendBookUpdate(nil, &empty)))
 	equalExact(t, "empty BookUpdate", gbu, empty)
 
@@ -121,4 +121,43 @@ func BenchmarkAppendTrade(b *testing.B) {
 	for b.Loop() {
 		buf = AppendTrade(buf[:0], &tr)
 	}
+}
+
+func TestBookAndBBORoundTrip(t *testing.T) {
+	decode := func(s avro.Schema, b []byte) map[string]any {
+		t.Helper()
+		var m map[string]any
+		if err := avro.Unmarshal(s, b, &m); err != nil {
+			t.Fatalf("%s: %v", s.(avro.NamedSchema).FullName(), err)
+		}
+		return m
+	}
+	b := Book{Exchange: "kraken", Symbol: "BTC-USD", VenueSymbol: "BTC/USD", Synced: true, Sequence: 42, ChecksumVerified: true, Depth: 50,
+		Bids: []Level{{MustDecimal("100.5"), MustDecimal("2")}}, Asks: []Level{{MustDecimal("101"), MustDecimal("0.000000000000000001")}},
+		ExchangeTimeUs: 1700000000000001, UpdatedTimeUs: 1700000000000002, SourcePartition: 3, SourceOffset: 77}
+	got, err := BookFromMap(decode(BookSchema, AppendBook(nil, &b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalExact(t, "Book", got, b)
+	rs := Book{Exchange: "x", Symbol: "A-B", VenueSymbol: "A_B", Depth: 5, Bids: []Level{}, Asks: []Level{}, SourceOffset: -1}
+	got, err = BookFromMap(decode(BookSchema, AppendBook(nil, &rs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalExact(t, "resyncing Book", got, rs)
+
+	q := BBO{Symbol: "BTC-USD", Exchange: ConsolidatedExchange, Consolidated: true, BidExchange: "kraken", BidPrice: MustDecimal("100.5"), BidSize: MustDecimal("2"), HasBid: true,
+		AskExchange: "coinbase", AskPrice: MustDecimal("100.75"), AskSize: MustDecimal("1.5"), HasAsk: true, ExchangeTimeUs: 5, UpdatedTimeUs: 6}
+	gq, err := BBOFromMap(decode(BBOSchema, AppendBBO(nil, &q)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalExact(t, "BBO", gq, q)
+	empty := BBO{Symbol: "A-B", Exchange: "x", Sequence: 9}
+	gq, err = BBOFromMap(decode(BBOSchema, AppendBBO(nil, &empty)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalExact(t, "empty BBO", gq, empty)
 }

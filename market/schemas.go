@@ -17,11 +17,15 @@ var (
 	TickerSchemaText     = mustRead("ticker.avsc")
 	BookUpdateSchemaText = mustRead("book_update.avsc")
 	CandleSchemaText     = mustRead("candle.avsc")
+	BookSchemaText       = mustRead("book.avsc")
+	BBOSchemaText        = mustRead("bbo.avsc")
 
 	TradeSchema      = mustParse(TradeSchemaText)
 	TickerSchema     = mustParse(TickerSchemaText)
 	BookUpdateSchema = mustParse(BookUpdateSchemaText)
 	CandleSchema     = mustParse(CandleSchemaText)
+	BookSchema       = mustParse(BookSchemaText)
+	BBOSchema        = mustParse(BBOSchemaText)
 )
 
 // Full record names, as TopicRecordNameStrategy uses them.
@@ -30,6 +34,8 @@ const (
 	TickerName     = "tickertape.market.Ticker"
 	BookUpdateName = "tickertape.market.BookUpdate"
 	CandleName     = "tickertape.market.Candle"
+	BookName       = "tickertape.market.Book"
+	BBOName        = "tickertape.market.BBO"
 )
 
 // SubjectFor is the TopicRecordNameStrategy subject: "<topic>-<full name>".

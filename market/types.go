@@ -100,6 +100,16 @@ type BookUpdate struct {
 	// verified by the venue's BookSync and not encoded in market.events.
 	Checksum    uint32
 	HasChecksum bool
+	// ChecksumVerified: ingest verified the venue's checksum of the book
+	// after this message (Avro checksum_verified).
+	ChecksumVerified bool
+	// Chained: PrevSequence chains this symbol's book messages, so a
+	// consumer can detect a gap itself (Avro chained).
+	Chained bool
+	// Resync: a marker, not a change: ingest lost book messages of this
+	// symbol and asked for a new snapshot; the book is unknown until the
+	// next snapshot. It carries no levels.
+	Resync bool
 }
 
 // Candle is an OHLCV bar for one symbol and interval, with VWAP. Final is
@@ -116,3 +126,41 @@ type Candle struct {
 	Final                   bool
 	UpdatedTimeUs           int64 // when this record was computed
 }
+
+// Book is a venue's verified top-N L2 book as the book builder publishes it
+// to market.books (keyed exchange:SYMBOL). A book that is not Synced
+// carries no levels: its true state is unknown.
+type Book struct {
+	Exchange, Symbol, VenueSymbol string
+	Synced                        bool  // Avro status SYNCED; false is RESYNCING
+	Sequence                      int64 // of the last book message applied
+	ChecksumVerified              bool
+	Depth                         int32
+	Bids, Asks                    []Level // best first, at most Depth each
+	ExchangeTimeUs, UpdatedTimeUs int64
+	SourcePartition               int32 // the market.events partition it is built from
+	SourceOffset                  int64 // the offset there of the last record applied
+}
+
+// Key is the book's record key (exchange:SYMBOL).
+func (b *Book) Key() string { return EventKey(b.Exchange, b.Symbol) }
+
+// BBO is a best bid and ask: one venue's, or (Consolidated) the best
+// across venues, naming the venue that holds each side. A missing side has
+// its Has flag false.
+type BBO struct {
+	Symbol                        string // normalized BASE-QUOTE; the record key
+	Exchange                      string // the venue, or ConsolidatedExchange
+	Consolidated                  bool
+	BidExchange                   string
+	BidPrice, BidSize             Decimal
+	HasBid                        bool
+	AskExchange                   string
+	AskPrice, AskSize             Decimal
+	HasAsk                        bool
+	Sequence                      int64
+	ExchangeTimeUs, UpdatedTimeUs int64
+}
+
+// ConsolidatedExchange is the Exchange of a consolidated BBO.
+const ConsolidatedExchange = "consolidated"
