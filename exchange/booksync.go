@@ -224,6 +224,28 @@ func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Lev
 	return side, cut
 }
 
+// BookStamper is implemented by a venue's own BookSync to say, on each
+// message it applies, what the rule established (the fields ChecksumVerified
+// and Chained of market.BookUpdate), for consumers of market.events such as
+// the book builder. The rules of this file are stamped without it.
+type BookStamper interface {
+	Stamp(u *market.BookUpdate)
+}
+
+// stamp marks an applied message with what its rule checked: Chained for
+// the sequence chains (a consumer can check the chain again), and
+// ChecksumVerified for the checksum rule.
+func stamp(s BookSync, u *market.BookUpdate) {
+	switch s := s.(type) {
+	case *ChainSync, *UpdateIDSync:
+		u.Chained = true
+	case *ChecksumSync:
+		u.ChecksumVerified = true
+	case BookStamper:
+		s.Stamp(u)
+	}
+}
+
 var (
 	_ BookSync = (*ChecksumSync)(nil)
 	_ BookSync = (*ChainSync)(nil)

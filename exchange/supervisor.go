@@ -117,6 +117,9 @@ type Supervisor struct {
 type book struct {
 	sync  BookSync
 	state BookState
+	// exchange and symbol (normalized) from the book's messages, for the
+	// resync marker; empty until the first one.
+	exchange, symbol string
 }
 
 // DefaultSupervisorConfig returns the defaults NewSupervisor fills in for
@@ -467,6 +470,15 @@ func (s *Supervisor) resync(ctx context.Context, sess Session, sym string) error
 	b.sync.Reset()
 	s.setState(sym, b, BookResyncing)
 	s.Counters.Resyncs.Add(1)
+	if b.exchange != "" {
+		// Tell consumers of the events that the book they rebuilt is now
+		// unknown: the messages it missed are never published.
+		m := &market.BookUpdate{Exchange: b.exchange, Symbol: b.symbol, VenueSymbol: sym, Resync: true,
+			Bids: []market.Level{}, Asks: []market.Level{}, ReceivedTimeUs: time.Now().UnixMicro()}
+		if err := s.cfg.Handler(ctx, Event{Book: m}); err != nil {
+			return handlerError{err}
+		}
+	}
 	return sess.Resync(ctx, sym)
 }
 
@@ -499,6 +511,8 @@ func (s *Supervisor) handle(ctx context.Context, sess Session, ev Event) error {
 		if u.Snapshot || b.state != BookSynced {
 			s.setState(u.VenueSymbol, b, BookSynced)
 		}
+		b.exchange, b.symbol = u.Exchange, u.Symbol
+		stamp(b.sync, u)
 		s.Counters.BookUpdates.Add(1)
 	case ev.Ticker != nil:
 		s.Counters.Tickers.Add(1)

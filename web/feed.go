@@ -310,6 +310,11 @@ func (f *feed) bookUpdate(u market.BookUpdate) {
 	if u.Snapshot {
 		b.synced = true
 	}
+	if u.Resync { // ingest lost messages: the book is unknown until the next snapshot
+		b.synced = false
+		clear(b.bids)
+		clear(b.asks)
+	}
 	if !b.synced {
 		f.mu.Unlock()
 		return // updates before the first snapshot cannot be placed
