@@ -36,6 +36,9 @@ type Config struct {
 	// Candles configures the candle processor; nil means none (the ingest
 	// half only).
 	Candles *CandleConfig
+	// Books configures the book builder (market.books, market.bbo); nil
+	// means none.
+	Books *BooksConfig
 
 	Topics     topics.Names // empty names take topics.Default
 	Partitions int32        // of topics created on first use; 0 is 6
@@ -84,11 +87,20 @@ type CandleConfig struct {
 	KafkaOpts   []kgo.Opt // for the processor's clients only
 }
 
+// BooksConfig configures the book builder; zero values take the defaults
+// of book.Config (depth 50, every changed book once a second).
+type BooksConfig struct {
+	Group     string
+	Depth     int
+	Every     time.Duration
+	KafkaOpts []kgo.Opt // for the builder's clients only
+}
+
 // Validate reports every problem of cfg at once.
 func (cfg *Config) Validate() error {
 	var errs []error
-	if len(cfg.Venues) == 0 && cfg.Candles == nil {
-		errs = append(errs, errors.New("pipeline: nothing to run: no venue and no candle processor"))
+	if len(cfg.Venues) == 0 && cfg.Candles == nil && cfg.Books == nil {
+		errs = append(errs, errors.New("pipeline: nothing to run: no venue, no candle processor and no book builder"))
 	}
 	if len(cfg.Brokers) == 0 && cfg.RegistryURL != "" {
 		errs = append(errs, errors.New("pipeline: RegistryURL without Brokers: the embedded stack has its own registry"))
@@ -131,6 +143,14 @@ func (cfg *Config) Validate() error {
 	if c := cfg.Candles; c != nil {
 		if c.Lateness < 0 || c.UpdateEvery < 0 || c.IdleAfter < 0 {
 			errs = append(errs, errors.New("pipeline: Candles.Lateness, UpdateEvery and IdleAfter may not be negative"))
+		}
+	}
+	if b := cfg.Books; b != nil {
+		if b.Depth < 0 || b.Depth > 5000 {
+			errs = append(errs, fmt.Errorf("pipeline: Books.Depth %d is outside 1..5000", b.Depth))
+		}
+		if b.Every < 0 {
+			errs = append(errs, errors.New("pipeline: Books.Every may not be negative"))
 		}
 	}
 	return errors.Join(errs...)

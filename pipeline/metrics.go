@@ -52,13 +52,20 @@ var (
 	mFailed   = desc("tickertape_ingest_failed_records_total", "Records Kafka refused after the client's retries (the run stops).", ex)
 	mRetries  = desc("tickertape_ingest_produce_retries_total", "Produce requests that failed on the wire and were sent again (idempotently).", ex)
 	// The candle processor.
-	mRecords   = desc("tickertape_processor_records_total", "Records read from the events topic, by kind: trade (aggregated), other (known market types the processor does not use), unknown (types it does not know).", "kind")
-	mCandles   = desc("tickertape_processor_candles_total", "Candles written, by state: final (the window closed) or update (an open window's progress).", "state")
-	mLate      = desc("tickertape_processor_late_trades_total", "Trades that arrived after their window closed (written to the late topic).")
-	mDead      = desc("tickertape_processor_dead_letters_total", "Undecodable records written to the dead-letter topic.")
-	mCommits   = desc("tickertape_processor_commits_total", "Offset commits (with watermarks) of the processor's group.")
-	mBehind    = desc("tickertape_processor_behind_records", "Records of the events topic this processor has not processed yet (end offsets minus its read positions; kafka_consumergroup_lag counts from the committed offset, which stays at the oldest open window).")
-	mWatermark = desc("tickertape_processor_watermark_delay_seconds", "Wall-clock time minus a symbol's watermark: how far behind now its candles close (allowed lateness included).", ex, "symbol")
+	mRecords = desc("tickertape_processor_records_total", "Records read from the events topic, by kind: trade (aggregated), other (known market types the processor does not use), unknown (types it does not know).", "kind")
+	mCandles = desc("tickertape_processor_candles_total", "Candles written, by state: final (the window closed) or update (an open window's progress).", "state")
+	mLate    = desc("tickertape_processor_late_trades_total", "Trades that arrived after their window closed (written to the late topic).")
+	mDead    = desc("tickertape_processor_dead_letters_total", "Undecodable records written to the dead-letter topic.")
+	mCommits = desc("tickertape_processor_commits_total", "Offset commits (with watermarks) of the processor's group.")
+	mBehind  = desc("tickertape_processor_behind_records", "Records of the events topic this processor has not processed yet (end offsets minus its read positions; kafka_consumergroup_lag counts from the committed offset, which stays at the oldest open window).")
+	// The book builder.
+	mBookMsgs     = desc("tickertape_books_messages_total", "Book messages the builder judged, by verdict: snapshot, update (applied), duplicate, unsynced (an update while the book is unknown).", ex, "verdict")
+	mBookGaps     = desc("tickertape_books_gaps_total", "Sequence-chain breaks the builder saw itself: the book was published as RESYNCING until the next snapshot.", ex)
+	mBookResyncs  = desc("tickertape_books_resyncs_total", "Resync markers from ingest (a gap or checksum failure upstream): the book was published as RESYNCING.", ex)
+	mBookCrossed  = desc("tickertape_books_crossed_total", "Crossed-book episodes (best bid at or above best ask), logged once each.", ex)
+	mBookRecords  = desc("tickertape_books_published_total", "Records written by the book builder, by topic kind: book (market.books), bbo (per venue), consolidated.", "kind")
+	mBookUndecode = desc("tickertape_books_undecodable_records_total", "Records the book builder skipped because they do not decode.")
+	mWatermark    = desc("tickertape_processor_watermark_delay_seconds", "Wall-clock time minus a symbol's watermark: how far behind now its candles close (allowed lateness included).", ex, "symbol")
 )
 
 // Describe sends nothing: the collector is unchecked, because its venues
@@ -118,6 +125,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mFailed, v.ProduceFailed, name)
 		counter(mRetries, v.ProduceRetries, name)
 		p.venues[i].in.LatencyHistogram().Collect(ch)
+	}
+	if bs := s.Books; bs != nil {
+		for exch, v := range bs.Venues {
+			counter(mBookMsgs, v.Snapshots, exch, "snapshot")
+			counter(mBookMsgs, v.Updates, exch, "update")
+			counter(mBookMsgs, v.Duplicates, exch, "duplicate")
+			counter(mBookMsgs, v.Unsynced, exch, "unsynced")
+			counter(mBookGaps, v.Gaps, exch)
+			counter(mBookResyncs, v.Resyncs, exch)
+			counter(mBookCrossed, v.Crossed, exch)
+		}
+		counter(mBookRecords, bs.Books, "book")
+		counter(mBookRecords, bs.BBOs, "bbo")
+		counter(mBookRecords, bs.Consolidated, "consolidated")
+		counter(mBookUndecode, bs.Undecodable)
 	}
 	if cs := s.Candles; cs != nil {
 		counter(mRecords, cs.Trades, "trade")

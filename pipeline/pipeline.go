@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tickertape/tickertape/app"
+	"github.com/tickertape/tickertape/book"
 	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/ingest"
 	"github.com/tickertape/tickertape/serde"
@@ -33,6 +34,7 @@ type Pipeline struct {
 	stack   *app.Stack
 	venues  []*venue
 	proc    *stream.Processor
+	books   *book.Processor
 	started time.Time
 
 	running atomic.Bool
@@ -59,6 +61,9 @@ type Info struct {
 	Venues       []VenueInfo
 	Topics       [4]string // events, candles, late, dead letters
 	CandleGroup  string    // "" without a processor
+	// BooksGroup is the book builder's group ("" without one), writing
+	// BooksTopic and BBOTopic.
+	BooksGroup, BooksTopic, BBOTopic string
 }
 
 // VenueInfo describes one venue being ingested.
@@ -229,6 +234,14 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		}
 		p.info.CandleGroup = p.proc.Group()
 	}
+	if c := cfg.Books; c != nil {
+		bc := book.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: n, Partitions: cfg.Partitions, Group: c.Group, Depth: c.Depth, Every: c.Every,
+			KafkaOpts: append(append([]kgo.Opt(nil), cfg.KafkaOpts...), c.KafkaOpts...), Logger: cfg.Logger}
+		if p.books, err = book.New(bc); err != nil {
+			return err
+		}
+		p.info.BooksGroup, p.info.BooksTopic, p.info.BBOTopic = p.books.Group(), n.Books, n.BBO
+	}
 	adminCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, cfg.KafkaOpts...)...)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
@@ -244,6 +257,9 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	}
 	if p.proc != nil {
 		g.Go(func() error { return p.proc.Run(gctx) })
+	}
+	if p.books != nil {
+		g.Go(func() error { return p.books.Run(gctx) })
 	}
 	samplerDone := make(chan struct{})
 	var sg sync.WaitGroup

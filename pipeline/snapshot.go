@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tickertape/tickertape/book"
 	"github.com/tickertape/tickertape/market"
 )
 
@@ -16,6 +17,23 @@ type Snapshot struct {
 	Venues []VenueSnapshot
 	// Candles is nil without a candle processor.
 	Candles *CandleSnapshot
+	// Books is nil without a book builder.
+	Books *BooksSnapshot
+}
+
+// BooksSnapshot is the book builder's state.
+type BooksSnapshot struct {
+	Group, BooksTopic, BBOTopic string
+	Depth                       int
+	Records, BookRecords        int64 // read from the events topic; of them, book messages
+	BBORecords, Undecodable     int64
+	Books, BBOs, Consolidated   int64 // records written
+	Commits                     int64
+	// Venues are the builder's counters per exchange (as events name it).
+	Venues map[string]book.VenueStats
+	// LatestBBO is the latest BBO written per exchange:SYMBOL (consolidated
+	// ones under consolidated:SYMBOL).
+	LatestBBO map[string]market.BBO
 }
 
 // VenueSnapshot is one venue's ingest.
@@ -106,6 +124,13 @@ func (p *Pipeline) Snapshot() Snapshot {
 		if smp.lagErr != nil {
 			s.Candles.LagError = smp.lagErr.Error()
 		}
+	}
+	if p.books != nil {
+		c := &p.books.Counters
+		s.Books = &BooksSnapshot{Group: p.books.Group(), BooksTopic: p.info.BooksTopic, BBOTopic: p.info.BBOTopic, Depth: p.books.Depth(),
+			Records: c.Records.Load(), BookRecords: c.BookRecords.Load(), BBORecords: c.BBORecords.Load(), Undecodable: c.Undecodable.Load(),
+			Books: c.Books.Load(), BBOs: c.BBOs.Load(), Consolidated: c.Consolidated.Load(), Commits: c.Commits.Load(),
+			Venues: c.Venues(), LatestBBO: c.LatestBBO()}
 	}
 	for _, v := range p.venues {
 		ic, sc := &v.in.Counters, &v.in.Supervisor.Counters
