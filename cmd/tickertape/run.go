@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tickertape/tickertape/book"
 	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/stream"
@@ -36,6 +37,10 @@ type pipelineFlags struct {
 	lateness   time.Duration
 	idleAfter  time.Duration
 	group      string
+	noBooks    bool
+	booksOnly  bool
+	bookDepth  int
+	booksGroup string
 	partitions int
 	fake       bool
 	seed       uint64
@@ -112,6 +117,12 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		fs.DurationVar(&f.lateness, "lateness", 5*time.Second, "how late (in exchange time) a trade may arrive and still count in its candle")
 		fs.DurationVar(&f.idleAfter, "idle-after", 30*time.Second, "a symbol without trades this long has its open candles closed by the clock")
 		fs.StringVar(&f.group, "group", "tickertape-candles", "consumer group of the candle processor")
+		fs.BoolVar(&f.noBooks, "no-books", false, "do not run the book builder (verified books into market.books, best bid/ask into market.bbo)")
+		fs.IntVar(&f.bookDepth, "book-depth", book.DefaultDepth, "levels a side of each book in market.books")
+		fs.StringVar(&f.booksGroup, "books-group", book.DefaultGroup, "consumer group of the book builder")
+	}
+	if mode == "process" {
+		fs.BoolVar(&f.booksOnly, "books-only", false, "run only the book builder (no candles)")
 	}
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of the market topics when they are created")
 	switch mode {
@@ -126,6 +137,12 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	}
 	if mode == "demo" {
 		f.fake = true
+	}
+	if f.noBooks && f.booksOnly {
+		return usageError{errors.New("--no-books and --books-only exclude each other")}
+	}
+	if mode != "ingest" && (f.bookDepth < 1 || f.bookDepth > 5000) {
+		return usageError{fmt.Errorf("--book-depth %d: give 1 to 5000 levels", f.bookDepth)}
 	}
 	if embedded && f.brokers != "" && f.registry == "" {
 		return usageError{errors.New("--brokers needs --registry (the URL of a Confluent-compatible schema registry)")}
@@ -198,8 +215,11 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	if mode != "process" {
 		cfg.Venues = venues
 	}
-	if mode != "ingest" {
+	if mode != "ingest" && !f.booksOnly {
 		cfg.Candles = &pipeline.CandleConfig{Group: f.group, Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter}
+	}
+	if mode != "ingest" && !f.noBooks {
+		cfg.Books = &pipeline.BooksConfig{Group: f.booksGroup, Depth: f.bookDepth}
 	}
 	p, err := pipeline.New(cfg)
 	if err != nil {
@@ -251,6 +271,9 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	}()
 	defer func() { stop(); <-dashDone }() // ends the dashboard's streams before its server closes
 	fmt.Fprintf(stdout, "topics    %s → %s (late: %s, dead letters: %s)\n", info.Topics[0], info.Topics[1], info.Topics[2], info.Topics[3])
+	if info.BooksGroup != "" {
+		fmt.Fprintf(stdout, "books     %s → %s, %s (`tickertape book --exchange E SYMBOL` shows one)\n", info.Topics[0], info.BooksTopic, info.BBOTopic)
+	}
 	fmt.Fprintln(stdout, "running; Ctrl-C stops (everything accepted is delivered first)")
 	if f, ok := stdout.(*os.File); ok {
 		f.Sync()
@@ -306,7 +329,9 @@ func pipelineHelp(mode string) (string, string) {
   tickertape ingest --exchange binance,coinbase --symbols BTC-USDT
   tickertape ingest --fake --exchange binance,coinbase,kraken,poloniex   # synthetic data from local fakes`
 	}
-	return "Computes candles from market.events into market.candles as a consumer group: run\nseveral to share the partitions.",
+	return "Computes candles from market.events into market.candles, and verified order books into\nmarket.books and best bid/ask (per venue and consolidated) into market.bbo, as consumer\ngroups: run several to share the partitions.",
 		`  tickertape process --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081
-  tickertape process --intervals 1m,1h --lateness 10s`
+  tickertape process --intervals 1m,1h --lateness 10s
+  tickertape process --books-only --book-depth 20     # only the book builder
+  tickertape process --no-books                       # only candles`
 }
