@@ -50,6 +50,7 @@ func startPipeline(t *testing.T) *pipeline_ {
 			Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet, NoGroupInitialRebalanceDelay: true}},
 		Venues:      []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Connector: poloniex.New(fake.Config())}},
 		Candles:     &pipeline.CandleConfig{Intervals: intervals, Lateness: 200 * time.Millisecond, UpdateEvery: 200 * time.Millisecond, IdleAfter: time.Second},
+		Books:       &pipeline.BooksConfig{Every: 200 * time.Millisecond},
 		Partitions:  2,
 		SampleEvery: 200 * time.Millisecond,
 		Logger:      quiet,
@@ -114,7 +115,8 @@ func TestEveryFamilyExistsAndMoves(t *testing.T) {
 	f1 := metricstest.Eventually(t, url, 30*time.Second, "gaps, frame errors and dead letters to move", func(f metricstest.Families) bool {
 		return val(f, "tickertape_exchange_gaps_total") > val(f0, "tickertape_exchange_gaps_total") &&
 			val(f, "tickertape_exchange_frame_errors_total") > val(f0, "tickertape_exchange_frame_errors_total") &&
-			val(f, "tickertape_processor_dead_letters_total") > val(f0, "tickertape_processor_dead_letters_total")
+			val(f, "tickertape_processor_dead_letters_total") > val(f0, "tickertape_processor_dead_letters_total") &&
+			val(f, "tickertape_books_resyncs_total") > val(f0, "tickertape_books_resyncs_total")
 	})
 	p.fake.DropConnections()                                                    // a reconnect → reconnects, connections, backfills
 	if resp, err := http.Get(p.stack.RegistryURL() + "/subjects"); err == nil { // a registry request
@@ -159,6 +161,9 @@ func TestEveryFamilyExistsAndMoves(t *testing.T) {
 		{"tickertape_processor_records_total", []string{"kind", "other"}},
 		{"tickertape_processor_candles_total", []string{"state", "final"}},
 		{"tickertape_processor_commits_total", nil},
+		{"tickertape_books_messages_total", []string{"verdict", "update"}},
+		{"tickertape_books_published_total", []string{"kind", "book"}},
+		{"tickertape_books_published_total", []string{"kind", "bbo"}},
 		{"kafka_topic_partition_current_offset", []string{"topic", "market.events"}},
 		{"tickertape_registry_requests_total", nil},
 	}
@@ -193,6 +198,7 @@ func TestEveryFamilyExistsAndMoves(t *testing.T) {
 		"tickertape_exchange_backfilled_trades_total", "tickertape_exchange_stream_gaps_total", "tickertape_exchange_rollovers_total", "tickertape_exchange_backfill_missing_trades_total",
 		"tickertape_ingest_failed_records_total", "tickertape_ingest_produce_retries_total",
 		"tickertape_processor_late_trades_total", "tickertape_processor_watermark_delay_seconds",
+		"tickertape_books_gaps_total", "tickertape_books_crossed_total", "tickertape_books_undecodable_records_total",
 		"go_goroutines", "process_resident_memory_bytes",
 	} {
 		f2.Must(t, name)

@@ -105,5 +105,13 @@ func renderStatus(s pipeline.Snapshot) string {
 				time.UnixMicro(cd.OpenTimeUs).UTC().Format("15:04"), cd.Open, cd.High, cd.Low, cd.Close, cd.Volume, cd.VWAP, cd.TradeCount, state, label)
 		}
 	}
+	if bs := s.Books; bs != nil {
+		var gaps, resyncs, crossed int64
+		for _, v := range bs.Venues {
+			gaps, resyncs, crossed = gaps+v.Gaps, resyncs+v.Resyncs, crossed+v.Crossed
+		}
+		fmt.Fprintf(&b, "books    %d book messages  %d books and %d best bid/ask written (%d consolidated)  resyncs %d  gaps %d  crossed %d\n",
+			bs.BookRecords, bs.Books, bs.BBOs, bs.Consolidated, resyncs, gaps, crossed)
+	}
 	return b.String()
 }
