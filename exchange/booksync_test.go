@@ -162,7 +162,9 @@ func TestChainSyncLinks(t *testing.T) {
 // judged by the chain alone; a wrong checksum is a counted gap, and nothing
 // applies until the next snapshot.
 func TestChainSyncChecksum(t *testing.T) {
-	lv := func(p, q string) market.Level { return market.Level{Price: market.MustDecimal(p), Quantity: market.MustDecimal(q)} }
+	lv := func(p, q string) market.Level {
+		return market.Level{Price: market.MustDecimal(p), Quantity: market.MustDecimal(q)}
+	}
 	sum := func(bids, asks []market.Level) uint32 {
 		var b []byte
 		for _, l := range bids {
