@@ -254,8 +254,8 @@ func (p *parser) trade(v *fastjson.Value, recv int64) (*market.Trade, error) {
 	// are not recoverable one by one, and pairing it with the per-trade
 	// REST history would double count. trades-all has no count.
 	if cv := o.Get("count"); cv != nil {
-		if c, _ := cv.StringBytes(); string(c) != "1" {
-			return nil, fmt.Errorf("an aggregated trade (count %s): subscribe trades-all for single trades", cv)
+		if c, err := cv.StringBytes(); err != nil || string(c) != "1" {
+			return nil, fmt.Errorf("an aggregated trade (count %s): subscribe trades-all for single trades", strings.Trim(cv.String(), `"`))
 		}
 	}
 	return t, nil
