@@ -30,7 +30,7 @@ import (
 )
 
 // Live endpoints. The WebSocket paths /ws/v5/public and /ws/v5/business
-// are appended to WSURL.
+// are appended to WSURL (given with either path, the path is dropped).
 const (
 	WSURL   = "wss://ws.okx.com:8443"
 	RESTURL = "https://www.okx.com"
@@ -93,6 +93,9 @@ func init() {
 // New returns a Connector.
 func New(cfg Config) *Connector {
 	cfg.WSURL = strings.TrimRight(cmp.Or(cfg.WSURL, WSURL), "/")
+	// A URL given with one of the endpoint paths means its host: the
+	// session needs both endpoints.
+	cfg.WSURL = strings.TrimSuffix(strings.TrimSuffix(cfg.WSURL, PublicPath), BusinessPath)
 	cfg.RESTURL = strings.TrimRight(cmp.Or(cfg.RESTURL, RESTURL), "/")
 	cfg.Exchange = cmp.Or(cfg.Exchange, Name)
 	cfg.HTTPClient = exchange.RESTClient(cfg.HTTPClient)

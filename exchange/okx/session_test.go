@@ -114,3 +114,12 @@ func TestPacer(t *testing.T) {
 		t.Fatal("a fourth request within the period went through")
 	}
 }
+
+// TestWSURLWithPath: --ws-url okx=wss://host/ws/v5/public means the host.
+func TestWSURLWithPath(t *testing.T) {
+	for _, u := range []string{"wss://wseea.okx.com:8443/ws/v5/public", "wss://wseea.okx.com:8443/ws/v5/business/", "wss://wseea.okx.com:8443"} {
+		if got := New(Config{WSURL: u}).cfg.WSURL; got != "wss://wseea.okx.com:8443" {
+			t.Errorf("%s: %s", u, got)
+		}
+	}
+}
