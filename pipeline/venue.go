@@ -12,6 +12,7 @@ import (
 	_ "github.com/tickertape/tickertape/exchange/binance"
 	_ "github.com/tickertape/tickertape/exchange/coinbase"
 	_ "github.com/tickertape/tickertape/exchange/kraken"
+	_ "github.com/tickertape/tickertape/exchange/okx"
 	_ "github.com/tickertape/tickertape/exchange/poloniex"
 )
 
