@@ -295,7 +295,7 @@ func pipelineHelp(mode string) (string, string) {
   tickertape run --brokers kafka1:9092,kafka2:9092 --registry http://registry:8081
   tickertape consume -t market.candles --filter final=true     # in another terminal`
 	case "demo":
-		return "Runs the whole pipeline offline: local fakes of Binance, Coinbase and Poloniex (seeded\nsynthetic markets, clearly not real data: their events say binance-synthetic and so on)\nfeed the real connectors, the embedded broker and registry, and the candle processor.\nData goes to a temporary directory unless --data-dir is given.",
+		return "Runs the whole pipeline offline: local fakes of every venue (Binance, Coinbase, Kraken, OKX,\nPoloniex: seeded synthetic markets, clearly not real data: their events say binance-synthetic and so on)\nfeed the real connectors, the embedded broker and registry, and the candle processor.\nData goes to a temporary directory unless --data-dir is given.",
 			`  tickertape demo
   tickertape demo --exchange poloniex --intervals 1s,1m --seed 7
   tickertape consume -t market.events --max 5                   # in another terminal
