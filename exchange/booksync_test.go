@@ -146,7 +146,9 @@ func TestChecksumSync(t *testing.T) {
 // and differs from one that misses an update, has another quantity, or
 // another number of levels within the depth.
 func TestL2BookMatchesTop(t *testing.T) {
-	lv := func(p, q string) market.Level { return market.Level{Price: market.MustDecimal(p), Quantity: market.MustDecimal(q)} }
+	lv := func(p, q string) market.Level {
+		return market.Level{Price: market.MustDecimal(p), Quantity: market.MustDecimal(q)}
+	}
 	var b L2Book
 	b.Apply(&market.BookUpdate{Snapshot: true, Bids: []market.Level{lv("99", "1"), lv("98", "2"), lv("97", "3")}, Asks: []market.Level{lv("101", "1"), lv("102", "2")}})
 	b.Apply(&market.BookUpdate{Bids: []market.Level{lv("98", "0"), lv("99.5", "4")}, Asks: []market.Level{lv("100.5", "0.10")}})
