@@ -222,6 +222,14 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 	for _, m := range ms {
 		s.p.symbols[venueSymbol(m.VenueSymbol)] = &symbolInfo{venue: m.VenueSymbol, norm: m.Symbol}
 	}
+	// Acknowledgements are read with a parser of their own, so that the
+	// frames kept for Next leave no trace in the session's parser state
+	// (last prices, best bid/ask) before Next parses them.
+	ackp := newParser(c.cfg.Exchange, nil, s.p.now)
+	ackp.symbols = map[string]*symbolInfo{}
+	for k, v := range s.p.symbols {
+		ackp.symbols[k] = &symbolInfo{venue: v.venue, norm: v.norm}
+	}
 	want := map[string]bool{}
 	for _, ch := range channels {
 		if err := exchange.SendJSON(dctx, conn, "bitstamp", subMsg(ch)); err != nil {
@@ -236,7 +244,7 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 			conn.CloseNow()
 			return nil, fmt.Errorf("bitstamp: waiting for the subscriptions (%d unanswered): %w", len(want), err)
 		}
-		_, fr, perr := s.p.parse(raw)
+		_, fr, perr := ackp.parse(raw)
 		var fe *exchange.FrameError
 		if errors.As(perr, &fe) && fe.Kind == "venue_error" {
 			conn.CloseNow()
