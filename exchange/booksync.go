@@ -250,6 +250,47 @@ func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Lev
 	return side, cut
 }
 
+// L2Book is one book kept from snapshots and updates, best first on each
+// side, for a session that checks it against what else the venue sends:
+// Bitstamp has neither sequence nor checksum, but its top-100 order_book
+// snapshots can be compared with the book its diffs build.
+type L2Book struct {
+	bids, asks []market.Level
+}
+
+// Apply applies a snapshot (which replaces the book) or an update (zero
+// quantity removes a level).
+func (b *L2Book) Apply(u *market.BookUpdate) {
+	if u.Snapshot {
+		b.bids, b.asks = b.bids[:0], b.asks[:0]
+	}
+	b.bids, _ = applySide(b.bids, u.Bids, true, 0)
+	b.asks, _ = applySide(b.asks, u.Asks, false, 0)
+}
+
+// Book returns the book, best first (shared: do not change).
+func (b *L2Book) Book() (bids, asks []market.Level) { return b.bids, b.asks }
+
+// MatchesTop reports whether the book's best depth levels a side equal, by
+// value, the first depth levels of bids and asks (a venue's top-of-book
+// snapshot, best first): the same prices with the same quantities, and as
+// many levels when either side has fewer than depth.
+func (b *L2Book) MatchesTop(bids, asks []market.Level, depth int) bool {
+	eq := func(mine, theirs []market.Level) bool {
+		mine, theirs = mine[:min(depth, len(mine))], theirs[:min(depth, len(theirs))]
+		if len(mine) != len(theirs) {
+			return false
+		}
+		for i := range mine {
+			if !mine[i].Price.Equal(theirs[i].Price) || !mine[i].Quantity.Equal(theirs[i].Quantity) {
+				return false
+			}
+		}
+		return true
+	}
+	return eq(b.bids, bids) && eq(b.asks, asks)
+}
+
 var (
 	_ BookSync = (*ChecksumSync)(nil)
 	_ BookSync = (*ChainSync)(nil)

@@ -199,5 +199,39 @@ func TestChainSyncChecksum(t *testing.T) {
 	}
 	if s.Check(&market.BookUpdate{PrevSequence: 13, Sequence: 14}) != Skip {
 		t.Fatal("an update applied after a checksum mismatch, before a snapshot")
+// TestL2BookMatchesTop: the book kept from a snapshot and updates equals a
+// top-of-book snapshot of the same state (by value, whatever the scale),
+// and differs from one that misses an update, has another quantity, or
+// another number of levels within the depth.
+func TestL2BookMatchesTop(t *testing.T) {
+	lv := func(p, q string) market.Level {
+		return market.Level{Price: market.MustDecimal(p), Quantity: market.MustDecimal(q)}
+	}
+	var b L2Book
+	b.Apply(&market.BookUpdate{Snapshot: true, Bids: []market.Level{lv("99", "1"), lv("98", "2"), lv("97", "3")}, Asks: []market.Level{lv("101", "1"), lv("102", "2")}})
+	b.Apply(&market.BookUpdate{Bids: []market.Level{lv("98", "0"), lv("99.5", "4")}, Asks: []market.Level{lv("100.5", "0.10")}})
+	bids := []market.Level{lv("99.50", "4"), lv("99", "1.0"), lv("97", "3")}
+	asks := []market.Level{lv("100.5", "0.1"), lv("101", "1"), lv("102", "2")}
+	if !b.MatchesTop(bids, asks, 100) {
+		gb, ga := b.Book()
+		t.Fatalf("the same book does not match: %v %v", gb, ga)
+	}
+	if !b.MatchesTop(bids[:2], asks[:2], 2) {
+		t.Fatal("the top 2 do not match")
+	}
+	if b.MatchesTop(bids[:2], asks, 100) {
+		t.Fatal("a side with a level fewer matches")
+	}
+	other := append([]market.Level(nil), asks...)
+	other[2] = lv("102", "2.5")
+	if b.MatchesTop(bids, other, 100) {
+		t.Fatal("another quantity matches")
+	}
+	if !b.MatchesTop(bids, other, 2) {
+		t.Fatal("a difference below the depth counts")
+	}
+	b.Apply(&market.BookUpdate{Snapshot: true, Bids: []market.Level{lv("1", "1")}})
+	if gb, ga := b.Book(); len(gb) != 1 || len(ga) != 0 {
+		t.Fatalf("a snapshot did not replace the book: %v %v", gb, ga)
 	}
 }
