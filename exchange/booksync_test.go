@@ -199,6 +199,9 @@ func TestChainSyncChecksum(t *testing.T) {
 	}
 	if s.Check(&market.BookUpdate{PrevSequence: 13, Sequence: 14}) != Skip {
 		t.Fatal("an update applied after a checksum mismatch, before a snapshot")
+	}
+}
+
 // TestL2BookMatchesTop: the book kept from a snapshot and updates equals a
 // top-of-book snapshot of the same state (by value, whatever the scale),
 // and differs from one that misses an update, has another quantity, or
