@@ -45,7 +45,7 @@ type venueUnderTest struct {
 //     the last one equals the brute-force best of the fakes' books.
 func TestBooksEndToEnd(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 
 	var vuts []*venueUnderTest
@@ -55,7 +55,7 @@ func TestBooksEndToEnd(t *testing.T) {
 		if reg.NewFake == nil {
 			continue
 		}
-		fs, err := reg.NewFake(exchange.FakeOptions{Seed: 5, Tick: 25 * time.Millisecond})
+		fs, err := reg.NewFake(exchange.FakeOptions{Seed: 5, Tick: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,19 +123,19 @@ func TestBooksEndToEnd(t *testing.T) {
 	for _, v := range vuts {
 		wantBooks += len(v.fake.Sim().Symbols())
 	}
-	poll.Until(t, 30*time.Second, "a synced book of every symbol of every venue", func() bool { return out.syncedKeys() == wantBooks },
+	poll.Until(t, 90*time.Second, "a synced book of every symbol of every venue", func() bool { return out.syncedKeys() == wantBooks },
 		func() string {
 			return fmt.Sprintf("%d of %d; builder read %d records", out.syncedKeys(), wantBooks, p1.Counters.Records.Load())
 		})
 
-	poll.Until(t, 30*time.Second, "book messages applied", func() bool { return p1.Counters.BookRecords.Load() >= 600 })
+	poll.Until(t, 90*time.Second, "book messages applied", func() bool { return p1.Counters.BookRecords.Load() >= 300 })
 	// Faults: a lost book message, a corrupted one (checksum venues), a
 	// dropped connection.
 	for _, v := range vuts {
 		v.fake.Faults().SkipBook()
 		v.fake.Faults().CorruptBook()
 	}
-	poll.Until(t, 30*time.Second, "every venue's book resyncing once", func() bool {
+	poll.Until(t, 90*time.Second, "every venue's book resyncing once", func() bool {
 		for _, v := range vuts {
 			if out.resyncing(v.exchange) == 0 {
 				return false
@@ -152,14 +152,14 @@ func TestBooksEndToEnd(t *testing.T) {
 	p2 := newBuilder()
 	go p2.Run(ctx)
 	t.Cleanup(p2.Kill)
-	poll.Until(t, 30*time.Second, "the second builder reading", func() bool { return p2.Counters.Records.Load() > 0 })
+	poll.Until(t, 90*time.Second, "the second builder reading", func() bool { return p2.Counters.Records.Load() > 0 })
 	for _, v := range vuts {
 		v.fake.Faults().SkipBook()
 	}
 	p1.Kill()
 	at := p2.Counters.BookRecords.Load()
-	poll.Until(t, 30*time.Second, "book messages applied by the second builder", func() bool { return p2.Counters.BookRecords.Load() >= at+600 })
-	poll.Until(t, 30*time.Second, "the second builder publishing every book", func() bool {
+	poll.Until(t, 90*time.Second, "book messages applied by the second builder", func() bool { return p2.Counters.BookRecords.Load() >= at+300 })
+	poll.Until(t, 90*time.Second, "the second builder publishing every book", func() bool {
 		return p2.Counters.Books.Load() >= int64(wantBooks)
 	}, func() string { return fmt.Sprintf("p2 wrote %d", p2.Counters.Books.Load()) })
 	settle(t, out, vuts)
@@ -187,7 +187,7 @@ func settle(t *testing.T, out *reader, vuts []*venueUnderTest) {
 		}
 	}()
 	var why string
-	poll.Until(t, 30*time.Second, "market.books and market.bbo equal to the fakes' books", func() bool {
+	poll.Until(t, 90*time.Second, "market.books and market.bbo equal to the fakes' books", func() bool {
 		why = out.compare(vuts)
 		return why == ""
 	}, func() string { return why })
