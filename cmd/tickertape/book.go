@@ -272,7 +272,11 @@ func renderBook(w io.Writer, b market.Book, levels int) {
 // renderConsolidated prints the best bid/ask across venues and the venues'
 // synced books merged by price (each level names its venue).
 func renderConsolidated(w io.Writer, symbol string, q market.BBO, books map[string]market.Book, levels int) {
-	fmt.Fprintf(w, "%s across venues\n", symbol)
+	fmt.Fprintf(w, "%s across venues", symbol)
+	if q.ExchangeTimeUs > 0 {
+		fmt.Fprintf(w, ", best bid/ask as of %s", time.UnixMicro(q.ExchangeTimeUs).UTC().Format("15:04:05.000000Z"))
+	}
+	fmt.Fprintln(w)
 	if q.HasBid || q.HasAsk {
 		fmt.Fprintf(w, "best bid %s x %s on %s | best ask %s x %s on %s\n", q.BidPrice, q.BidSize, q.BidExchange, q.AskPrice, q.AskSize, q.AskExchange)
 		if q.HasBid && q.HasAsk && q.BidPrice.Cmp(q.AskPrice) >= 0 {

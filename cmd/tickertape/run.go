@@ -270,7 +270,9 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	defer func() { stop(); <-dashDone }() // ends the dashboard's streams before its server closes
-	fmt.Fprintf(stdout, "topics    %s → %s (late: %s, dead letters: %s)\n", info.Topics[0], info.Topics[1], info.Topics[2], info.Topics[3])
+	if info.CandleGroup != "" || len(info.Venues) > 0 {
+		fmt.Fprintf(stdout, "topics    %s → %s (late: %s, dead letters: %s)\n", info.Topics[0], info.Topics[1], info.Topics[2], info.Topics[3])
+	}
 	if info.BooksGroup != "" {
 		fmt.Fprintf(stdout, "books     %s → %s, %s (`tickertape book --exchange E SYMBOL` shows one)\n", info.Topics[0], info.BooksTopic, info.BBOTopic)
 	}
