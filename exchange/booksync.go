@@ -161,13 +161,21 @@ func (s *ChecksumSync) Check(u *market.BookUpdate) Verdict {
 		return Skip
 	}
 	var cutB, cutA []market.Level
-	s.bids, cutB = applySide(s.bids, u.Bids, true, s.Depth)
-	s.asks, cutA = applySide(s.asks, u.Asks, false, s.Depth)
+	s.bids, cutB, _ = applySide(s.bids, u.Bids, true, s.Depth)
+	s.asks, cutA, _ = applySide(s.asks, u.Asks, false, s.Depth)
 	if !u.HasChecksum || s.Sum(s.bids, s.asks) != u.Checksum {
 		s.Mismatches++
 		s.synced = false
 		return Gap
 	}
+	publishCuts(u, cutB, cutA, s.bids, s.asks)
+	return Apply
+}
+
+// publishCuts makes an applied message say what the truncation to depth
+// removed: a delta gets the removals appended as zero-quantity levels; a
+// snapshot deeper than the depth is replaced by the kept book.
+func publishCuts(u *market.BookUpdate, cutB, cutA, bids, asks []market.Level) {
 	if !u.Snapshot {
 		if len(cutB) > 0 {
 			u.Bids = append(u.Bids[:len(u.Bids):len(u.Bids)], cutB...)
@@ -176,10 +184,8 @@ func (s *ChecksumSync) Check(u *market.BookUpdate) Verdict {
 			u.Asks = append(u.Asks[:len(u.Asks):len(u.Asks)], cutA...)
 		}
 	} else if len(cutB)+len(cutA) > 0 {
-		// A snapshot deeper than the depth: publish only what is kept.
-		u.Bids, u.Asks = append([]market.Level(nil), s.bids...), append([]market.Level(nil), s.asks...)
+		u.Bids, u.Asks = append([]market.Level(nil), bids...), append([]market.Level(nil), asks...)
 	}
-	return Apply
 }
 
 // Reset implements BookSync.
@@ -190,8 +196,10 @@ func (s *ChecksumSync) Book() (bids, asks []market.Level) { return s.bids, s.ask
 
 // applySide applies changes (in order; zero quantity removes) to a side
 // kept best first, then truncates it to depth, returning the removals the
-// truncation made.
-func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Level, []market.Level) {
+// truncation made and how many removals named a price the side did not
+// hold.
+func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Level, []market.Level, int) {
+	absent := 0
 	better := func(a, b market.Decimal) bool {
 		if bids {
 			return a.Cmp(b) > 0
@@ -205,6 +213,8 @@ func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Lev
 		case c.Quantity.IsZero():
 			if found {
 				side = append(side[:i], side[i+1:]...)
+			} else {
+				absent++
 			}
 		case found:
 			side[i] = c
@@ -221,11 +231,67 @@ func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Lev
 		}
 		side = side[:depth]
 	}
-	return side, cut
+	return side, cut, absent
 }
+
+// DepthSync is for venues that stream a top-N book as snapshots and deltas
+// whose update id increases but is not promised to be consecutive (Bybit
+// orderbook.50): a lost delta cannot be seen in the ids, so the rule keeps
+// the book itself, truncated to Depth levels a side, and calls a message a
+// Gap when it proves the book wrong or out of order:
+//   - its Sequence is below the last one applied, or its ExchangeTimeUs
+//     earlier (a Sequence equal to the last one is a duplicate: Skip);
+//   - it removes a price the book does not hold (a lost delta added it);
+//   - it leaves the book crossed (best bid ≥ best ask).
+//
+// A lost delta that only changed quantities stays invisible until those
+// levels change again. On Apply the truncation's removals are published as
+// with ChecksumSync. Inconsistent counts the Gaps of the last two kinds.
+type DepthSync struct {
+	Depth        int // levels kept a side; 0 keeps all
+	bids, asks   []market.Level
+	seq, atUs    int64
+	synced       bool
+	Inconsistent int64
+}
+
+// Check implements BookSync.
+func (s *DepthSync) Check(u *market.BookUpdate) Verdict {
+	switch {
+	case u.Snapshot:
+		s.bids, s.asks, s.synced = s.bids[:0], s.asks[:0], true
+	case !s.synced:
+		return Skip
+	case u.Sequence == s.seq:
+		return Skip
+	case u.Sequence < s.seq || u.ExchangeTimeUs < s.atUs:
+		s.synced = false
+		return Gap
+	}
+	var cutB, cutA []market.Level
+	var absB, absA int
+	s.bids, cutB, absB = applySide(s.bids, u.Bids, true, s.Depth)
+	s.asks, cutA, absA = applySide(s.asks, u.Asks, false, s.Depth)
+	crossed := len(s.bids) > 0 && len(s.asks) > 0 && s.bids[0].Price.Cmp(s.asks[0].Price) >= 0
+	if crossed || (!u.Snapshot && absB+absA > 0) {
+		s.Inconsistent++
+		s.synced = false
+		return Gap
+	}
+	s.seq, s.atUs = u.Sequence, u.ExchangeTimeUs
+	publishCuts(u, cutB, cutA, s.bids, s.asks)
+	return Apply
+}
+
+// Reset implements BookSync.
+func (s *DepthSync) Reset() { s.synced = false }
+
+// Book returns the book as applied, best first (shared: do not change).
+func (s *DepthSync) Book() (bids, asks []market.Level) { return s.bids, s.asks }
 
 var (
 	_ BookSync = (*ChecksumSync)(nil)
+	_ BookSync = (*DepthSync)(nil)
 	_ BookSync = (*ChainSync)(nil)
 	_ BookSync = (*UpdateIDSync)(nil)
 	_ BookSync = (*UnsequencedSync)(nil)
