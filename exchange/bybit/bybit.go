@@ -108,8 +108,8 @@ func (c *Connector) Info() exchange.Info {
 		Name: Name, Title: "Bybit spot (v5 public)", WSURL: WSURL, RESTURL: RESTURL,
 		Channels: []string{"trades (publicTrade)", "tickers (orderbook.1: best bid/ask, with the last trade price)",
 			fmt.Sprintf("books (orderbook.%d, snapshot and delta)", c.cfg.Depth)},
-		BookSync: "a snapshot (or u=1, a service restart) resets the book; update ids increase but are not promised consecutive, so the book is kept and a delta that goes back in id or time, removes an absent level or crosses the book resubscribes it",
-		Backfill: fmt.Sprintf("the most recent %d trades only (GET /v5/market/recent-trade, no since/fromId): a longer outage is reported as an incomplete backfill (a trade gap of unknown size)", MaxTradesLimit),
+		BookSync:       "a snapshot (or u=1, a service restart) resets the book; update ids increase but are not promised consecutive, so the book is kept and a delta that goes back in id or time, removes an absent level or crosses the book resubscribes it",
+		Backfill:       fmt.Sprintf("the most recent %d trades only (GET /v5/market/recent-trade, no since/fromId): a longer outage is reported as an incomplete backfill (a trade gap of unknown size)", MaxTradesLimit),
 		DefaultSymbols: []string{"BTCUSDT", "ETHUSDT"}, SymbolExample: "BTCUSDT (base/quote from instruments-info)", SideMeaning: "S, the taker's side",
 	}
 }
@@ -188,7 +188,9 @@ type request struct {
 	Args  []string `json:"args,omitempty"`
 }
 
-func (c *Connector) bookTopic(sym string) string { return "orderbook." + strconv.Itoa(c.cfg.Depth) + "." + sym }
+func (c *Connector) bookTopic(sym string) string {
+	return "orderbook." + strconv.Itoa(c.cfg.Depth) + "." + sym
+}
 
 // Dial implements exchange.Connector: the topics go out in requests of at
 // most 10 args, and Dial returns once each request is acknowledged.

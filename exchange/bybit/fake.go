@@ -100,7 +100,11 @@ func hasRemoval(st exchangetest.SimStep) bool {
 }
 
 // u is the book's update id of a sim sequence.
-func (f *Fake) u(sym string, seq int64) int64 { f.mu.Lock(); defer f.mu.Unlock(); return seq - f.uBase[sym] }
+func (f *Fake) u(sym string, seq int64) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return seq - f.uBase[sym]
+}
 
 // emit sends each step: its trades (at most 1024 a message), the depth
 // delta and the level-1 snapshot. SkipBook drops, for every symbol, the
