@@ -72,7 +72,9 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 	}
 	if op := o.Get("op"); op != nil {
 		r := &reply{op: string(op.GetStringBytes()), reqID: string(o.Get("req_id").GetStringBytes()), msg: string(o.Get("ret_msg").GetStringBytes())}
-		r.success = o.Get("success").Type() == fastjson.TypeTrue
+		if v := o.Get("success"); v != nil {
+			r.success = v.Type() == fastjson.TypeTrue
+		}
 		if r.op == "pong" { // the option/private spelling of a pong
 			r.op, r.success = "ping", true
 		}
