@@ -326,7 +326,9 @@ func TestTradesGolden(t *testing.T) {
 	}
 }
 
-func tr(id string, ms int64) market.Trade { return market.Trade{TradeID: id, ExchangeTimeUs: ms * 1000} }
+func tr(id string, ms int64) market.Trade {
+	return market.Trade{TradeID: id, ExchangeTimeUs: ms * 1000}
+}
 
 func TestAfterCursor(t *testing.T) {
 	page := []market.Trade{tr("10", 1), tr("11", 2), tr("12", 2), tr("13", 3)}
