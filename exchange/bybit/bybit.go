@@ -13,6 +13,7 @@ package bybit
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -379,7 +380,21 @@ func afterCursor(sym string, trades []market.Trade, after exchange.TradeCursor) 
 	return page
 }
 
-// get does one REST GET; non-200 answers become *exchange.RESTError.
+// IPBanWait is how long Bybit asks a client to stay away after HTTP 403
+// "access too frequent" (its IP limit, 600 requests in 5 s).
+const IPBanWait = 10 * time.Minute
+
+// get does one REST GET; non-200 answers become *exchange.RESTError. A 403
+// is Bybit's IP rate limit: it matches exchange.ErrRateLimited and asks for
+// the documented 10-minute wait unless the answer names another.
 func (c *Connector) get(ctx context.Context, path string) ([]byte, error) {
-	return exchange.RESTGet(ctx, c.cfg.HTTPClient, "bybit", c.cfg.RESTURL, path, 32<<20, nil)
+	body, err := exchange.RESTGet(ctx, c.cfg.HTTPClient, "bybit", c.cfg.RESTURL, path, 32<<20, nil)
+	var re *exchange.RESTError
+	if errors.As(err, &re) && re.Status == http.StatusForbidden {
+		if re.RetryAfter == 0 {
+			re.RetryAfter = IPBanWait
+		}
+		return nil, fmt.Errorf("%w (Bybit's IP limit: wait, then retry): %w", err, exchange.ErrRateLimited)
+	}
+	return body, err
 }

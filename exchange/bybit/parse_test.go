@@ -398,3 +398,16 @@ func FuzzREST(f *testing.F) {
 		}
 	})
 }
+
+// HTTP 403 is Bybit's IP limit: rate limited, with its 10-minute wait.
+func TestIPLimit(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "access too frequent", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	c, _ := New(Config{RESTURL: srv.URL})
+	_, err := c.Markets(context.Background())
+	if !errors.Is(err, exchange.ErrRateLimited) || exchange.RetryAfter(err) != IPBanWait {
+		t.Fatalf("%v (retry after %s)", err, exchange.RetryAfter(err))
+	}
+}
