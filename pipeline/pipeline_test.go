@@ -159,15 +159,15 @@ func TestResolveSymbols(t *testing.T) {
 }
 
 // TestRunEveryVenue is `tickertape demo` with every venue: Poloniex,
-// Binance, Coinbase and Kraken fakes in one process, one market.events topic, and
+// Binance, Bybit, Coinbase and Kraken fakes in one process, one market.events topic, and
 // final candles of every symbol of every venue.
 func TestRunEveryVenue(t *testing.T) {
 	ivs, _ := stream.ParseIntervals("1s")
 	// Normalized symbols; each venue resolves them to its own spelling.
-	norm := map[string][]string{"binance": {"BTC-USDT", "ETH-USDT"}, "coinbase": {"BTC-USD", "ETH-USD"}, "kraken": {"BTC-USD", "ETH-USD"}, "poloniex": {"BTC-USDT", "ETH-USDT"}}
-	spelled := map[string]string{"binance": "BTCUSDT", "coinbase": "BTC-USD", "kraken": "BTC/USD", "poloniex": "BTC_USDT"}
+	norm := map[string][]string{"binance": {"BTC-USDT", "ETH-USDT"}, "bybit": {"BTC-USDT", "ETH-USDT"}, "coinbase": {"BTC-USD", "ETH-USD"}, "kraken": {"BTC-USD", "ETH-USD"}, "poloniex": {"BTC-USDT", "ETH-USDT"}}
+	spelled := map[string]string{"binance": "BTCUSDT", "bybit": "BTCUSDT", "coinbase": "BTC-USD", "kraken": "BTC/USD", "poloniex": "BTC_USDT"}
 	var venues []VenueConfig
-	for i, name := range []string{"binance", "coinbase", "kraken", "poloniex"} {
+	for i, name := range []string{"binance", "bybit", "coinbase", "kraken", "poloniex"} {
 		venues = append(venues, VenueConfig{Name: name, Symbols: norm[name], Fake: true, Seed: uint64(i + 1), FakeTick: 50 * time.Millisecond})
 	}
 	p, err := New(Config{
@@ -193,11 +193,11 @@ func TestRunEveryVenue(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	case <-p.Ready():
 	}
-	want := map[string][]string{"binance-synthetic": {"BTC-USDT", "ETH-USDT"}, "coinbase-synthetic": {"BTC-USD", "ETH-USD"}, "kraken-synthetic": {"BTC-USD", "ETH-USD"}, "poloniex-synthetic": {"BTC-USDT", "ETH-USDT"}}
+	want := map[string][]string{"binance-synthetic": {"BTC-USDT", "ETH-USDT"}, "bybit-synthetic": {"BTC-USDT", "ETH-USDT"}, "coinbase-synthetic": {"BTC-USD", "ETH-USD"}, "kraken-synthetic": {"BTC-USD", "ETH-USD"}, "poloniex-synthetic": {"BTC-USDT", "ETH-USDT"}}
 	var s Snapshot
 	poll.Until(t, 60*time.Second, "trades, tickers, book updates and final candles of every symbol of every venue", func() bool {
 		s = p.Snapshot()
-		if len(s.Venues) != 4 {
+		if len(s.Venues) != len(venues) {
 			return false
 		}
 		for _, v := range s.Venues {

@@ -91,7 +91,7 @@ func TestPipelineUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"run", "--exchange", "okx"}, 2, "known exchanges are binance, coinbase, kraken, poloniex"},
+		{[]string{"run", "--exchange", "okx"}, 2, "known exchanges are binance, bybit, coinbase, kraken, poloniex"},
 		{[]string{"run", "--ws-url", "binance"}, 2, "want VENUE=URL"},
 		{[]string{"run", "--rest-url", "okx=http://x"}, 2, "unknown exchange"},
 		{[]string{"demo", "--exchange", "binance,coinbase", "--symbols", "BTC-USDX"}, 2, "close matches: BTCUSDT"},
