@@ -128,12 +128,26 @@ func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, err := parseInstruments(body, path)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	for _, m := range out {
+		c.markets[m.VenueSymbol] = m
+	}
+	c.mu.Unlock()
+	return out, nil
+}
+
+// parseInstruments reads an instruments-info answer, sorted by symbol.
+func parseInstruments(body []byte, path string) ([]exchange.Market, error) {
 	var fj fastjson.Parser
 	res, err := restEnvelope(&fj, body, path)
 	if err != nil {
 		return nil, err
 	}
-	arr, err := res.Get("list").Array()
+	arr, err := arrayOf(res.Get("list"))
 	if err != nil {
 		return nil, fmt.Errorf("bybit: GET %s: result.list: want an array", path)
 	}
@@ -146,8 +160,8 @@ func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
 		sym, err1 := jsonf.Str(o, "symbol")
 		base, err2 := jsonf.Str(o, "baseCoin")
 		quote, err3 := jsonf.Str(o, "quoteCoin")
-		if err1 != nil || err2 != nil || err3 != nil {
-			continue
+		if err1 != nil || err2 != nil || err3 != nil || len(sym) == 0 || len(base) == 0 || len(quote) == 0 {
+			continue // not a usable spot market
 		}
 		out = append(out, exchange.Market{VenueSymbol: string(sym), Symbol: exchange.Symbol(string(base), string(quote), nil),
 			Base: exchange.NormalizeAsset(string(base), nil), Quote: exchange.NormalizeAsset(string(quote), nil),
@@ -156,11 +170,6 @@ func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
 			Status:     string(o.Get("status").GetStringBytes())})
 	}
 	slices.SortFunc(out, func(a, b exchange.Market) int { return strings.Compare(a.VenueSymbol, b.VenueSymbol) })
-	c.mu.Lock()
-	for _, m := range out {
-		c.markets[m.VenueSymbol] = m
-	}
-	c.mu.Unlock()
 	return out, nil
 }
 

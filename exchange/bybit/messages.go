@@ -149,7 +149,7 @@ func (p *parser) trades(o *fastjson.Object, sym []byte, recv int64) ([]exchange.
 	if err != nil {
 		return nil, err
 	}
-	arr, err := o.Get("data").Array()
+	arr, err := arrayOf(o.Get("data"))
 	if err != nil {
 		return nil, errors.New("data: want an array")
 	}
@@ -246,7 +246,7 @@ func (p *parser) bookData(o *fastjson.Object, sym []byte) (si *symbolInfo, snaps
 		err = fmt.Errorf("type %q is neither snapshot nor delta", typ)
 		return
 	}
-	if d, err = o.Get("data").Object(); err != nil {
+	if d, err = objectOf(o.Get("data")); err != nil {
 		err = errors.New("data: want an object")
 		return
 	}
@@ -324,6 +324,22 @@ func (p *parser) bbo(o *fastjson.Object, sym []byte, recv int64) (*market.Ticker
 		ExchangeTimeUs: at * 1000, ReceivedTimeUs: recv}, nil
 }
 
+// arrayOf is v's array; a missing value is an error, not a panic.
+func arrayOf(v *fastjson.Value) ([]*fastjson.Value, error) {
+	if v == nil {
+		return nil, errors.New("missing")
+	}
+	return v.Array()
+}
+
+// objectOf is v's object; a missing value is an error, not a panic.
+func objectOf(v *fastjson.Value) (*fastjson.Object, error) {
+	if v == nil {
+		return nil, errors.New("missing")
+	}
+	return v.Object()
+}
+
 // restEnvelope checks Bybit's REST envelope {"retCode":0,"retMsg":"OK",
 // "result":{…}} and returns result.
 func restEnvelope(fj *fastjson.Parser, body []byte, path string) (*fastjson.Object, error) {
@@ -334,7 +350,7 @@ func restEnvelope(fj *fastjson.Parser, body []byte, path string) (*fastjson.Obje
 	if code := v.GetInt("retCode"); code != 0 || v.Get("retCode") == nil {
 		return nil, venueError(path, code, string(v.GetStringBytes("retMsg")))
 	}
-	res, err := v.Get("result").Object()
+	res, err := objectOf(v.Get("result"))
 	if err != nil {
 		return nil, fmt.Errorf("bybit: GET %s: no result object", path)
 	}
@@ -360,7 +376,7 @@ func restTrades(body []byte, path, exch string, si *symbolInfo, recv int64) ([]m
 	if err != nil {
 		return nil, err
 	}
-	arr, err := res.Get("list").Array()
+	arr, err := arrayOf(res.Get("list"))
 	if err != nil {
 		return nil, fmt.Errorf("bybit: GET %s: result.list: want an array", path)
 	}

@@ -358,6 +358,7 @@ func FuzzParse(f *testing.F) {
 		`{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1687940967466,"data":{"s":"BTCUSDT","b":[["30247.20","30.028"]],"a":[["30248.70","0"]],"u":177400507,"seq":66544703342},"cts":1687940967464}`,
 		`{"topic":"orderbook.1.BTCUSDT","ts":1,"type":"snapshot","data":{"s":"BTCUSDT","b":[["1","1"]],"a":[["2","1"]],"u":1,"seq":1},"cts":1}`,
 		`{"success":true,"ret_msg":"pong","conn_id":"x","op":"ping"}`, `{"op":"pong"}`, `[`,
+		`{"topic":"publicTrade.BTCUSDT"}`, `{"topic":"orderbook.50.BTCUSDT","type":"delta"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -388,6 +389,13 @@ func FuzzREST(f *testing.F) {
 	f.Add([]byte(recentTradeDoc))
 	f.Add([]byte(`{"retCode":10006,"retMsg":"Too many visits!"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if ms, err := parseInstruments(b, "/x"); err == nil {
+			for _, m := range ms {
+				if m.VenueSymbol == "" || m.Base == "" || m.Quote == "" {
+					t.Fatalf("a market without symbol, base or quote: %+v", m)
+				}
+			}
+		}
 		trades, err := restTrades(b, "/x", Name, &symbolInfo{venue: "BTCUSDT", norm: "BTC-USDT"}, 1)
 		if err == nil {
 			for _, tr := range trades {
