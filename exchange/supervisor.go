@@ -65,6 +65,10 @@ type Counters struct {
 	mu                            sync.Mutex
 	frameErrorKinds               map[string]int64
 	tradeGaps                     []TradeGap
+
+	// BackfillUnknown counts the BackfillGaps whose size the venue's ids
+	// cannot tell (Bybit's last-60 history).
+	BackfillUnknown atomic.Int64
 }
 
 // FrameErrorKinds returns the count of unusable frames by kind.
@@ -695,6 +699,8 @@ func (s *Supervisor) reportGap(g TradeGap, msg string) {
 	s.Counters.BackfillGaps.Add(1)
 	if g.Missing > 0 {
 		s.Counters.BackfillMissing.Add(g.Missing)
+	} else if g.Missing < 0 {
+		s.Counters.BackfillUnknown.Add(1)
 	}
 	s.Counters.mu.Lock()
 	if len(s.Counters.tradeGaps) == 100 {

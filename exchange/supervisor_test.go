@@ -222,3 +222,14 @@ func TestCutGap(t *testing.T) {
 		t.Fatalf("no windows: %+v", got)
 	}
 }
+
+// A gap of unknown size (Missing -1) is counted apart, so that status and
+// metrics never show "0 trades lost" for it.
+func TestReportGapUnknownSize(t *testing.T) {
+	s := &Supervisor{log: slog.New(slog.NewTextHandler(io.Discard, nil)), logLimit: map[string]time.Time{}}
+	s.reportGap(TradeGap{Symbol: "X", AfterID: "a", BeforeID: "b", Missing: -1}, "lost")
+	s.reportGap(TradeGap{Symbol: "X", AfterID: "1", BeforeID: "5", Missing: 3}, "lost")
+	if s.Counters.BackfillGaps.Load() != 2 || s.Counters.BackfillUnknown.Load() != 1 || s.Counters.BackfillMissing.Load() != 3 || len(s.Counters.TradeGaps()) != 2 {
+		t.Fatalf("gaps %d, unknown %d, missing %d", s.Counters.BackfillGaps.Load(), s.Counters.BackfillUnknown.Load(), s.Counters.BackfillMissing.Load())
+	}
+}
