@@ -241,18 +241,22 @@ func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Lev
 // Gap when it proves the book wrong or out of order:
 //   - its Sequence is below the last one applied, or its ExchangeTimeUs
 //     earlier (a Sequence equal to the last one is a duplicate: Skip);
-//   - it removes a price the book does not hold (a lost delta added it);
-//   - it leaves the book crossed (best bid ≥ best ask).
+//   - it leaves the book crossed (best bid ≥ best ask);
+//   - with StrictRemovals, it removes a price the book does not hold (a
+//     lost delta added it). Venues that send removals of levels outside
+//     the view (Bybit is reported to) leave it off: a harmless removal
+//     would resync the book again and again.
 //
 // A lost delta that only changed quantities stays invisible until those
 // levels change again. On Apply the truncation's removals are published as
 // with ChecksumSync. Inconsistent counts the Gaps of the last two kinds.
 type DepthSync struct {
-	Depth        int // levels kept a side; 0 keeps all
-	bids, asks   []market.Level
-	seq, atUs    int64
-	synced       bool
-	Inconsistent int64
+	Depth          int // levels kept a side; 0 keeps all
+	StrictRemovals bool
+	bids, asks     []market.Level
+	seq, atUs      int64
+	synced         bool
+	Inconsistent   int64
 }
 
 // Check implements BookSync.
@@ -273,7 +277,7 @@ func (s *DepthSync) Check(u *market.BookUpdate) Verdict {
 	s.bids, cutB, absB = applySide(s.bids, u.Bids, true, s.Depth)
 	s.asks, cutA, absA = applySide(s.asks, u.Asks, false, s.Depth)
 	crossed := len(s.bids) > 0 && len(s.asks) > 0 && s.bids[0].Price.Cmp(s.asks[0].Price) >= 0
-	if crossed || (!u.Snapshot && absB+absA > 0) {
+	if crossed || (s.StrictRemovals && !u.Snapshot && absB+absA > 0) {
 		s.Inconsistent++
 		s.synced = false
 		return Gap
@@ -285,6 +289,9 @@ func (s *DepthSync) Check(u *market.BookUpdate) Verdict {
 
 // Reset implements BookSync.
 func (s *DepthSync) Reset() { s.synced = false }
+
+// Synced reports whether a snapshot was applied since the last Gap or Reset.
+func (s *DepthSync) Synced() bool { return s.synced }
 
 // Book returns the book as applied, best first (shared: do not change).
 func (s *DepthSync) Book() (bids, asks []market.Level) { return s.bids, s.asks }

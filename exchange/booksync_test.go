@@ -142,7 +142,7 @@ func TestChecksumSync(t *testing.T) {
 }
 
 func TestDepthSync(t *testing.T) {
-	s := &DepthSync{Depth: 2}
+	s := &DepthSync{Depth: 2, StrictRemovals: true}
 	upd := func(seq, us int64, bids, asks []market.Level) *market.BookUpdate {
 		return &market.BookUpdate{Sequence: seq, ExchangeTimeUs: us, Bids: bids, Asks: asks}
 	}
@@ -178,6 +178,12 @@ func TestDepthSync(t *testing.T) {
 		if v := s2.Check(upd(20, 20, nil, nil)); v != Skip {
 			t.Errorf("%s: a delta applied after the gap, before a snapshot: %v", c.name, v)
 		}
+	}
+	lax := *s
+	lax.StrictRemovals = false
+	lax.bids, lax.asks = append([]market.Level(nil), s.bids...), append([]market.Level(nil), s.asks...)
+	if v := lax.Check(upd(14, 12, lvls("8.5", "0"), nil)); v != Apply || !lax.Synced() {
+		t.Fatalf("a removal of a price not held, without StrictRemovals: %v", v)
 	}
 	if v := s.Check(upd(14, 12, lvls("9.5", "0"), lvls("11", "0"))); v != Apply {
 		t.Fatalf("removals of held prices: %v", v)
