@@ -3,7 +3,8 @@
 // ask, orderbook.50 for the book) and the public REST (instruments-info,
 // recent-trade). Bybit's depth books carry an update id that is not promised
 // to be consecutive, so the book rule (exchange.DepthSync) keeps the book
-// and resyncs when a message proves it wrong; its REST trade history is the
+// and resyncs when a message proves it wrong, and the session compares the
+// depth book's best levels with orderbook.1 at the same cross sequence; its REST trade history is the
 // last 60 trades, so a longer loss is reported as a trade gap, never
 // hidden. PROTOCOL.md records every fact this package relies on with its
 // documentation page. Fake is a Bybit that speaks the same protocol on
@@ -109,7 +110,7 @@ func (c *Connector) Info() exchange.Info {
 		Name: Name, Title: "Bybit spot (v5 public)", WSURL: WSURL, RESTURL: RESTURL,
 		Channels: []string{"trades (publicTrade)", "tickers (orderbook.1: best bid/ask, with the last trade price)",
 			fmt.Sprintf("books (orderbook.%d, snapshot and delta)", c.cfg.Depth)},
-		BookSync:       "a snapshot (or u=1, a service restart) resets the book; update ids increase but are not promised consecutive, so the book is kept and a delta that goes back in id or time, removes an absent level or crosses the book resubscribes it",
+		BookSync:       "a snapshot (or u=1, a service restart) resets the book; update ids increase but are not promised consecutive, so the book is kept: a delta that goes back in id or time or crosses it, or a best bid/ask that differs from orderbook.1 at the same seq, resubscribes it (a lost size change deep in the book cannot be seen)",
 		Backfill:       fmt.Sprintf("the most recent %d trades only (GET /v5/market/recent-trade, no since/fromId): a longer outage is reported as an incomplete backfill (a trade gap of unknown size)", MaxTradesLimit),
 		DefaultSymbols: []string{"BTCUSDT", "ETHUSDT"}, SymbolExample: "BTCUSDT (base/quote from instruments-info)", SideMeaning: "S, the taker's side",
 	}
@@ -218,7 +219,8 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 		if sub.Trades {
 			topics = append(topics, "publicTrade."+sym)
 		}
-		if sub.Tickers {
+		if sub.Tickers || sub.Books {
+			// Also for books alone: the level-1 book is the cross-check.
 			topics = append(topics, "orderbook.1."+sym)
 		}
 		if sub.Books {
@@ -229,7 +231,8 @@ func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchan
 	if err != nil {
 		return nil, err
 	}
-	s := &session{c: c, conn: conn, p: newParser(c.cfg.Exchange, ms, func() int64 { return c.cfg.Now().UnixMicro() }), done: make(chan struct{})}
+	s := &session{c: c, conn: conn, p: newParser(c.cfg.Exchange, ms, func() int64 { return c.cfg.Now().UnixMicro() }), done: make(chan struct{}),
+		tickers: sub.Tickers, books: sub.Books, cross: map[string]*crossCheck{}}
 	want := map[string][]string{}
 	for chunk := range slices.Chunk(topics, MaxArgsPerRequest) {
 		id, err := s.send(dctx, "subscribe", chunk)
@@ -271,6 +274,64 @@ type session struct {
 	req   int64
 	done  chan struct{}
 	once  sync.Once
+	// tickers and books are what was subscribed; cross holds each symbol's
+	// cross-check of the depth book against orderbook.1.
+	tickers, books bool
+	cross          map[string]*crossCheck
+}
+
+// crossCheck compares the depth book with the level-1 book of the same
+// cross sequence: Bybit documents seq as comparable across depths, so at
+// equal seq both show one state of the matching engine and their best
+// levels must agree. A disagreement is a depth delta lost (or a wrong
+// book): the only loss signal the depth topics allow beyond what
+// exchange.DepthSync sees itself. The session keeps its own copy of the
+// book for it (a DepthSync of the same depth).
+type crossCheck struct {
+	book              exchange.DepthSync
+	bookSeq, bboSeq   int64
+	bid, ask          market.Level // zero: an empty side
+	hasBBO, hasBookAt bool
+}
+
+// check records a parsed orderbook frame and returns a gap when the two
+// books disagree at the same seq.
+func (s *session) check(fr frame, evs []exchange.Event) *exchange.StreamGap {
+	cc := s.cross[fr.bookSym]
+	if cc == nil {
+		cc = &crossCheck{book: exchange.DepthSync{Depth: s.c.cfg.Depth}}
+		s.cross[fr.bookSym] = cc
+	}
+	if fr.level1 {
+		cc.bboSeq, cc.bid, cc.ask, cc.hasBBO = fr.seq, fr.bid, fr.ask, true
+	} else {
+		for _, ev := range evs {
+			if ev.Book == nil {
+				continue
+			}
+			cp := *ev.Book // Check appends to its own copies only
+			if cc.book.Check(&cp) == exchange.Apply {
+				cc.bookSeq, cc.hasBookAt = fr.seq, true
+			}
+		}
+	}
+	if !cc.hasBBO || !cc.hasBookAt || !cc.book.Synced() || cc.bboSeq != cc.bookSeq {
+		return nil
+	}
+	bids, asks := cc.book.Book()
+	if sameTop(bids, cc.bid) && sameTop(asks, cc.ask) {
+		return nil
+	}
+	cc.book.Reset() // one gap per loss: quiet until the next snapshot
+	return &exchange.StreamGap{Symbols: []string{fr.bookSym},
+		Reason: fmt.Sprintf("orderbook.1 and orderbook.%d of %s disagree at seq %d: a depth delta was lost", s.c.cfg.Depth, fr.bookSym, fr.seq)}
+}
+
+func sameTop(side []market.Level, best market.Level) bool {
+	if len(side) == 0 {
+		return best.Price.IsZero()
+	}
+	return side[0].Price.Equal(best.Price) && side[0].Quantity.Equal(best.Quantity)
 }
 
 // send writes one request with a fresh req_id and returns the id.
@@ -312,6 +373,14 @@ func (s *session) Next(ctx context.Context) ([]exchange.Event, error) {
 	evs, fr, err := s.p.parse(raw)
 	if r := fr.reply; r != nil && !r.success && r.op != "ping" {
 		return nil, fmt.Errorf("bybit: %s refused: %s", r.op, r.msg)
+	}
+	if s.books && err == nil && fr.bookSym != "" && fr.seq > 0 {
+		if g := s.check(fr, evs); g != nil {
+			evs = append(evs, exchange.Event{Gap: g})
+		}
+	}
+	if !s.tickers && fr.level1 { // subscribed for the cross-check only
+		evs = slices.DeleteFunc(evs, func(ev exchange.Event) bool { return ev.Ticker != nil })
 	}
 	return evs, err
 }

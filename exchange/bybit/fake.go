@@ -8,6 +8,7 @@ package bybit
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -35,9 +36,8 @@ const fakeDepth = 50
 // Fake is a running fake Bybit.
 type Fake struct {
 	*exchangetest.Base
-	mu       sync.Mutex
-	skipping map[string]bool  // a SkipBook waiting for the symbol's next delta that removes a level
-	uBase    map[string]int64 // u = sim sequence - uBase (Restart sets it so that u starts at 1)
+	mu    sync.Mutex
+	uBase map[string]int64 // u = sim sequence - uBase (Restart sets it so that u starts at 1)
 }
 
 var _ exchangetest.Fake = (*Fake)(nil)
@@ -51,7 +51,7 @@ func NewFake(cfg FakeConfig) (*Fake, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fake{Base: b, skipping: map[string]bool{}, uBase: map[string]int64{}}
+	f := &Fake{Base: b, uBase: map[string]int64{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v5/public/spot", f.serveWS)
 	mux.HandleFunc("GET /v5/market/instruments-info", f.rest(f.serveInstruments))
@@ -94,11 +94,6 @@ func bookJSON(topic, typ, sym string, u, seq, ms int64, bids, asks []exchangetes
 // top is a side's best level, as a level-1 book side.
 func top(ls []exchangetest.SimLevel) []exchangetest.SimLevel { return ls[:min(len(ls), 1)] }
 
-func hasRemoval(st exchangetest.SimStep) bool {
-	return slices.ContainsFunc(st.Bids, func(l exchangetest.SimLevel) bool { return l.Quantity.IsZero() }) ||
-		slices.ContainsFunc(st.Asks, func(l exchangetest.SimLevel) bool { return l.Quantity.IsZero() })
-}
-
 // u is the book's update id of a sim sequence.
 func (f *Fake) u(sym string, seq int64) int64 {
 	f.mu.Lock()
@@ -107,39 +102,142 @@ func (f *Fake) u(sym string, seq int64) int64 {
 }
 
 // emit sends each step: its trades (at most 1024 a message), the depth
-// delta and the level-1 snapshot. SkipBook drops, for every symbol, the
-// next delta that removes a level: a lost delta Bybit's ids cannot show,
-// but the book later contradicts (see exchange.DepthSync).
+// delta and the level-1 snapshot, both with the step's cross sequence.
+//
+// SkipBook loses depth deltas on every open connection, the way Bybit's
+// depth topics can lose one: no id shows it. What shows it is the level-1
+// snapshot of the same seq (the session's cross-check) when the best
+// levels differ, or a crossed book. So that the loss is one the protocol
+// can reveal (a lost delta that changed sizes deep in the book would stay
+// invisible on Bybit too, and the fake does not pretend otherwise), the
+// connection keeps losing its deltas until a tick in which the next delta
+// leaves the best levels of every symbol it subscribed wrong; that delta
+// is sent, and the loss is visible at once for all of them.
 func (f *Fake) emit(steps []exchangetest.SimStep) {
 	if f.Faults().TakeBookSkip() {
-		f.mu.Lock()
-		for _, s := range f.Sim().Symbols() {
-			f.skipping[s.Venue] = true
-		}
-		f.mu.Unlock()
+		f.Hub().Each(func(c *exchangetest.Conn) { connState(c).losing = true })
 	}
-	for _, st := range steps {
+	type frames struct {
+		trades     [][]byte
+		delta, bbo []byte
+		topic      string
+	}
+	out := make([]frames, len(steps))
+	for i, st := range steps {
 		seq := st.Seq * 10 // the cross sequence: increasing, not consecutive
 		for ch := range slices.Chunk(st.Trades, MaxTradesPerMessage) {
 			ts := make([]map[string]any, len(ch))
-			for i, t := range ch {
-				ts[i] = tradeJSON(t, seq)
+			for j, t := range ch {
+				ts[j] = tradeJSON(t, seq)
 			}
-			f.broadcast("publicTrade."+st.Symbol, marshal(map[string]any{"topic": "publicTrade." + st.Symbol, "type": "snapshot", "ts": st.TimeMs + 1, "data": ts}))
+			out[i].trades = append(out[i].trades, marshal(map[string]any{"topic": "publicTrade." + st.Symbol, "type": "snapshot", "ts": st.TimeMs + 1, "data": ts}))
 		}
-		f.mu.Lock()
-		skip := f.skipping[st.Symbol] && hasRemoval(st)
-		if skip {
-			f.skipping[st.Symbol] = false
-		}
-		f.mu.Unlock()
-		if !skip {
-			topic := "orderbook." + strconv.Itoa(fakeDepth) + "." + st.Symbol
-			f.broadcast(topic, bookJSON(topic, "delta", st.Symbol, f.u(st.Symbol, st.Seq), seq, st.TimeMs, st.Bids, st.Asks))
-		}
+		out[i].topic = "orderbook." + strconv.Itoa(fakeDepth) + "." + st.Symbol
+		out[i].delta = bookJSON(out[i].topic, "delta", st.Symbol, f.u(st.Symbol, st.Seq), seq, st.TimeMs, st.Bids, st.Asks)
 		b := f.Sim().BookLocked(st.Symbol)
-		f.broadcast("orderbook.1."+st.Symbol, bookJSON("orderbook.1."+st.Symbol, "snapshot", st.Symbol, f.u(st.Symbol, st.Seq), seq, st.TimeMs, top(b.Bids), top(b.Asks)))
+		out[i].bbo = bookJSON("orderbook.1."+st.Symbol, "snapshot", st.Symbol, f.u(st.Symbol, st.Seq), seq, st.TimeMs, top(b.Bids), top(b.Asks))
 	}
+	f.Hub().Each(func(c *exchangetest.Conn) {
+		cs := connState(c)
+		send := true
+		if cs.losing {
+			for i, st := range steps {
+				if m := cs.books[st.Symbol]; c.Subs[out[i].topic] && m != nil && !m.exposedBy(st, f.Sim().BookLocked(st.Symbol)) {
+					send = false
+				}
+			}
+			cs.losing = !send
+		}
+		for i, st := range steps {
+			for _, tr := range out[i].trades {
+				if c.Subs["publicTrade."+st.Symbol] {
+					c.Send(tr)
+				}
+			}
+			if c.Subs[out[i].topic] && send {
+				if m := cs.books[st.Symbol]; m != nil {
+					m.apply(st.Bids, st.Asks)
+				}
+				c.Send(out[i].delta)
+			}
+			if c.Subs["orderbook.1."+st.Symbol] {
+				c.Send(out[i].bbo)
+			}
+		}
+	})
+}
+
+// fakeConn is what the fake keeps of a connection (guarded by the sim's
+// lock): the depth book each symbol's subscriber holds, as sent, and
+// whether a SkipBook is losing its deltas.
+type fakeConn struct {
+	books  map[string]*sentBook
+	losing bool
+}
+
+func connState(c *exchangetest.Conn) *fakeConn {
+	if cs, ok := c.State.(*fakeConn); ok {
+		return cs
+	}
+	cs := &fakeConn{books: map[string]*sentBook{}}
+	c.State = cs
+	return cs
+}
+
+// sentBook is a book as the messages sent make it, by canonical price.
+type sentBook struct {
+	bids, asks map[string]exchangetest.SimLevel
+}
+
+func newSentBook(b exchangetest.SimBook) *sentBook {
+	m := &sentBook{bids: map[string]exchangetest.SimLevel{}, asks: map[string]exchangetest.SimLevel{}}
+	m.apply(b.Bids, b.Asks)
+	return m
+}
+
+func (m *sentBook) apply(bids, asks []exchangetest.SimLevel) {
+	for _, side := range []struct {
+		m  map[string]exchangetest.SimLevel
+		ls []exchangetest.SimLevel
+	}{{m.bids, bids}, {m.asks, asks}} {
+		for _, l := range side.ls {
+			if l.Quantity.IsZero() {
+				delete(side.m, exchangetest.Canon(l.Price))
+			} else {
+				side.m[exchangetest.Canon(l.Price)] = l
+			}
+		}
+	}
+}
+
+func best(m map[string]exchangetest.SimLevel, bids bool) (exchangetest.SimLevel, bool) {
+	var b exchangetest.SimLevel
+	found := false
+	for _, l := range m {
+		if !found || (bids && l.Price.Cmp(b.Price) > 0) || (!bids && l.Price.Cmp(b.Price) < 0) {
+			b, found = l, true
+		}
+	}
+	return b, found
+}
+
+// exposedBy reports whether sending st's delta leaves this book's best
+// levels different from the truth's (or crossed).
+func (m *sentBook) exposedBy(st exchangetest.SimStep, truth exchangetest.SimBook) bool {
+	next := &sentBook{bids: maps.Clone(m.bids), asks: maps.Clone(m.asks)}
+	next.apply(st.Bids, st.Asks)
+	bb, okb := best(next.bids, true)
+	ba, oka := best(next.asks, false)
+	if okb && oka && bb.Price.Cmp(ba.Price) >= 0 {
+		return true
+	}
+	same := func(l exchangetest.SimLevel, ok bool, side []exchangetest.SimLevel) bool {
+		if len(side) == 0 || !ok {
+			return len(side) == 0 && !ok
+		}
+		return l.Price.Equal(side[0].Price) && l.Quantity.Equal(side[0].Quantity)
+	}
+	return !same(bb, okb, truth.Bids) || !same(ba, oka, truth.Asks)
 }
 
 func (f *Fake) broadcast(topic string, frame []byte) {
@@ -217,6 +315,9 @@ func (f *Fake) subscribe(c *exchangetest.Conn, op, reqID string, args []string) 
 		if strings.HasPrefix(a, "orderbook.1.") {
 			bids, asks = top(bids), top(asks)
 		}
+		if !strings.HasPrefix(a, "orderbook.1.") {
+			connState(c).books[sym] = newSentBook(b)
+		}
 		c.Send(bookJSON(a, "snapshot", sym, f.u(sym, b.Seq), b.Seq*10, ms, bids, asks))
 	}
 }
@@ -254,6 +355,11 @@ func (f *Fake) Restart() {
 			}
 			// type delta on purpose: u=1 alone must make it a snapshot.
 			f.broadcast(topic, bookJSON(topic, "delta", s.Venue, 1, b.Seq*10, max(ms, 1), b.Bids, b.Asks))
+			f.Hub().Each(func(c *exchangetest.Conn) {
+				if c.Subs[topic] {
+					connState(c).books[s.Venue] = newSentBook(b)
+				}
+			})
 		}
 	})
 }

@@ -60,6 +60,13 @@ type reply struct {
 // frame is what parse found besides events.
 type frame struct {
 	reply *reply
+	// An orderbook message's venue symbol and cross sequence (seq, 0 when
+	// absent); for orderbook.1 its best bid and ask (zero Levels for an
+	// empty side), for the session's cross-check against the depth book.
+	bookSym  string
+	seq      int64
+	level1   bool
+	bid, ask market.Level
 }
 
 // parse decodes one frame: its events, a request's answer, and a
@@ -100,7 +107,7 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 			return nil, fr, exchange.NewFrameError("unknown_channel", fmt.Errorf("topic %q", topic), raw)
 		}
 		if string(depth) == "1" {
-			t, err := p.bbo(o, sym, recv)
+			t, err := p.bbo(o, sym, recv, &fr)
 			if err != nil {
 				return nil, fr, exchange.NewFrameError("bad_ticker", err, raw)
 			}
@@ -113,6 +120,7 @@ func (p *parser) parse(raw []byte) ([]exchange.Event, frame, error) {
 		if err != nil {
 			return nil, fr, exchange.NewFrameError("bad_book", err, raw)
 		}
+		fr.bookSym, fr.seq = u.VenueSymbol, seqOf(o)
 		return []exchange.Event{{Book: u}}, fr, nil
 	}
 	return nil, fr, exchange.NewFrameError("unknown_channel", fmt.Errorf("topic %q", topic), raw)
@@ -300,7 +308,7 @@ func (p *parser) book(o *fastjson.Object, sym []byte, recv int64) (*market.BookU
 // bbo: orderbook.1, always a snapshot of the best bid and ask. It becomes
 // a Ticker whose Last is the session's last trade price; none is made
 // before a trade has been seen, or while a side is empty.
-func (p *parser) bbo(o *fastjson.Object, sym []byte, recv int64) (*market.Ticker, error) {
+func (p *parser) bbo(o *fastjson.Object, sym []byte, recv int64, fr *frame) (*market.Ticker, error) {
 	si, _, d, _, at, err := p.bookData(o, sym)
 	if err != nil {
 		return nil, err
@@ -316,12 +324,33 @@ func (p *parser) bbo(o *fastjson.Object, sym []byte, recv int64) (*market.Ticker
 	if len(bids) == 1 && len(asks) == 1 && bids[0].Price.Cmp(asks[0].Price) >= 0 {
 		return nil, fmt.Errorf("crossed best bid %s ≥ best ask %s", bids[0].Price, asks[0].Price)
 	}
+	fr.bookSym, fr.seq, fr.level1 = si.venue, seqOf(o), true
+	if len(bids) == 1 {
+		fr.bid = bids[0]
+	}
+	if len(asks) == 1 {
+		fr.ask = asks[0]
+	}
 	if len(bids) == 0 || len(asks) == 0 || !si.hasLast {
 		return nil, nil
 	}
 	return &market.Ticker{Exchange: p.exchange, Symbol: si.norm, VenueSymbol: si.venue, Last: si.last,
 		BestBid: bids[0].Price, BestBidSize: bids[0].Quantity, BestAsk: asks[0].Price, BestAskSize: asks[0].Quantity, HasBBO: true,
 		ExchangeTimeUs: at * 1000, ReceivedTimeUs: recv}, nil
+}
+
+// seqOf is data.seq, the cross sequence, or 0 when absent or not an
+// integer (then no cross-check is made).
+func seqOf(o *fastjson.Object) int64 {
+	d, err := objectOf(o.Get("data"))
+	if err != nil {
+		return 0
+	}
+	n, err := jsonf.Int(d, "seq")
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // arrayOf is v's array; a missing value is an error, not a panic.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +159,53 @@ func canon(ls []market.Level) map[string]string {
 		m[exchangetest.Canon(l.Price)] = exchangetest.Canon(l.Quantity)
 	}
 	return m
+}
+
+// A lost depth delta is seen where Bybit lets it be seen: the level-1 book
+// of the same seq disagrees with the depth book, and the session reports a
+// stream gap for that symbol (or the book rule sees it crossed). Subscribed
+// for books alone, the level-1 book is read for the check but yields no
+// tickers.
+func TestCrossCheckSeesLostDelta(t *testing.T) {
+	f, err := NewFake(FakeConfig{Seed: 9, Tick: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sess := dial(t, f, exchange.Subscription{Symbols: []string{"BTCUSDT", "ETHUSDT"}, Books: true}, time.Minute)
+	rules := map[string]*exchange.DepthSync{"BTCUSDT": {Depth: 50}, "ETHUSDT": {Depth: 50}}
+	books := 0
+	next(t, sess, "40 book messages without a gap", func(ev exchange.Event) bool {
+		if ev.Ticker != nil || ev.Gap != nil {
+			t.Fatalf("unexpected event %+v", ev)
+		}
+		if ev.Book != nil {
+			if v := rules[ev.Book.VenueSymbol].Check(ev.Book); v != exchange.Apply {
+				t.Fatalf("verdict %d before any loss", v)
+			}
+			books++
+		}
+		return books >= 40
+	})
+	f.Faults().SkipBook()
+	seen := map[string]string{}
+	next(t, sess, "the loss seen on each symbol", func(ev exchange.Event) bool {
+		switch {
+		case ev.Ticker != nil:
+			t.Fatal("a ticker although only books were subscribed")
+		case ev.Gap != nil:
+			if len(ev.Gap.Symbols) != 1 {
+				t.Fatalf("gap %+v", ev.Gap)
+			}
+			seen[ev.Gap.Symbols[0]] += "cross-check "
+		case ev.Book != nil:
+			if rules[ev.Book.VenueSymbol].Check(ev.Book) == exchange.Gap {
+				seen[ev.Book.VenueSymbol] += "book rule "
+			}
+		}
+		return len(seen) == 2
+	})
+	if !strings.Contains(seen["BTCUSDT"]+seen["ETHUSDT"], "cross-check") {
+		t.Fatalf("the cross-check saw nothing: %v", seen)
+	}
 }
