@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/hmac"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -14,9 +15,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/xdg-go/pbkdf2"
-	"github.com/xdg-go/scram"
 )
 
 // Mechanism is a SCRAM mechanism as Kafka names it.
@@ -85,11 +83,6 @@ type Credential struct {
 	ServerKey  []byte `json:"server_key"`
 }
 
-// Scram returns the credential in the form xdg-go/scram's server uses.
-func (c Credential) Scram() scram.StoredCredentials {
-	return scram.StoredCredentials{KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations}, StoredKey: c.StoredKey, ServerKey: c.ServerKey}
-}
-
 // CredentialFromSalted derives the stored and server keys from a salted
 // password (Hi(password, salt, i)), as AlterUserScramCredentials sends it.
 func CredentialFromSalted(m Mechanism, salt, saltedPassword []byte, iterations int) Credential {
@@ -110,7 +103,11 @@ func NewCredential(m Mechanism, password string, iterations int) (Credential, er
 }
 
 func saltPassword(m Mechanism, password string, salt []byte, iterations int) []byte {
-	return pbkdf2.Key([]byte(password), salt, iterations, m.hash()().Size(), m.hash())
+	k, err := pbkdf2.Key(m.hash(), password, salt, iterations, m.hash()().Size())
+	if err != nil {
+		return nil // only in FIPS-140 mode for weak parameters: such a credential never verifies
+	}
+	return k
 }
 
 func hmacSum(h func() hash.Hash, key []byte, msg string) []byte {
@@ -160,7 +157,7 @@ func OpenUsers(dir string) (*Users, error) {
 	}
 	for name, creds := range f.Users {
 		for m, c := range creds {
-			if m.KafkaType() == 0 || c.Iterations < 1 || len(c.StoredKey) == 0 || len(c.ServerKey) == 0 {
+			if m.KafkaType() == 0 || c.Iterations < 1 || c.Iterations > MaxIterations || len(c.StoredKey) == 0 || len(c.ServerKey) == 0 {
 				return nil, fmt.Errorf("users file %s: user %q has an invalid %s credential", u.path, name, m)
 			}
 		}

@@ -2,9 +2,9 @@ package broker
 
 // SaslHandshake, key 17, v0-v1; SaslAuthenticate, key 36, v0-v2.
 //
-// Behaviour: mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802/7677,
-// credentials from package auth; PLAIN is checked against the same SCRAM
-// credential). On a SASL listener a connection may send only ApiVersions and
+// Behaviour: mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802/7677;
+// the SCRAM server and the credentials are package auth's; PLAIN is checked
+// against the same SCRAM credential). On a SASL listener a connection may send only ApiVersions and
 // SaslHandshake (then SaslAuthenticate) until it is authenticated; any other
 // request closes it, as Kafka's SaslServerAuthenticator does. After a v0
 // handshake the tokens come as raw size-prefixed frames without a request
@@ -24,7 +24,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/xdg-go/scram"
 
 	"github.com/tickertape/tickertape/auth"
 )
@@ -47,11 +46,9 @@ var saslMechanisms = []string{mechPlain, string(auth.ScramSHA256), string(auth.S
 type saslState struct {
 	mech string
 	raw  bool // handshake v0: tokens arrive as bare frames
-	conv *scram.ServerConversation
-	// sentFirst: the client-first message has been through conv.
-	sentFirst bool
-	user      string // once authenticated
-	done      bool
+	conv *auth.ScramServer
+	user string // once authenticated
+	done bool
 }
 
 func (c *conn) authenticated() bool { return c.sasl != nil && c.sasl.done }
@@ -196,51 +193,22 @@ func (c *conn) saslStep(in []byte) ([]byte, error) {
 		c.saslDone(user)
 		return []byte{}, nil
 	}
-	mech := auth.Mechanism(s.mech)
 	if s.conv == nil {
-		hg := scram.SHA256
-		if mech == auth.ScramSHA512 {
-			hg = scram.SHA512
-		}
-		srv, err := hg.NewServer(func(user string) (scram.StoredCredentials, error) {
-			cred, err := c.b.users.Lookup(user, mech)
-			if err != nil {
-				return scram.StoredCredentials{}, err
-			}
-			return cred.Scram(), nil
-		})
-		if err != nil {
-			return fail("", "scram setup: "+err.Error())
-		}
-		s.conv = srv.NewConversation()
+		mech := auth.Mechanism(s.mech)
+		s.conv = auth.NewScramServer(mech, func(user string) (auth.Credential, error) { return c.b.users.Lookup(user, mech) })
 	}
-	if !s.sentFirst && !bytes.HasPrefix(in, []byte("n,")) && !bytes.HasPrefix(in, []byte("y,")) {
-		// xdg-go/scram indexes the GS2 flag without a length check (found by
-		// FuzzSASLExchange); Kafka offers no channel binding, so "p=" is out too.
-		return fail("", "malformed SCRAM client-first message")
-	}
-	s.sentFirst = true
-	out, err := safeStep(s.conv, string(in))
+	out, done, err := s.conv.Step(in)
 	if err != nil {
-		why := "malformed SCRAM message"
-		switch {
-		case errors.Is(err, auth.ErrNoSuchUser):
+		why := err.Error()
+		if errors.Is(err, auth.ErrNoSuchUser) {
 			why = "unknown user"
-		case s.conv.Username() != "" && len(out) > 0:
-			why = "SCRAM " + out // e=invalid-proof, e=other-error (nonce), ...
 		}
-		return fail(s.conv.Username(), why)
+		return fail(s.conv.User(), why)
 	}
-	if s.conv.Done() {
-		if !s.conv.Valid() {
-			return fail(s.conv.Username(), "SCRAM exchange not valid")
-		}
-		if z := s.conv.AuthzID(); z != "" && z != s.conv.Username() {
-			return fail(s.conv.Username(), "authorization id differs from the user name")
-		}
-		c.saslDone(s.conv.Username())
+	if done {
+		c.saslDone(s.conv.User())
 	}
-	return []byte(out), nil
+	return out, nil
 }
 
 func (c *conn) saslDone(user string) {
@@ -266,15 +234,4 @@ func truncate(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
-}
-
-// safeStep runs one SCRAM step, turning a panic in the library into an
-// error: a client's bytes must never take the broker down.
-func safeStep(conv *scram.ServerConversation, in string) (out string, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = "", fmt.Errorf("SCRAM parser panicked: %v", r)
-		}
-	}()
-	return conv.Step(in)
 }
