@@ -295,6 +295,13 @@ func TestACLClusterAPIs(t *testing.T) {
 		{"InitProducerId", opIdempotentWrite, func(cl *kgo.Client) int16 {
 			return first(kmsg.NewPtrInitProducerIDRequest().RequestWith(ctx, cl.Broker(1))).ErrorCode
 		}},
+		{"DescribeClientQuotas", opDescribeConfigs, func(cl *kgo.Client) int16 {
+			resp := first(kmsg.NewPtrDescribeClientQuotasRequest().RequestWith(ctx, cl.Broker(1)))
+			if resp.ErrorCode == 0 && (resp.Entries == nil || len(resp.Entries) != 0) {
+				t.Errorf("DescribeClientQuotas: entries %v, want an empty list", resp.Entries)
+			}
+			return resp.ErrorCode
+		}},
 		{"DescribeConfigs(broker)", opDescribeConfigs, func(cl *kgo.Client) int16 {
 			req := kmsg.NewPtrDescribeConfigsRequest()
 			rr := kmsg.NewDescribeConfigsRequestResource()
