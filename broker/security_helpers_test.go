@@ -34,7 +34,7 @@ const (
 // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL and an SSL listener requiring
 // client certificates ("MTLS").
 type secureBroker struct {
-	t       *testing.T
+	t       testing.TB
 	b       *Broker
 	cfg     Config
 	addr    map[string]string
@@ -42,7 +42,7 @@ type secureBroker struct {
 	logs    *syncBuffer
 }
 
-func startSecureBroker(t *testing.T, mod ...func(*Config)) *secureBroker {
+func startSecureBroker(t testing.TB, mod ...func(*Config)) *secureBroker {
 	t.Helper()
 	sb := &secureBroker{t: t, certDir: t.TempDir(), logs: &syncBuffer{}}
 	if err := certs.WriteDev(sb.certDir, clientCN, nil, time.Hour); err != nil {
@@ -185,7 +185,7 @@ func (sb *secureBroker) addACL(rt kmsg.ACLResourceType, name string, pt kmsg.ACL
 	cr.ResourceType, cr.ResourceName, cr.ResourcePatternType = rt, name, pt
 	cr.Principal, cr.Host, cr.Operation, cr.PermissionType = principal, "*", op, perm
 	req.Creations = append(req.Creations, cr)
-	resp, err := req.RequestWith(testCtx(sb.t), sb.admin())
+	resp, err := req.RequestWith(sb.ctx(), sb.admin())
 	if err != nil {
 		sb.t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func (sb *secureBroker) createTopic(name string, partitions int32) {
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, 1
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(testCtx(sb.t), sb.admin())
+	resp, err := req.RequestWith(sb.ctx(), sb.admin())
 	if err != nil {
 		sb.t.Fatal(err)
 	}
@@ -216,4 +216,17 @@ func (sb *secureBroker) serverTLS() *tls.Config {
 	}
 	c, _ := rl.ServerConfig("")
 	return c
+}
+
+func (sb *secureBroker) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sb.t.Cleanup(cancel)
+	return ctx
+}
+
+// benchClient is a client for benchmarks: as admin on SASL listeners, with
+// TLS where the listener has it, 10 ms linger.
+func (sb *secureBroker) benchClient(listener string) *kgo.Client {
+	return sb.client(listener, "SCRAM-SHA-512", adminUser, adminPass, kgo.DefaultProduceTopic("bench"), kgo.AllowAutoTopicCreation(),
+		kgo.ProducerLinger(10*time.Millisecond), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RequestRetries(3), kgo.RetryTimeout(30*time.Second))
 }
