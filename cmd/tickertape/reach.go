@@ -26,6 +26,11 @@ type unreachableError struct {
 
 func (e *unreachableError) Error() string {
 	hint := "is tickertape serve running?"
+	if strings.Contains(e.err.Error(), "SASL_AUTHENTICATION_FAILED") {
+		hint = "check --sasl-user, --sasl-mechanism and TICKERTAPE_SASL_PASSWORD;"
+	} else if strings.Contains(e.err.Error(), "certificate") {
+		hint = "check --tls-ca (the CA that signed the broker's certificate);"
+	}
 	if e.what == "the schema registry" {
 		hint = "is tickertape serve (or another Confluent-compatible registry) running there?"
 	}
