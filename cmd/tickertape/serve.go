@@ -235,7 +235,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
   tickertape serve --data-dir /var/lib/tickertape --kafka-addr 0.0.0.0:9092 --advertised-addr myhost:9092
   tickertape serve --fsync interval=100ms --default-partitions 6
   kcat -b 127.0.0.1:9092 -t hello -P <<< 'hi'   # then, in another terminal:
-  kcat -b 127.0.0.1:9092 -t hello -C -e`, stderr)
+  kcat -b 127.0.0.1:9092 -t hello -C -e
+  # secured: TLS + SASL, one super user, the registry over HTTPS with basic auth (README "Securing it")
+  tickertape tls init ./certs
+  TICKERTAPE_BOOTSTRAP_USER=admin:change-me tickertape serve --kafka-addr SASL_SSL://0.0.0.0:9093 \
+    --advertised-addr myhost:9093 --tls-cert certs/server.pem --tls-key certs/server-key.pem \
+    --super-user admin --registry-auth basic
+  tickertape serve --kafka-addr PLAINTEXT://127.0.0.1:9092 --kafka-addr SSL://0.0.0.0:9094 \
+    --advertised-addr 127.0.0.1:9092 --advertised-addr myhost:9094 --tls-cert c.pem --tls-key k.pem --tls-client-ca ca.pem`, stderr)
 	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
