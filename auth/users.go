@@ -151,21 +151,30 @@ func OpenUsers(dir string) (*Users, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read users: %w", err)
 	}
-	var f usersFile
-	if err := json.Unmarshal(raw, &f); err != nil {
+	if u.m, err = parseUsers(raw); err != nil {
 		return nil, fmt.Errorf("users file %s is damaged (%v): restore it from a backup or move it away and create the users again", u.path, err)
 	}
+	return u, nil
+}
+
+// parseUsers decodes users.json and checks every credential is complete.
+func parseUsers(raw []byte) (map[string]map[Mechanism]Credential, error) {
+	var f usersFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, err
+	}
+	m := map[string]map[Mechanism]Credential{}
 	for name, creds := range f.Users {
-		for m, c := range creds {
-			if m.KafkaType() == 0 || c.Iterations < 1 || c.Iterations > MaxIterations || len(c.StoredKey) == 0 || len(c.ServerKey) == 0 {
-				return nil, fmt.Errorf("users file %s: user %q has an invalid %s credential", u.path, name, m)
+		for mech, c := range creds {
+			if mech.KafkaType() == 0 || c.Iterations < 1 || c.Iterations > MaxIterations || len(c.StoredKey) == 0 || len(c.ServerKey) == 0 {
+				return nil, fmt.Errorf("user %q has an invalid %s credential", name, mech)
 			}
 		}
 		if len(creds) > 0 {
-			u.m[name] = creds
+			m[name] = creds
 		}
 	}
-	return u, nil
+	return m, nil
 }
 
 // Lookup returns the credential of name for m.

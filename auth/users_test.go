@@ -74,14 +74,11 @@ func FuzzUsersFile(f *testing.F) {
 	f.Add([]byte(`{"users":{"":{}}}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, UsersFile), raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		u, err := OpenUsers(dir)
+		m, err := parseUsers(raw)
 		if err != nil {
 			return
 		}
+		u := &Users{m: m}
 		for _, ui := range u.List() {
 			for m := range ui.Mechanisms {
 				c, err := u.Lookup(ui.Name, m)
@@ -92,4 +89,12 @@ func FuzzUsersFile(f *testing.F) {
 			u.VerifyPassword(ui.Name, "x")
 		}
 	})
+}
+
+func TestDamagedUsersFileSaysWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, UsersFile), []byte(`{"users":{"a":{"SCRAM-SHA-256":{"iterations":999999,"stored_key":"AA==","server_key":"AA=="}}}}`), 0o600)
+	if _, err := OpenUsers(dir); err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "backup") {
+		t.Fatalf("OpenUsers on a file with 999999 iterations: %v", err)
+	}
 }

@@ -67,19 +67,26 @@ func openACLs(dir string) (*aclStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read ACLs: %w", err)
 	}
+	if s.acls, err = parseACLs(raw); err != nil {
+		return nil, fmt.Errorf("ACL file %s is damaged (%v): restore it from a backup, or move it away and create the ACLs again", s.path, err)
+	}
+	return s, nil
+}
+
+// parseACLs decodes acls.json and validates every ACL.
+func parseACLs(raw []byte) ([]ACL, error) {
 	var f struct {
 		ACLs []ACL `json:"acls"`
 	}
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, fmt.Errorf("ACL file %s is damaged (%v): restore it from a backup, or move it away and create the ACLs again", s.path, err)
+		return nil, err
 	}
 	for _, a := range f.ACLs {
 		if err := validateACL(a); err != nil {
-			return nil, fmt.Errorf("ACL file %s: %v", s.path, err)
+			return nil, err
 		}
 	}
-	s.acls = f.ACLs
-	return s, nil
+	return f.ACLs, nil
 }
 
 func (s *aclStore) persist(acls []ACL) error {
