@@ -242,7 +242,11 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if info.Embedded {
-		fmt.Fprintf(stdout, "kafka     %s (embedded, data in %s, ready in %s)\nregistry  %s\n", info.Brokers[0], info.StackDataDir, info.StackReadyIn.Round(time.Millisecond), info.RegistryURL)
+		kafka := info.Brokers[0]
+		if st := p.Stack(); st != nil && st.Secured() {
+			kafka = strings.Join(st.ListenerAddrs(), ", ") + "; authorizer on"
+		}
+		fmt.Fprintf(stdout, "kafka     %s (embedded, data in %s, ready in %s)\nregistry  %s\n", kafka, info.StackDataDir, info.StackReadyIn.Round(time.Millisecond), info.RegistryURL)
 	}
 	dash, stopHTTP, err := startDashboard(p, f.stack.httpAddr, f.intervals, logger, stdout)
 	if err != nil {
