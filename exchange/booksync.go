@@ -65,8 +65,8 @@ func (s *ChainSync) Check(u *market.BookUpdate) Verdict {
 		return Gap
 	}
 	if s.Sum != nil {
-		s.bids, _ = applySide(s.bids, u.Bids, true, 0)
-		s.asks, _ = applySide(s.asks, u.Asks, false, 0)
+		s.bids, _, _ = applySide(s.bids, u.Bids, true, 0)
+		s.asks, _, _ = applySide(s.asks, u.Asks, false, 0)
 		if u.HasChecksum && s.Sum(s.bids, s.asks) != u.Checksum {
 			s.Mismatches++
 			s.synced = false
@@ -187,13 +187,21 @@ func (s *ChecksumSync) Check(u *market.BookUpdate) Verdict {
 		return Skip
 	}
 	var cutB, cutA []market.Level
-	s.bids, cutB = applySide(s.bids, u.Bids, true, s.Depth)
-	s.asks, cutA = applySide(s.asks, u.Asks, false, s.Depth)
+	s.bids, cutB, _ = applySide(s.bids, u.Bids, true, s.Depth)
+	s.asks, cutA, _ = applySide(s.asks, u.Asks, false, s.Depth)
 	if !u.HasChecksum || s.Sum(s.bids, s.asks) != u.Checksum {
 		s.Mismatches++
 		s.synced = false
 		return Gap
 	}
+	publishCuts(u, cutB, cutA, s.bids, s.asks)
+	return Apply
+}
+
+// publishCuts makes an applied message say what the truncation to depth
+// removed: a delta gets the removals appended as zero-quantity levels; a
+// snapshot deeper than the depth is replaced by the kept book.
+func publishCuts(u *market.BookUpdate, cutB, cutA, bids, asks []market.Level) {
 	if !u.Snapshot {
 		if len(cutB) > 0 {
 			u.Bids = append(u.Bids[:len(u.Bids):len(u.Bids)], cutB...)
@@ -202,10 +210,8 @@ func (s *ChecksumSync) Check(u *market.BookUpdate) Verdict {
 			u.Asks = append(u.Asks[:len(u.Asks):len(u.Asks)], cutA...)
 		}
 	} else if len(cutB)+len(cutA) > 0 {
-		// A snapshot deeper than the depth: publish only what is kept.
-		u.Bids, u.Asks = append([]market.Level(nil), s.bids...), append([]market.Level(nil), s.asks...)
+		u.Bids, u.Asks = append([]market.Level(nil), bids...), append([]market.Level(nil), asks...)
 	}
-	return Apply
 }
 
 // Reset implements BookSync.
@@ -216,8 +222,10 @@ func (s *ChecksumSync) Book() (bids, asks []market.Level) { return s.bids, s.ask
 
 // applySide applies changes (in order; zero quantity removes) to a side
 // kept best first, then truncates it to depth, returning the removals the
-// truncation made.
-func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Level, []market.Level) {
+// truncation made and how many removals named a price the side did not
+// hold.
+func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Level, []market.Level, int) {
+	absent := 0
 	better := func(a, b market.Decimal) bool {
 		if bids {
 			return a.Cmp(b) > 0
@@ -231,6 +239,8 @@ func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Lev
 		case c.Quantity.IsZero():
 			if found {
 				side = append(side[:i], side[i+1:]...)
+			} else {
+				absent++
 			}
 		case found:
 			side[i] = c
@@ -247,8 +257,70 @@ func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Lev
 		}
 		side = side[:depth]
 	}
-	return side, cut
+	return side, cut, absent
 }
+
+// DepthSync is for venues that stream a top-N book as snapshots and deltas
+// whose update id increases but is not promised to be consecutive (Bybit
+// orderbook.50): a lost delta cannot be seen in the ids, so the rule keeps
+// the book itself, truncated to Depth levels a side, and calls a message a
+// Gap when it proves the book wrong or out of order:
+//   - its Sequence is below the last one applied, or its ExchangeTimeUs
+//     earlier (a Sequence equal to the last one is a duplicate: Skip);
+//   - it leaves the book crossed (best bid ≥ best ask);
+//   - with StrictRemovals, it removes a price the book does not hold (a
+//     lost delta added it). Venues that send removals of levels outside
+//     the view (Bybit is reported to) leave it off: a harmless removal
+//     would resync the book again and again.
+//
+// A lost delta that only changed quantities stays invisible until those
+// levels change again. On Apply the truncation's removals are published as
+// with ChecksumSync. Inconsistent counts the Gaps of the last two kinds.
+type DepthSync struct {
+	Depth          int // levels kept a side; 0 keeps all
+	StrictRemovals bool
+	bids, asks     []market.Level
+	seq, atUs      int64
+	synced         bool
+	Inconsistent   int64
+}
+
+// Check implements BookSync.
+func (s *DepthSync) Check(u *market.BookUpdate) Verdict {
+	switch {
+	case u.Snapshot:
+		s.bids, s.asks, s.synced = s.bids[:0], s.asks[:0], true
+	case !s.synced:
+		return Skip
+	case u.Sequence == s.seq:
+		return Skip
+	case u.Sequence < s.seq || u.ExchangeTimeUs < s.atUs:
+		s.synced = false
+		return Gap
+	}
+	var cutB, cutA []market.Level
+	var absB, absA int
+	s.bids, cutB, absB = applySide(s.bids, u.Bids, true, s.Depth)
+	s.asks, cutA, absA = applySide(s.asks, u.Asks, false, s.Depth)
+	crossed := len(s.bids) > 0 && len(s.asks) > 0 && s.bids[0].Price.Cmp(s.asks[0].Price) >= 0
+	if crossed || (s.StrictRemovals && !u.Snapshot && absB+absA > 0) {
+		s.Inconsistent++
+		s.synced = false
+		return Gap
+	}
+	s.seq, s.atUs = u.Sequence, u.ExchangeTimeUs
+	publishCuts(u, cutB, cutA, s.bids, s.asks)
+	return Apply
+}
+
+// Reset implements BookSync.
+func (s *DepthSync) Reset() { s.synced = false }
+
+// Synced reports whether a snapshot was applied since the last Gap or Reset.
+func (s *DepthSync) Synced() bool { return s.synced }
+
+// Book returns the book as applied, best first (shared: do not change).
+func (s *DepthSync) Book() (bids, asks []market.Level) { return s.bids, s.asks }
 
 // L2Book is one book kept from snapshots and updates, best first on each
 // side, for a session that checks it against what else the venue sends:
@@ -264,8 +336,8 @@ func (b *L2Book) Apply(u *market.BookUpdate) {
 	if u.Snapshot {
 		b.bids, b.asks = b.bids[:0], b.asks[:0]
 	}
-	b.bids, _ = applySide(b.bids, u.Bids, true, 0)
-	b.asks, _ = applySide(b.asks, u.Asks, false, 0)
+	b.bids, _, _ = applySide(b.bids, u.Bids, true, 0)
+	b.asks, _, _ = applySide(b.asks, u.Asks, false, 0)
 }
 
 // Book returns the book, best first (shared: do not change).
@@ -293,6 +365,7 @@ func (b *L2Book) MatchesTop(bids, asks []market.Level, depth int) bool {
 
 var (
 	_ BookSync = (*ChecksumSync)(nil)
+	_ BookSync = (*DepthSync)(nil)
 	_ BookSync = (*ChainSync)(nil)
 	_ BookSync = (*UpdateIDSync)(nil)
 	_ BookSync = (*UnsequencedSync)(nil)

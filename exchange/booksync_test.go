@@ -141,6 +141,68 @@ func TestChecksumSync(t *testing.T) {
 	}
 }
 
+func TestDepthSync(t *testing.T) {
+	s := &DepthSync{Depth: 2, StrictRemovals: true}
+	upd := func(seq, us int64, bids, asks []market.Level) *market.BookUpdate {
+		return &market.BookUpdate{Sequence: seq, ExchangeTimeUs: us, Bids: bids, Asks: asks}
+	}
+	if v := s.Check(upd(5, 5, lvls("9", "1"), nil)); v != Skip {
+		t.Fatalf("a delta before any snapshot: %v", v)
+	}
+	snap := &market.BookUpdate{Snapshot: true, Sequence: 10, ExchangeTimeUs: 10, Bids: lvls("9", "1", "8", "1", "7", "1"), Asks: lvls("10", "1", "11", "1")}
+	if v := s.Check(snap); v != Apply || len(snap.Bids) != 2 {
+		t.Fatalf("snapshot: %v, %d bids published", v, len(snap.Bids))
+	}
+	// Ids need not be consecutive: 10 → 13 applies; the insert pushes 8 out.
+	u := upd(13, 11, lvls("9.5", "2"), lvls("10", "3"))
+	if v := s.Check(u); v != Apply || len(u.Bids) != 2 || u.Bids[1].Price.String() != "8" || !u.Bids[1].Quantity.IsZero() {
+		t.Fatalf("delta: %v, bids %v", v, u.Bids)
+	}
+	if v := s.Check(upd(13, 11, lvls("9.5", "2"), nil)); v != Skip {
+		t.Fatalf("a repeated id: %v", v)
+	}
+	for _, c := range []struct {
+		name string
+		u    *market.BookUpdate
+	}{
+		{"an id going back", upd(12, 12, nil, nil)},
+		{"time going back", upd(14, 9, nil, nil)},
+		{"a removal of a price not held", upd(14, 12, lvls("8.5", "0"), nil)},
+		{"a crossed book", upd(14, 12, lvls("10", "1"), nil)},
+	} {
+		s2 := *s
+		s2.bids, s2.asks = append([]market.Level(nil), s.bids...), append([]market.Level(nil), s.asks...)
+		if v := s2.Check(c.u); v != Gap {
+			t.Errorf("%s: %v, want a gap", c.name, v)
+		}
+		if v := s2.Check(upd(20, 20, nil, nil)); v != Skip {
+			t.Errorf("%s: a delta applied after the gap, before a snapshot: %v", c.name, v)
+		}
+	}
+	lax := *s
+	lax.StrictRemovals = false
+	lax.bids, lax.asks = append([]market.Level(nil), s.bids...), append([]market.Level(nil), s.asks...)
+	if v := lax.Check(upd(14, 12, lvls("8.5", "0"), nil)); v != Apply || !lax.Synced() {
+		t.Fatalf("a removal of a price not held, without StrictRemovals: %v", v)
+	}
+	if v := s.Check(upd(14, 12, lvls("9.5", "0"), lvls("11", "0"))); v != Apply {
+		t.Fatalf("removals of held prices: %v", v)
+	}
+	if bids, asks := s.Book(); len(bids) != 1 || bids[0].Price.String() != "9" || len(asks) != 1 || asks[0].Quantity.String() != "3" {
+		t.Fatalf("book %v %v", bids, asks)
+	}
+	// A snapshot with a smaller id (Bybit's u=1 after a restart) resets.
+	if v := s.Check(&market.BookUpdate{Snapshot: true, Sequence: 1, ExchangeTimeUs: 30, Bids: lvls("5", "1")}); v != Apply {
+		t.Fatalf("a restart snapshot: %v", v)
+	}
+	if v := s.Check(upd(2, 31, nil, lvls("6", "1"))); v != Apply {
+		t.Fatalf("a delta after the restart: %v", v)
+	}
+	if s.Inconsistent != 0 {
+		t.Fatalf("Inconsistent %d on the original", s.Inconsistent)
+	}
+}
+
 // TestChainSyncLinks checks the chain's OKX cases: the keep-alive update
 // (seqId equal to prevSeqId) and the decrease after maintenance both chain;
 // a broken link is a gap.

@@ -65,6 +65,10 @@ type Counters struct {
 	mu                            sync.Mutex
 	frameErrorKinds               map[string]int64
 	tradeGaps                     []TradeGap
+
+	// BackfillUnknown counts the BackfillGaps whose size the venue's ids
+	// cannot tell (Bybit's last-60 history).
+	BackfillUnknown atomic.Int64
 }
 
 // FrameErrorKinds returns the count of unusable frames by kind.
@@ -107,11 +111,22 @@ type Supervisor struct {
 	books   map[string]*book
 	cursor  map[string]TradeCursor // last trade seen per symbol
 	pending map[string]TradeCursor // symbols to backfill, from the cursor they had when the loss could begin
+	// windows are, per symbol while a backfill is pending, the stretches
+	// in which trades could be lost: from the cursor at a loss to the first
+	// trade the stream delivered after it. A venue whose history is short
+	// reports a gap; it is cut to these, so that no delivered trade is
+	// inside a reported gap.
+	windows map[string][]lossWindow
 	// logLimit rate-limits warnings per kind.
 	logLimit map[string]time.Time
 
 	stateMu    sync.Mutex
 	bookStates map[string]BookState
+}
+
+type lossWindow struct {
+	start, end TradeCursor
+	ended      bool
 }
 
 type book struct {
@@ -209,7 +224,7 @@ func NewSupervisor(cfg SupervisorConfig) (*Supervisor, error) {
 	}
 	s := &Supervisor{
 		cfg: cfg, log: cfg.Logger.With("exchange", cfg.Connector.Name()),
-		seen: map[string]*dedupe{}, books: map[string]*book{}, cursor: map[string]TradeCursor{}, pending: map[string]TradeCursor{},
+		seen: map[string]*dedupe{}, books: map[string]*book{}, cursor: map[string]TradeCursor{}, pending: map[string]TradeCursor{}, windows: map[string][]lossWindow{},
 		logLimit: map[string]time.Time{}, bookStates: map[string]BookState{},
 	}
 	s.Counters.frameErrorKinds = map[string]int64{}
@@ -334,6 +349,70 @@ func (s *Supervisor) schedule(sym string) {
 	if _, ok := s.pending[sym]; !ok {
 		s.pending[sym] = s.cursor[sym]
 	}
+	if ws := s.windows[sym]; len(ws) == 0 || ws[len(ws)-1].ended {
+		s.windows[sym] = append(ws, lossWindow{start: s.cursor[sym]})
+	}
+}
+
+// endWindows ends the open loss windows of a stream trade's symbol.
+func (s *Supervisor) endWindows(t *market.Trade) {
+	ws := s.windows[t.VenueSymbol]
+	for i := range ws {
+		if !ws[i].ended {
+			ws[i].end, ws[i].ended = TradeCursor{ID: t.TradeID, TimeUs: t.ExchangeTimeUs}, true
+		}
+	}
+}
+
+// before reports whether cursor a is older than b: by id when both are
+// integers, by time otherwise.
+func before(a, b TradeCursor) bool {
+	x, ok1 := a.NumericID()
+	y, ok2 := b.NumericID()
+	if ok1 && ok2 {
+		return x < y
+	}
+	return a.TimeUs < b.TimeUs
+}
+
+// cutGap cuts a gap the venue reported (from the backfill's start to the
+// first trade it could return) to the loss windows: trades the stream
+// delivered between two losses are not lost.
+func (s *Supervisor) cutGap(sym string, g TradeGap) []TradeGap {
+	ws := s.windows[sym]
+	if len(ws) == 0 {
+		return []TradeGap{g}
+	}
+	from, first := TradeCursor{ID: g.AfterID, TimeUs: g.FromTimeUs}, TradeCursor{ID: g.BeforeID, TimeUs: g.ToTimeUs}
+	consecutive := s.cfg.Connector.Info().TradeIDsConsecutive
+	var out []TradeGap
+	for _, w := range ws {
+		start, end := w.start, first
+		if !from.IsZero() && before(start, from) {
+			start = from
+		}
+		if w.ended && before(w.end, first) {
+			end = w.end
+		}
+		if start.IsZero() || !before(start, end) {
+			continue
+		}
+		c := TradeGap{Symbol: sym, AfterID: start.ID, BeforeID: end.ID, FromTimeUs: start.TimeUs, ToTimeUs: end.TimeUs, Missing: -1}
+		if start == from && end == first {
+			c.Missing = g.Missing
+		} else if a, ok1 := start.NumericID(); consecutive && ok1 {
+			if b, ok2 := end.NumericID(); ok2 {
+				c.Missing = b - a - 1
+			}
+		}
+		if c.Missing != 0 {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return []TradeGap{g}
+	}
+	return out
 }
 
 // serve reads one session, and the sessions it rolls over to, until one
@@ -479,6 +558,9 @@ func (s *Supervisor) handle(ctx context.Context, sess Session, ev Event) error {
 			return nil
 		}
 		s.advanceCursor(t)
+		if !t.Backfilled {
+			s.endWindows(t)
+		}
 		s.Counters.Trades.Add(1)
 	case ev.Book != nil:
 		u := ev.Book
@@ -561,6 +643,7 @@ func (s *Supervisor) backfill(ctx context.Context) error {
 			return err
 		}
 		delete(s.pending, sym)
+		delete(s.windows, sym)
 	}
 	return nil
 }
@@ -589,7 +672,9 @@ func (s *Supervisor) backfillSymbol(ctx context.Context, sym string) error {
 		if p.Gap != nil {
 			g := *p.Gap
 			g.Symbol = sym
-			s.reportGap(g, "trades lost: the venue's history does not reach back to the last trade seen")
+			for _, c := range s.cutGap(sym, g) {
+				s.reportGap(c, "trades lost: the venue's history does not reach back to the last trade seen")
+			}
 		}
 		for i := range p.Trades {
 			t := &p.Trades[i]
@@ -614,6 +699,8 @@ func (s *Supervisor) reportGap(g TradeGap, msg string) {
 	s.Counters.BackfillGaps.Add(1)
 	if g.Missing > 0 {
 		s.Counters.BackfillMissing.Add(g.Missing)
+	} else if g.Missing < 0 {
+		s.Counters.BackfillUnknown.Add(1)
 	}
 	s.Counters.mu.Lock()
 	if len(s.Counters.tradeGaps) == 100 {

@@ -195,3 +195,41 @@ func TestSupervisorScripted(t *testing.T) {
 		}
 	}
 }
+
+// A venue with a short history reports one gap from the backfill's start
+// to the first trade it still has; trades the stream delivered between two
+// losses are not lost, so the gap is cut to the loss windows.
+func TestCutGap(t *testing.T) {
+	cur := func(id int64) TradeCursor { return TradeCursor{ID: strconv.FormatInt(id, 10), TimeUs: id} }
+	s := &Supervisor{cfg: SupervisorConfig{Connector: &scripted{}}, windows: map[string][]lossWindow{
+		// Lost after 10, the next connection's stream started at 15; lost
+		// again after 30, its stream started at 100.
+		"X": {{start: cur(10), end: cur(15), ended: true}, {start: cur(30), end: cur(100), ended: true}},
+	}}
+	g := TradeGap{Symbol: "X", AfterID: "10", BeforeID: "41", FromTimeUs: 10, ToTimeUs: 41, Missing: -1}
+	got := s.cutGap("X", g)
+	if len(got) != 2 || got[0].AfterID != "10" || got[0].BeforeID != "15" || got[1].AfterID != "30" || got[1].BeforeID != "41" ||
+		got[0].Missing != -1 || got[1].FromTimeUs != 30 || got[1].ToTimeUs != 41 {
+		t.Fatalf("cut %+v", got)
+	}
+	// A gap after the first window's end only concerns the second.
+	got = s.cutGap("X", TradeGap{Symbol: "X", AfterID: "35", BeforeID: "41", FromTimeUs: 35, ToTimeUs: 41, Missing: 5})
+	if len(got) != 1 || got[0].AfterID != "35" || got[0].BeforeID != "41" || got[0].Missing != 5 {
+		t.Fatalf("cut %+v", got)
+	}
+	// Without windows the gap is kept as reported.
+	if got := s.cutGap("Y", g); len(got) != 1 || got[0] != g {
+		t.Fatalf("no windows: %+v", got)
+	}
+}
+
+// A gap of unknown size (Missing -1) is counted apart, so that status and
+// metrics never show "0 trades lost" for it.
+func TestReportGapUnknownSize(t *testing.T) {
+	s := &Supervisor{log: slog.New(slog.NewTextHandler(io.Discard, nil)), logLimit: map[string]time.Time{}}
+	s.reportGap(TradeGap{Symbol: "X", AfterID: "a", BeforeID: "b", Missing: -1}, "lost")
+	s.reportGap(TradeGap{Symbol: "X", AfterID: "1", BeforeID: "5", Missing: 3}, "lost")
+	if s.Counters.BackfillGaps.Load() != 2 || s.Counters.BackfillUnknown.Load() != 1 || s.Counters.BackfillMissing.Load() != 3 || len(s.Counters.TradeGaps()) != 2 {
+		t.Fatalf("gaps %d, unknown %d, missing %d", s.Counters.BackfillGaps.Load(), s.Counters.BackfillUnknown.Load(), s.Counters.BackfillMissing.Load())
+	}
+}

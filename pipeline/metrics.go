@@ -45,6 +45,7 @@ var (
 	mStreamGaps  = desc("tickertape_exchange_stream_gaps_total", "Gaps in the venue's own stream sequence (not the book's).", ex)
 	mRollovers   = desc("tickertape_exchange_rollovers_total", "Planned connection roll-overs (a new session before the venue closes the old one).", ex)
 	mMissing     = desc("tickertape_exchange_backfill_missing_trades_total", "Trades in ranges the venue could not give back, where its ids tell.", ex)
+	mUnknown     = desc("tickertape_exchange_backfills_incomplete_unknown_size_total", "Ranges of lost trades whose size the venue's ids cannot tell (a short REST history such as Bybit's last 60 trades).", ex)
 	mBackfilled  = desc("tickertape_exchange_backfilled_trades_total", "Trades recovered by REST backfill.", ex)
 	// Ingest.
 	mIngested = desc("tickertape_ingest_events_total", "Events handed to the producer, by type.", ex, "type")
@@ -111,6 +112,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mStreamGaps, v.StreamGaps, name)
 		counter(mRollovers, v.Rollovers, name)
 		counter(mMissing, v.TradesMissing, name)
+		counter(mUnknown, v.BackfillUnknownSize, name)
 		counter(mIngested, v.Trades, name, "trade")
 		counter(mIngested, v.Tickers, name, "ticker")
 		counter(mIngested, v.BookUpdates, name, "book_update")

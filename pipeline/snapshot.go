@@ -48,6 +48,10 @@ type VenueSnapshot struct {
 	Frames                            int64 // frames read from the venue
 	Connected                         bool  // a streaming connection is open now
 
+	// BackfillUnknownSize counts the BackfillIncomplete ranges whose size
+	// the venue's ids cannot tell.
+	BackfillUnknownSize int64
+
 	// LatestCandles are the processor's latest candle of each of this
 	// venue's symbols and intervals (none without a processor), sorted by
 	// symbol, then interval width.
@@ -119,7 +123,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 			Connects: sc.Connects.Load(), Reconnects: max(sc.Connects.Load()-1, 0), DialErrors: sc.DialErrors.Load(), Disconnects: sc.Disconnects.Load(),
 			Stalls: sc.Stalls.Load(), Duplicates: sc.Duplicates.Load(), Gaps: sc.Gaps.Load(), Resyncs: sc.Resyncs.Load(),
 			BookUpdatesDropped: sc.BookUpdatesDropped.Load(), BackfillRuns: sc.BackfillRuns.Load(), BackfillErrors: sc.BackfillErrors.Load(),
-			BackfilledTrades: sc.BackfilledTrades.Load(), BackfillIncomplete: sc.BackfillGaps.Load(), TradesMissing: sc.BackfillMissing.Load(),
+			BackfilledTrades: sc.BackfilledTrades.Load(), BackfillIncomplete: sc.BackfillGaps.Load(), TradesMissing: sc.BackfillMissing.Load(), BackfillUnknownSize: sc.BackfillUnknown.Load(),
 			StreamGaps: sc.StreamGaps.Load(), Rollovers: sc.Rollovers.Load(),
 			FrameErrors: sc.FrameErrors.Load(), FrameErrorKinds: sc.FrameErrorKinds(), Frames: sc.Frames.Load(), Connected: sc.Connected.Load()}
 		for _, c := range latest {

@@ -11,6 +11,7 @@ import (
 	// The venues built in: each registers itself with exchange.Register.
 	_ "github.com/tickertape/tickertape/exchange/binance"
 	_ "github.com/tickertape/tickertape/exchange/bitstamp"
+	_ "github.com/tickertape/tickertape/exchange/bybit"
 	_ "github.com/tickertape/tickertape/exchange/coinbase"
 	_ "github.com/tickertape/tickertape/exchange/kraken"
 	_ "github.com/tickertape/tickertape/exchange/okx"

@@ -191,6 +191,7 @@ func TestEveryFamilyExistsAndMoves(t *testing.T) {
 		"tickertape_exchange_dial_errors_total", "tickertape_exchange_disconnects_total", "tickertape_exchange_duplicate_trades_total",
 		"tickertape_exchange_book_updates_dropped_total", "tickertape_exchange_backfill_errors_total", "tickertape_exchange_backfills_incomplete_total",
 		"tickertape_exchange_backfilled_trades_total", "tickertape_exchange_stream_gaps_total", "tickertape_exchange_rollovers_total", "tickertape_exchange_backfill_missing_trades_total",
+		"tickertape_exchange_backfills_incomplete_unknown_size_total",
 		"tickertape_ingest_failed_records_total", "tickertape_ingest_produce_retries_total",
 		"tickertape_processor_late_trades_total", "tickertape_processor_watermark_delay_seconds",
 		"go_goroutines", "process_resident_memory_bytes",

@@ -18,8 +18,9 @@ def seconds():
     return float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
 
 
-def run(feed_class, symbol, frames):
-    """Run feed_class(symbols=[symbol]) over frames and print the rate."""
+def run(feed_class, symbol, frames, conn=None):
+    """Run feed_class(symbols=[symbol]) over frames and print the rate; conn
+    is what the handler is given as its connection (None for most venues)."""
     secs = seconds()
     out = []
 
@@ -34,7 +35,7 @@ def run(feed_class, symbol, frames):
         start = time.perf_counter()
         while time.perf_counter() - start < secs:
             for f in frames:
-                await feed.message_handler(f, None, time.time())
+                await feed.message_handler(f, conn, time.time())
             n += len(frames)
         elapsed = time.perf_counter() - start
         print(json.dumps({"trades": n, "seconds": elapsed, "trades_per_s": n / elapsed}))

@@ -91,7 +91,7 @@ func TestPipelineUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"run", "--exchange", "gemini"}, 2, "known exchanges are binance, bitstamp, coinbase, kraken, okx, poloniex"},
+		{[]string{"run", "--exchange", "gemini"}, 2, "known exchanges are binance, bitstamp, bybit, coinbase, kraken, okx, poloniex"},
 		{[]string{"run", "--ws-url", "binance"}, 2, "want VENUE=URL"},
 		{[]string{"run", "--rest-url", "gemini=http://x"}, 2, "unknown exchange"},
 		{[]string{"demo", "--exchange", "binance,coinbase", "--symbols", "BTC-USDX"}, 2, "close matches: BTCUSDT"},

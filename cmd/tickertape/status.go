@@ -62,6 +62,10 @@ func lostTrades(v pipeline.VenueSnapshot) string {
 	if v.BackfillIncomplete == 0 {
 		return ""
 	}
+	if v.BackfillUnknownSize > 0 {
+		return fmt.Sprintf("  TRADES LOST: %d ranges, %d trades known and %d ranges of unknown size (the venue's history is too short; see the log)",
+			v.BackfillIncomplete, v.TradesMissing, v.BackfillUnknownSize)
+	}
 	return fmt.Sprintf("  TRADES LOST: %d ranges, %d trades (see the log)", v.BackfillIncomplete, v.TradesMissing)
 }
 
