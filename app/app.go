@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/tickertape/tickertape/broker"
 	"github.com/tickertape/tickertape/internal/grouplag"
@@ -26,9 +29,23 @@ import (
 // Config configures the embedded stack. Addresses may use port 0 to pick a free
 // port; an empty RegistryAddr or HTTPAddr turns that listener off.
 type Config struct {
-	KafkaAddr    string
-	RegistryAddr string
-	HTTPAddr     string
+	// KafkaAddr is the one PLAINTEXT Kafka listener, used when Listeners is empty.
+	KafkaAddr string
+	// Listeners are the Kafka listeners (PLAINTEXT, SSL, SASL_PLAINTEXT,
+	// SASL_SSL); when set, KafkaAddr is ignored. The first is KafkaAddr().
+	Listeners []Listener
+	// TLS is the server configuration of SSL and SASL_SSL listeners (with
+	// ClientAuth set for mTLS); RegistryTLS, if set, serves the registry
+	// over HTTPS.
+	TLS, RegistryTLS *tls.Config
+	// RegistryAuth requires HTTP basic auth on the registry, against the
+	// broker's SCRAM users (its Users field is filled in).
+	RegistryAuth *registry.BasicAuth
+	// BootstrapUser is "name:password": the user is created at start when it
+	// does not exist yet (TICKERTAPE_BOOTSTRAP_USER).
+	BootstrapUser string
+	RegistryAddr  string
+	HTTPAddr      string
 	// Broker is the broker's configuration (DataDir, Fsync, ...).
 	Broker broker.Config
 	// Registry is the schema registry's configuration; Brokers and
@@ -49,15 +66,19 @@ type Stack struct {
 	httpHandler atomic.Pointer[http.Handler] // serves HTTPAddr besides /healthz, once set
 	lagClient   *kgo.Client
 
-	kafkaLn    net.Listener
-	registryLn net.Listener
-	httpLn     net.Listener
-	servers    []*http.Server
-	log        *slog.Logger
-	wg         sync.WaitGroup
-	errc       chan error
-	once       sync.Once
-	closeErr   error
+	kafkaLn     net.Listener   // the first Kafka listener
+	kafkaLns    []net.Listener // every Kafka listener, in Config.Listeners order
+	listeners   []Listener
+	secured     bool // some listener authenticates: our own clients dial in process
+	registryLn  net.Listener
+	registryTLS bool
+	httpLn      net.Listener
+	servers     []*http.Server
+	log         *slog.Logger
+	wg          sync.WaitGroup
+	errc        chan error
+	once        sync.Once
+	closeErr    error
 }
 
 // Start opens the data directory, recovers it, binds every listener and serves
@@ -73,12 +94,34 @@ func Start(cfg Config) (*Stack, error) {
 	if cfg.KafkaAddr == "" {
 		cfg.KafkaAddr = "127.0.0.1:9092"
 	}
-	s := &Stack{log: cfg.Logger, errc: make(chan error, 3)}
+	if len(cfg.Listeners) == 0 {
+		cfg.Listeners = []Listener{{Addr: cfg.KafkaAddr}}
+	}
+	s := &Stack{log: cfg.Logger, errc: make(chan error, 2+len(cfg.Listeners)), listeners: cfg.Listeners}
+	for _, l := range cfg.Listeners {
+		if l.Protocol.TLS() && cfg.TLS == nil {
+			return nil, fmt.Errorf("the %s listener on %s needs a TLS certificate (--tls-cert and --tls-key; `tickertape tls init DIR` makes a development one)", l.Protocol, l.Addr)
+		}
+		if l.Protocol.SASL() || (l.Protocol.TLS() && cfg.TLS.ClientAuth >= tls.VerifyClientCertIfGiven) {
+			s.secured = true
+		}
+	}
+	if cfg.RegistryAuth != nil && !s.secured {
+		return nil, errors.New("--registry-auth basic needs an authenticated Kafka listener (SASL_PLAINTEXT or SASL_SSL) for the users to exist")
+	}
+	// The authorizer is on before the first connection is accepted.
+	cfg.Broker.Authorize = cfg.Broker.Authorize || s.secured
 	var err error
 	// Bind first, so that a busy port fails before recovery does any work.
-	if s.kafkaLn, err = listen(ListenerKafka, cfg.KafkaAddr); err != nil {
-		return nil, err
+	for _, l := range cfg.Listeners {
+		ln, err := listen(ListenerKafka, l.Addr)
+		if err != nil {
+			s.closeListeners()
+			return nil, err
+		}
+		s.kafkaLns = append(s.kafkaLns, ln)
 	}
+	s.kafkaLn = s.kafkaLns[0]
 	if cfg.RegistryAddr != "" {
 		if s.registryLn, err = listen(ListenerRegistry, cfg.RegistryAddr); err != nil {
 			s.closeListeners()
@@ -104,16 +147,37 @@ func Start(cfg Config) (*Stack, error) {
 		s.closeListeners()
 		return nil, err
 	}
-	s.serve(func() error { return s.Broker.Serve(s.kafkaLn) })
+	if cfg.BootstrapUser != "" {
+		if err := s.bootstrapUser(cfg.BootstrapUser); err != nil {
+			s.closeListeners()
+			s.Broker.Close(context.Background())
+			return nil, err
+		}
+	}
+	for i, l := range cfg.Listeners {
+		bl := l.Listener()
+		if l.Protocol.TLS() {
+			bl.TLS = cfg.TLS
+		}
+		ln := s.kafkaLns[i]
+		s.serve(func() error { return s.Broker.ServeListener(ln, bl) })
+	}
 	s.Metrics = prometheus.NewRegistry()
 	s.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.Broker.Collector())
-	if s.lagClient, err = kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.ClientID("tickertape-metrics")); err == nil {
+	if s.lagClient, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.KafkaAddr()), kgo.ClientID("tickertape-metrics")}, s.InternalKafkaOpts()...)...); err == nil {
 		s.Metrics.MustRegister(grouplag.New(kadm.NewClient(s.lagClient), 0))
 	}
 	if s.registryLn != nil {
 		rc := cfg.Registry
 		rc.Brokers = []string{s.KafkaAddr()}
+		rc.KafkaOpts = append(append([]kgo.Opt(nil), rc.KafkaOpts...), s.InternalKafkaOpts()...)
 		rc.AdvertisedURL = s.RegistryURL()
+		if cfg.RegistryAuth != nil {
+			a := *cfg.RegistryAuth
+			a.Users = s.Broker.Users()
+			a.SuperUsers = append(append([]string(nil), a.SuperUsers...), cfg.Broker.SuperUsers...)
+			rc.Auth = &a
+		}
 		if rc.Logger == nil {
 			rc.Logger = cfg.Logger
 		}
@@ -128,7 +192,12 @@ func Start(cfg Config) (*Stack, error) {
 			s.Close(context.Background())
 			return nil, fmt.Errorf("schema registry: %w", err)
 		}
-		s.serveServer(s.registryLn, s.Registry.NewHTTPServer())
+		srv := s.Registry.NewHTTPServer()
+		if cfg.RegistryTLS != nil {
+			srv.TLSConfig = cfg.RegistryTLS
+			s.registryTLS = true
+		}
+		s.serveServer(s.registryLn, srv)
 		s.Metrics.MustRegister(s.Registry.Collector())
 	}
 	if s.httpLn != nil {
@@ -181,6 +250,10 @@ func (s *Stack) serveHTTP(ln net.Listener, h http.Handler) {
 
 func (s *Stack) serveServer(ln net.Listener, srv *http.Server) {
 	s.servers = append(s.servers, srv)
+	if srv.TLSConfig != nil {
+		s.serve(func() error { return srv.ServeTLS(ln, "", "") })
+		return
+	}
 	s.serve(func() error { return srv.Serve(ln) })
 }
 
@@ -191,6 +264,9 @@ func (s *Stack) KafkaAddr() string { return s.kafkaLn.Addr().String() }
 func (s *Stack) RegistryURL() string {
 	if s.registryLn == nil {
 		return ""
+	}
+	if s.registryTLS {
+		return "https://" + s.registryLn.Addr().String()
 	}
 	return "http://" + s.registryLn.Addr().String()
 }
@@ -239,7 +315,7 @@ func (s *Stack) Close(ctx context.Context) error {
 }
 
 func (s *Stack) closeListeners() {
-	for _, ln := range []net.Listener{s.kafkaLn, s.registryLn, s.httpLn} {
+	for _, ln := range append([]net.Listener{s.registryLn, s.httpLn}, s.kafkaLns...) {
 		if ln != nil {
 			ln.Close()
 		}
@@ -269,4 +345,68 @@ func (s *Stack) healthMux() http.Handler {
 		http.NotFound(w, r)
 	})
 	return mux
+}
+
+// Listener is one Kafka listener of the stack.
+type Listener struct {
+	Addr     string // host:port to bind
+	Protocol broker.Protocol
+	// AdvertisedHost and AdvertisedPort are what Metadata tells this
+	// listener's clients; empty/0 is the bound address.
+	AdvertisedHost string
+	AdvertisedPort int32
+}
+
+// Listener returns the broker's view of l (without TLS, which the stack adds).
+func (l Listener) Listener() broker.Listener {
+	return broker.Listener{Protocol: l.Protocol, AdvertisedHost: l.AdvertisedHost, AdvertisedPort: l.AdvertisedPort}
+}
+
+// ListenerAddrs lists every Kafka listener as PROTOCOL://host:port, with the
+// address actually bound.
+func (s *Stack) ListenerAddrs() []string {
+	out := make([]string, len(s.kafkaLns))
+	for i, ln := range s.kafkaLns {
+		out[i] = s.listeners[i].Protocol.String() + "://" + ln.Addr().String()
+	}
+	return out
+}
+
+// Secured reports whether some Kafka listener authenticates its clients
+// (SASL, or TLS with client certificates); the authorizer is then on.
+func (s *Stack) Secured() bool { return s.secured }
+
+// InternalKafkaOpts are the franz-go options the stack's own clients (the
+// registry, the pipeline, the dashboard) use to reach this broker: on a
+// secured stack they dial in process as a super user, with no credential on
+// the wire; otherwise nothing is needed.
+func (s *Stack) InternalKafkaOpts() []kgo.Opt {
+	if !s.secured {
+		return nil
+	}
+	return []kgo.Opt{kgo.Dialer(s.Broker.DialInternal)}
+}
+
+// InternalRegistryOpts are the sr options the stack's own clients use for
+// its registry: in process, past TLS and basic auth. Nil without a registry.
+func (s *Stack) InternalRegistryOpts() []sr.ClientOpt {
+	if s.Registry == nil {
+		return nil
+	}
+	return []sr.ClientOpt{sr.URLs(s.RegistryURL()), sr.HTTPClient(&http.Client{Transport: s.Registry.InternalTransport(), Timeout: time.Minute})}
+}
+
+func (s *Stack) bootstrapUser(spec string) error {
+	name, pass, ok := strings.Cut(spec, ":")
+	if !ok || name == "" || pass == "" {
+		return errors.New("TICKERTAPE_BOOTSTRAP_USER: want name:password")
+	}
+	if s.Broker.Users().Exists(name) {
+		return nil
+	}
+	if err := s.Broker.Users().SetPassword(name, pass, 0); err != nil {
+		return fmt.Errorf("TICKERTAPE_BOOTSTRAP_USER: %w", err)
+	}
+	s.log.Info("created the bootstrap user", "user", name)
+	return nil
 }

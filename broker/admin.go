@@ -45,6 +45,8 @@ func handleCreateTopics(c *conn, kreq kmsg.Request) reply {
 		code, msg := int16(0), ""
 		n := rt.NumPartitions
 		switch {
+		case !c.mayCreateTopic(rt.Topic):
+			code, msg = errTopicAuthorization, "needs CREATE on the cluster or on the topic"
 		case seen[rt.Topic] > 1:
 			code, msg = errInvalidRequest, fmt.Sprintf("topic %q appears more than once in the request", rt.Topic)
 		case rt.ReplicationFactor != -1 && rt.ReplicationFactor != 1:
@@ -133,6 +135,8 @@ func handleDeleteTopics(c *conn, kreq kmsg.Request) reply {
 			t = b.lookupID(tg.id)
 		}
 		switch {
+		case t != nil && !c.allowed(opDelete, resTopic, t.name), t == nil && tg.name != nil && !c.allowed(opDelete, resTopic, *tg.name):
+			st.ErrorCode = errTopicAuthorization
 		case t == nil && tg.name == nil:
 			st.ErrorCode = errUnknownTopicID
 		case t == nil:
@@ -165,6 +169,9 @@ func handleCreatePartitions(c *conn, kreq kmsg.Request) reply {
 				break
 			}
 		}
+		if code == 0 && !c.allowed(opAlter, resTopic, rt.Topic) {
+			code, msg = errTopicAuthorization, "needs ALTER on the topic"
+		}
 		if code == 0 {
 			if t := b.lookup(rt.Topic); t == nil {
 				code, msg = errUnknownTopicOrPartition, fmt.Sprintf("topic %q does not exist", rt.Topic)
@@ -191,7 +198,9 @@ func handleDeleteRecords(c *conn, kreq kmsg.Request) reply {
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
-			if p := b.partitionOf(t, rp.Partition); p == nil {
+			if !c.allowed(opDelete, resTopic, rt.Topic) {
+				sp.ErrorCode = errTopicAuthorization
+			} else if p := b.partitionOf(t, rp.Partition); p == nil {
 				sp.ErrorCode = errUnknownTopicOrPartition
 			} else if b.protectedReason(t.name) != "" {
 				// Kafka: "Cannot delete records of internal topic".

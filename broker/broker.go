@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,9 +11,12 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/tickertape/tickertape/auth"
 	"github.com/tickertape/tickertape/commitlog"
 )
 
@@ -76,6 +80,19 @@ type Config struct {
 	// TOPIC_AUTHORIZATION_FAILED, as Kafka answers for its internal topics);
 	// the embedded stack names the schema registry's topic here.
 	ProtectedTopics []string
+	// Authorize turns the authorizer on (it is also turned on by serving a
+	// SASL listener or a TLS listener that requires client certificates):
+	// every request is then checked against the ACLs, and a resource without
+	// a matching ACL is denied, super users excepted.
+	Authorize bool
+	// SuperUsers are principals ("User:alice", or just "alice") allowed
+	// everything when authorization is on (Kafka's super.users).
+	SuperUsers []string
+	// AuthFailureDelay is how long a connection that failed SASL
+	// authentication waits before its error response is sent and it is
+	// closed (connection.failed.authentication.delay.ms, default 100 ms).
+	// Negative = no delay.
+	AuthFailureDelay time.Duration
 	// Logger receives the broker's few log lines; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -97,6 +114,7 @@ func DefaultConfig() Config {
 		GroupInitialRebalanceDelay: 300 * time.Millisecond,
 		OffsetsRetention:           7 * 24 * time.Hour,
 		OffsetsTopicPartitions:     8,
+		AuthFailureDelay:           100 * time.Millisecond,
 	}
 }
 
@@ -168,6 +186,14 @@ func (c *Config) fill() error {
 	if c.OffsetsTopicPartitions <= 0 {
 		c.OffsetsTopicPartitions = d.OffsetsTopicPartitions
 	}
+	if c.AuthFailureDelay == 0 {
+		c.AuthFailureDelay = d.AuthFailureDelay
+	}
+	for _, su := range c.SuperUsers {
+		if strings.TrimPrefix(su, "User:") == "" {
+			errs = append(errs, fmt.Errorf("super user %q: want a user name or User:name", su))
+		}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -206,6 +232,11 @@ type Broker struct {
 	once   sync.Once
 	lock   *os.File // the data directory's lock, held until Close
 	reqLog requestLog
+
+	acls   *aclStore       // ACLs (acls.json in the data dir)
+	users  *auth.Users     // SCRAM credentials (users.json in the data dir)
+	authOn atomic.Bool     // an authenticated listener is served: authorization is on
+	supers map[string]bool // super-user principals ("User:alice")
 }
 
 // New opens (or creates) the data directory, recovers every partition and
@@ -236,6 +267,21 @@ func New(cfg Config) (*Broker, error) {
 		closed:   make(chan struct{}),
 		lock:     lock,
 	}
+	b.supers = map[string]bool{internalPrincipal: true}
+	for _, su := range cfg.SuperUsers {
+		b.supers["User:"+strings.TrimPrefix(su, "User:")] = true
+	}
+	if b.users, err = auth.OpenUsers(cfg.DataDir); err != nil {
+		cancel()
+		unlockDataDir(lock)
+		return nil, err
+	}
+	if b.acls, err = openACLs(cfg.DataDir); err != nil {
+		cancel()
+		unlockDataDir(lock)
+		return nil, err
+	}
+	b.authOn.Store(cfg.Authorize)
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
 	b.metrics = newMetrics(b)
 	if err := b.loadCatalogue(); err != nil {
@@ -264,8 +310,23 @@ func New(cfg Config) (*Broker, error) {
 	return b, nil
 }
 
-// Serve accepts Kafka connections on ln until Close. It returns nil after Close.
+// Serve accepts PLAINTEXT Kafka connections on ln until Close, advertising
+// Config.AdvertisedHost/Port. It returns nil after Close.
 func (b *Broker) Serve(ln net.Listener) error {
+	return b.ServeListener(ln, Listener{AdvertisedHost: b.cfg.AdvertisedHost, AdvertisedPort: b.cfg.AdvertisedPort})
+}
+
+// ServeListener accepts Kafka connections on ln until Close, served as l
+// says (security protocol, advertised address, TLS). It returns nil after Close.
+func (b *Broker) ServeListener(ln net.Listener, l Listener) error {
+	ls := &listenerState{Listener: l, addr: ln.Addr()}
+	if err := ls.validate(); err != nil {
+		ln.Close()
+		return err
+	}
+	if l.Protocol.SASL() || (l.TLS != nil && l.TLS.ClientAuth >= tls.VerifyClientCertIfGiven) {
+		b.authOn.Store(true)
+	}
 	b.lnMu.Lock()
 	select {
 	case <-b.closed:
@@ -310,42 +371,51 @@ func (b *Broker) Serve(ln net.Listener) error {
 			continue
 		}
 		tempDelay = 0
-		ip := remoteIP(c)
 		b.metrics.accepted.Inc()
-		cn := newConn(b, c)
-		b.lnMu.Lock()
-		select {
-		case <-b.closed:
-			b.lnMu.Unlock()
-			c.Close()
+		if !b.startConn(c, ls) {
 			return nil
+		}
+	}
+}
+
+// startConn registers an accepted connection and serves it in its own
+// goroutine; false once the broker is closed.
+func (b *Broker) startConn(c net.Conn, ls *listenerState) bool {
+	ip := remoteIP(c)
+	cn := newConn(b, c, ls)
+	b.lnMu.Lock()
+	select {
+	case <-b.closed:
+		b.lnMu.Unlock()
+		c.Close()
+		return false
+	default:
+	}
+	if max := b.cfg.MaxConnectionsPerIP; max > 0 && !ls.internal && b.perIP[ip] >= max {
+		b.lnMu.Unlock()
+		b.log.Debug("closing a connection over max.connections.per.ip", "remote", ip, "max", max)
+		c.Close()
+		return true
+	}
+	b.conns[cn] = struct{}{}
+	b.perIP[ip]++
+	b.connWG.Add(1)
+	b.lnMu.Unlock()
+	go func() {
+		defer b.connWG.Done()
+		cn.serve()
+		b.lnMu.Lock()
+		delete(b.conns, cn)
+		if b.perIP[ip]--; b.perIP[ip] <= 0 {
+			delete(b.perIP, ip)
+		}
+		b.lnMu.Unlock()
+		select {
+		case b.connGone <- struct{}{}:
 		default:
 		}
-		if max := b.cfg.MaxConnectionsPerIP; max > 0 && b.perIP[ip] >= max {
-			b.lnMu.Unlock()
-			b.log.Debug("closing a connection over max.connections.per.ip", "remote", ip, "max", max)
-			c.Close()
-			continue
-		}
-		b.conns[cn] = struct{}{}
-		b.perIP[ip]++
-		b.connWG.Add(1)
-		b.lnMu.Unlock()
-		go func() {
-			defer b.connWG.Done()
-			cn.serve()
-			b.lnMu.Lock()
-			delete(b.conns, cn)
-			if b.perIP[ip]--; b.perIP[ip] <= 0 {
-				delete(b.perIP, ip)
-			}
-			b.lnMu.Unlock()
-			select {
-			case b.connGone <- struct{}{}:
-			default:
-			}
-		}()
-	}
+	}()
+	return true
 }
 
 // waitForConnSlot blocks while max.connections connections are open, as

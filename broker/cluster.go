@@ -18,10 +18,6 @@ func init() {
 	regKey(23, 0, 4, handleOffsetForLeaderEpoch)
 }
 
-// allClusterOps is the KIP-430 bitfield of cluster operations (CREATE, ALTER,
-// DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE).
-const allClusterOps = 1<<4 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
-
 func handleDescribeCluster(c *conn, kreq kmsg.Request) reply {
 	b := c.b
 	req := kreq.(*kmsg.DescribeClusterRequest)
@@ -32,14 +28,14 @@ func handleDescribeCluster(c *conn, kreq kmsg.Request) reply {
 		resp.ErrorMessage = strp("this broker only describes broker endpoints (EndpointType 1)")
 		return respond(resp)
 	}
-	host, port := b.advertised()
+	host, port := c.advertised()
 	br := kmsg.NewDescribeClusterResponseBroker()
 	br.NodeID, br.Host, br.Port = b.cfg.NodeID, host, port
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
 	resp.ClusterID = b.clusterID
 	resp.ControllerID = b.cfg.NodeID
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = allClusterOps
+		resp.ClusterAuthorizedOperations = c.authorizedOps(resCluster, clusterName, clusterOps...)
 	}
 	return respond(resp)
 }
@@ -70,6 +66,6 @@ func handleOffsetForLeaderEpoch(c *conn, kreq kmsg.Request) reply {
 	add := func(st *kmsg.OffsetForLeaderEpochResponseTopic, sp kmsg.OffsetForLeaderEpochResponseTopicPartition) {
 		st.Partitions = append(st.Partitions, sp)
 	}
-	resp.Topics = answerPartitions(b, req.Topics, errUnknownTopicOrPartition, topicOf, at, answer, add)
+	resp.Topics = answerPartitions(c, opDescribe, req.Topics, errUnknownTopicOrPartition, topicOf, at, answer, add)
 	return respond(resp)
 }

@@ -269,6 +269,11 @@ func handleDescribeConfigs(c *conn, kreq kmsg.Request) reply {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		want := func(name string) bool { return rr.ConfigNames == nil || slices.Contains(rr.ConfigNames, name) }
+		if code := c.configDenied(rr.ResourceType, rr.ResourceName, opDescribeConfigs); code != 0 {
+			sr.ErrorCode = code
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			t := b.lookup(rr.ResourceName)
@@ -359,6 +364,9 @@ func handleAlterConfigs(c *conn, kreq kmsg.Request) reply {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		t, code, msg := b.alterResource(rr.ResourceType, rr.ResourceName)
+		if denied := c.configDenied(rr.ResourceType, rr.ResourceName, opAlterConfigs); denied != 0 {
+			code, msg = denied, "not authorized to alter the configs of this resource"
+		}
 		if code == 0 {
 			// AlterConfigs replaces the whole set of overrides.
 			cfgs := map[string]string{}
@@ -389,6 +397,9 @@ func handleIncrementalAlterConfigs(c *conn, kreq kmsg.Request) reply {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		t, code, msg := b.alterResource(rr.ResourceType, rr.ResourceName)
+		if denied := c.configDenied(rr.ResourceType, rr.ResourceName, opAlterConfigs); denied != 0 {
+			code, msg = denied, "not authorized to alter the configs of this resource"
+		}
 		if code == 0 {
 			b.mu.RLock()
 			cfgs := make(map[string]string, len(t.configs))

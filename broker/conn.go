@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,6 +28,10 @@ type conn struct {
 	pending  chan *pendingReply
 	clientID string
 	stopping atomic.Bool // set by stopReading; the reader no longer extends its deadline
+
+	lst       *listenerState
+	principal string     // "User:ANONYMOUS" until TLS client certificates or SASL say otherwise
+	sasl      *saslState // the SASL exchange in progress or done (SASL listeners)
 }
 
 // pendingReply is a response slot in request order.
@@ -48,12 +53,27 @@ type reply struct {
 	// close means: send nothing and close the connection (Kafka's answer to
 	// requests it cannot or will not parse, and to failed acks=0 produces).
 	close bool
+	// closeAfter means: send this reply, then close the connection (failed
+	// SASL authentication).
+	closeAfter bool
+	// raw, if set, is sent as a bare size-prefixed frame without a response
+	// header (SASL tokens after a v0 SaslHandshake).
+	raw []byte
 }
 
 func respond(r kmsg.Response) reply { return reply{resp: r} }
 
-func newConn(b *Broker, nc net.Conn) *conn {
-	return &conn{b: b, nc: nc, pending: make(chan *pendingReply, maxInFlight)}
+func newConn(b *Broker, nc net.Conn, ls *listenerState) *conn {
+	c := &conn{b: b, nc: nc, pending: make(chan *pendingReply, maxInFlight), lst: ls, principal: anonymous}
+	if ls.internal {
+		c.principal = internalPrincipal
+	}
+	if ls.Protocol.TLS() {
+		// The handshake runs in serve; wrapping here keeps c.nc fixed, so
+		// stopReading reaches the TLS connection too.
+		c.nc = tls.Server(nc, ls.TLS)
+	}
+	return c
 }
 
 // stopReading makes the reader return at its next read; responses already in
@@ -73,6 +93,10 @@ func (c *conn) armDeadline() bool {
 }
 
 func (c *conn) serve() {
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.startTLS(tc) {
+		c.nc.Close()
+		return
+	}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -113,7 +137,13 @@ func (c *conn) readLoop() error {
 		}
 		c.b.metrics.bytesIn.Add(float64(4 + size))
 		began := time.Now()
-		p, r, err := c.handle(body)
+		var p *pendingReply
+		var r reply
+		if c.sasl != nil && c.sasl.raw && !c.sasl.done {
+			p, r = &pendingReply{key: saslAuthenticateKey}, c.rawSASLToken(body)
+		} else {
+			p, r, err = c.handle(body)
+		}
 		c.b.queued.release(int64(size))
 		if err != nil {
 			return err
@@ -136,6 +166,9 @@ func (c *conn) readLoop() error {
 		case c.pending <- p:
 		case <-c.b.ctx.Done():
 			return net.ErrClosed
+		}
+		if r.closeAfter {
+			return errors.New("closing the connection after its answer (failed SASL authentication or handshake)")
 		}
 	}
 }
@@ -256,6 +289,9 @@ func (c *conn) handle(body []byte) (*pendingReply, reply, error) {
 		}
 		return nil, reply{}, fmt.Errorf("%s v%d is not served (we serve v%d-v%d)", kmsg.NameForKey(key), version, h.min, h.max)
 	}
+	if err := c.gate(key); err != nil {
+		return nil, reply{}, err
+	}
 	req := kmsg.RequestForKey(key)
 	req.SetVersion(version)
 	if req.IsFlexible() {
@@ -302,7 +338,16 @@ func (c *conn) writeLoop() {
 		if !p.began.IsZero() {
 			c.b.metrics.replied(p.key, p.began, r.resp)
 		}
-		if broken || r.resp == nil {
+		if broken || (r.resp == nil && r.raw == nil) {
+			continue
+		}
+		if r.raw != nil {
+			buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(r.raw)))
+			buf = append(buf, r.raw...)
+			if _, err := bw.Write(buf); err != nil || bw.Flush() != nil {
+				broken = true
+				c.nc.Close()
+			}
 			continue
 		}
 		c.b.logRequest(c, p.key, r.resp)

@@ -24,6 +24,8 @@ func handleDeleteGroups(c *conn, kreq kmsg.Request) reply {
 		dg.Group = id
 		g := co.groups[id]
 		switch {
+		case !c.allowed(opDelete, resGroup, id):
+			dg.ErrorCode = errGroupAuthorization
 		case id == "":
 			dg.ErrorCode = errInvalidGroupID
 		case g == nil || g.state == groupDead:

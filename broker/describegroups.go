@@ -28,6 +28,9 @@ func handleDescribeGroups(c *conn, kreq kmsg.Request) reply {
 		if id == "" {
 			dg.ErrorCode = errInvalidGroupID
 		}
+		if !c.allowed(opDescribe, resGroup, id) {
+			dg.ErrorCode, g = errGroupAuthorization, nil
+		}
 		if g != nil {
 			dg.State, dg.ProtocolType = string(g.state), g.protocolType
 			if g.state == groupStable || g.state == groupCompletingRebalance {
@@ -57,7 +60,7 @@ func handleDescribeGroups(c *conn, kreq kmsg.Request) reply {
 			}
 		}
 		if req.IncludeAuthorizedOperations {
-			dg.AuthorizedOperations = 1<<3 | 1<<6 | 1<<8 // READ, DELETE, DESCRIBE
+			dg.AuthorizedOperations = c.authorizedOps(resGroup, id, groupOps...)
 		}
 		resp.Groups = append(resp.Groups, dg)
 	}

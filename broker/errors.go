@@ -45,6 +45,8 @@ var (
 	errUnsupportedEndpointType  = kerr.UnsupportedEndpointType.Code
 	errUnknownServerError       = kerr.UnknownServerError.Code
 	errTopicAuthorization       = kerr.TopicAuthorizationFailed.Code
+	errGroupAuthorization       = kerr.GroupAuthorizationFailed.Code
+	errClusterAuthorization     = kerr.ClusterAuthorizationFailed.Code
 	// Consumer groups.
 	errCoordinatorNotAvailable   = kerr.CoordinatorNotAvailable.Code
 	errFencedInstanceID          = kerr.FencedInstanceID.Code

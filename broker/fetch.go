@@ -35,7 +35,7 @@ func handleFetch(c *conn, kreq kmsg.Request) reply {
 		return respond(resp)
 	}
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
-	resp, ready, wake := b.fetchOnce(req)
+	resp, ready, wake := b.fetchOnce(c, req)
 	if ready || req.MaxWaitMillis <= 0 {
 		return respond(resp)
 	}
@@ -51,7 +51,7 @@ func handleFetch(c *conn, kreq kmsg.Request) reply {
 			}
 			chosen, _, _ := reflect.Select(cases)
 			timer.Stop()
-			resp, ready, wake = b.fetchOnce(req)
+			resp, ready, wake = b.fetchOnce(c, req)
 			if ready || chosen < 2 || !time.Now().Before(deadline) {
 				return respond(resp)
 			}
@@ -63,7 +63,7 @@ func handleFetch(c *conn, kreq kmsg.Request) reply {
 // whether it should be sent at once (MinBytes reached or an error to report);
 // wake holds the channels that signal new data for the requested partitions,
 // taken before reading so that no append is missed.
-func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, ready bool, wake []<-chan struct{}) {
+func (b *Broker) fetchOnce(c *conn, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, ready bool, wake []<-chan struct{}) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
 	maxBytes := int(req.MaxBytes)
 	if req.Version < 3 || maxBytes <= 0 {
@@ -103,7 +103,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, re
 	add := func(st *kmsg.FetchResponseTopic, sp kmsg.FetchResponseTopicPartition) {
 		st.Partitions = append(st.Partitions, sp)
 	}
-	resp.Topics = answerPartitions(b, req.Topics, missing, topicOf, at, answer, add)
+	resp.Topics = answerPartitions(c, opRead, req.Topics, missing, topicOf, at, answer, add)
 	return resp, hasErr || total >= int(req.MinBytes) || total > 0 && total >= maxBytes, wake
 }
 

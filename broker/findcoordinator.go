@@ -20,15 +20,21 @@ func handleFindCoordinator(c *conn, kreq kmsg.Request) reply {
 	b := c.b
 	req := kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := b.advertised()
+	host, port := c.advertised()
 	answer := func(key string) (int16, *string) {
 		switch req.CoordinatorType {
 		case 0:
+			if !c.allowed(opDescribe, resGroup, key) {
+				return errGroupAuthorization, nil
+			}
 			if key == "" {
 				return errInvalidGroupID, strp("the group id is empty")
 			}
 			return 0, nil
 		case 1:
+			if !c.allowed(opDescribe, resTxnID, key) {
+				return errTransactionalIDAuth, nil
+			}
 			return errCoordinatorNotAvailable, strp("transactions are not supported by this broker yet")
 		default:
 			return errInvalidRequest, strp(fmt.Sprintf("coordinator type %d is not supported", req.CoordinatorType))

@@ -48,7 +48,7 @@ func FuzzRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { b.Close(context.Background()) })
-	c := newConn(b, nil)
+	c := newConn(b, nil, &listenerState{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c.handle(body) // errors are fine (the connection would close); panics are not
 		_, r, err := c.handle(requestBody(kmsg.NewPtrApiVersionsRequest(), 3, 9))

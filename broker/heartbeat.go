@@ -18,6 +18,10 @@ func handleHeartbeat(c *conn, kreq kmsg.Request) reply {
 	co := c.b.groups
 	req := kreq.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+	if !c.allowed(opRead, resGroup, req.Group) {
+		resp.ErrorCode = errGroupAuthorization
+		return respond(resp)
+	}
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	g, m, code := co.memberOfLocked(req.Group, req.MemberID, req.InstanceID, req.Generation)

@@ -33,6 +33,8 @@ func handleJoinGroup(c *conn, kreq kmsg.Request) reply {
 		rebalance = session
 	}
 	switch {
+	case !c.allowed(opRead, resGroup, req.Group):
+		return joinError(req, errGroupAuthorization)
 	case req.Group == "":
 		return joinError(req, errInvalidGroupID)
 	case session < b.cfg.GroupMinSessionTimeout || session > b.cfg.GroupMaxSessionTimeout:

@@ -17,6 +17,10 @@ func handleLeaveGroup(c *conn, kreq kmsg.Request) reply {
 	co := c.b.groups
 	req := kreq.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if !c.allowed(opRead, resGroup, req.Group) {
+		resp.ErrorCode = errGroupAuthorization
+		return respond(resp)
+	}
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	g := co.getGroup(req.Group, false)

@@ -26,6 +26,10 @@ func handleListConfigResources(c *conn, kreq kmsg.Request) reply {
 	req := kreq.(*kmsg.ListConfigResourcesRequest)
 	resp := req.ResponseKind().(*kmsg.ListConfigResourcesResponse)
 	resp.ConfigResources = []kmsg.ListConfigResourcesResponseConfigResource{}
+	if !c.allowedCluster(opDescribeConfigs) {
+		resp.ErrorCode = errClusterAuthorization
+		return respond(resp)
+	}
 	types := req.ResourceTypes
 	if req.Version == 0 || len(types) == 0 {
 		types = []int8{int8(kmsg.ConfigResourceTypeClientMetrics)}

@@ -27,7 +27,11 @@ func handleListGroups(c *conn, kreq kmsg.Request) reply {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	all := c.allowedCluster(opDescribe) // else: only the groups the principal may describe
 	for _, id := range ids {
+		if !all && !c.allowed(opDescribe, resGroup, id) {
+			continue
+		}
 		g := co.groups[id]
 		if g.state == groupDead {
 			continue

@@ -66,6 +66,6 @@ func handleListOffsets(c *conn, kreq kmsg.Request) reply {
 	add := func(st *kmsg.ListOffsetsResponseTopic, sp kmsg.ListOffsetsResponseTopicPartition) {
 		st.Partitions = append(st.Partitions, sp)
 	}
-	resp.Topics = answerPartitions(b, req.Topics, errUnknownTopicOrPartition, topicOf, at, answer, add)
+	resp.Topics = answerPartitions(c, opDescribe, req.Topics, errUnknownTopicOrPartition, topicOf, at, answer, add)
 	return respond(resp)
 }

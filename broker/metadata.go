@@ -7,8 +7,11 @@ package broker
 // Unknown topics are auto-created when auto-creation is on and the client allows
 // it (v4+: AllowAutoTopicCreation; before v4 always), and then reported as
 // existing at once: the topic is ready when the response is sent.
-// Left out: authorized operations are reported as "none requested" (-2147483648)
-// unless asked for, then as all operations (no ACLs yet).
+// With the authorizer on (authz.go), a listing of all topics shows only those
+// the principal may DESCRIBE, a named topic it may not describe gets
+// TOPIC_AUTHORIZATION_FAILED, and auto-creation needs CREATE on the cluster or
+// the topic. Authorized operations are "none requested" (-2147483648) unless
+// asked for, then the operations the principal may perform.
 
 import (
 	"sort"
@@ -18,15 +21,11 @@ import (
 
 func init() { regKey(3, 0, 13, handleMetadata) }
 
-// allTopicOps is the KIP-430 bitfield of every topic operation (READ, WRITE,
-// CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS).
-const allTopicOps = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
-
 func handleMetadata(c *conn, kreq kmsg.Request) reply {
 	b := c.b
 	req := kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	host, port := b.advertised()
+	host, port := c.advertised()
 	br := kmsg.NewMetadataResponseBroker()
 	br.NodeID, br.Host, br.Port = b.cfg.NodeID, host, port
 	resp.Brokers = []kmsg.MetadataResponseBroker{br}
@@ -51,7 +50,7 @@ func handleMetadata(c *conn, kreq kmsg.Request) reply {
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			if req.IncludeTopicAuthorizedOperations {
-				rt.AuthorizedOperations = allTopicOps
+				rt.AuthorizedOperations = c.authorizedOps(resTopic, t.name, topicOps...)
 			}
 		}
 		resp.Topics = append(resp.Topics, rt)
@@ -66,14 +65,18 @@ func handleMetadata(c *conn, kreq kmsg.Request) reply {
 		b.mu.RUnlock()
 		sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
 		for _, t := range all {
-			addTopic(t, nil, [16]byte{}, 0)
+			if c.allowed(opDescribe, resTopic, t.name) { // listing all shows only what the principal may describe
+				addTopic(t, nil, [16]byte{}, 0)
+			}
 		}
 		return respond(resp)
 	}
 	allowCreate := req.Version < 4 || req.AllowAutoTopicCreation
 	for _, rt := range req.Topics {
 		if rt.Topic == nil { // by id (v10+)
-			if t := b.lookupID(rt.TopicID); t != nil {
+			if t := b.lookupID(rt.TopicID); t != nil && !c.allowed(opDescribe, resTopic, t.name) {
+				addTopic(nil, nil, rt.TopicID, errTopicAuthorization)
+			} else if t != nil {
 				addTopic(t, nil, [16]byte{}, 0)
 			} else {
 				addTopic(nil, nil, rt.TopicID, errUnknownTopicID)
@@ -81,6 +84,10 @@ func handleMetadata(c *conn, kreq kmsg.Request) reply {
 			continue
 		}
 		name := *rt.Topic
+		if !c.allowed(opDescribe, resTopic, name) {
+			addTopic(nil, rt.Topic, [16]byte{}, errTopicAuthorization)
+			continue
+		}
 		t := b.lookup(name)
 		if t == nil {
 			if validateTopicName(name) != nil {
@@ -89,7 +96,7 @@ func handleMetadata(c *conn, kreq kmsg.Request) reply {
 			}
 			code := errUnknownTopicOrPartition
 			if allowCreate {
-				t, code = b.autoCreate(name)
+				t, code = c.autoCreate(name)
 			}
 			if t == nil {
 				addTopic(nil, rt.Topic, [16]byte{}, code)

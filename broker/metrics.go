@@ -21,23 +21,24 @@ import (
 )
 
 type metrics struct {
-	requests    *prometheus.CounterVec   // api
-	errors      *prometheus.CounterVec   // api, error
-	duration    *prometheus.HistogramVec // api
-	bytesIn     prometheus.Counter
-	bytesOut    prometheus.Counter
-	accepted    prometheus.Counter
-	fsyncTime   prometheus.Histogram
-	fsyncRecs   prometheus.Histogram
-	fsyncBytes  prometheus.Histogram
-	perAPI      [128]atomic.Pointer[apiMetrics] // by api key, made on first use
-	connections *prometheus.Desc
-	logSize     *prometheus.Desc
-	logSegments *prometheus.Desc
-	logEnd      *prometheus.Desc
-	groups      *prometheus.Desc
-	members     *prometheus.Desc
-	b           *Broker
+	requests     *prometheus.CounterVec   // api
+	errors       *prometheus.CounterVec   // api, error
+	duration     *prometheus.HistogramVec // api
+	bytesIn      prometheus.Counter
+	bytesOut     prometheus.Counter
+	accepted     prometheus.Counter
+	authFailures prometheus.Counter
+	fsyncTime    prometheus.Histogram
+	fsyncRecs    prometheus.Histogram
+	fsyncBytes   prometheus.Histogram
+	perAPI       [128]atomic.Pointer[apiMetrics] // by api key, made on first use
+	connections  *prometheus.Desc
+	logSize      *prometheus.Desc
+	logSegments  *prometheus.Desc
+	logEnd       *prometheus.Desc
+	groups       *prometheus.Desc
+	members      *prometheus.Desc
+	b            *Broker
 }
 
 // apiMetrics are one API's children of the labelled vectors, so that the
@@ -67,6 +68,8 @@ func newMetrics(b *Broker) *metrics {
 			Help: "Bytes of Kafka response frames sent."}),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickertape_broker_connections_accepted_total",
 			Help: "Client connections accepted."}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickertape_broker_sasl_authentication_failures_total",
+			Help: "Failed SASL authentications (each closes its connection)."}),
 		fsyncTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickertape_broker_fsync_duration_seconds",
 			Help: "Duration of one fsync round of a partition log (group commit covers every append made before it).", Buckets: latency}),
 		fsyncRecs: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickertape_broker_fsync_batch_records",
@@ -173,7 +176,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (m *metrics) vectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.errors, m.duration, m.bytesIn, m.bytesOut, m.accepted, m.fsyncTime, m.fsyncRecs, m.fsyncBytes}
+	return []prometheus.Collector{m.requests, m.errors, m.duration, m.bytesIn, m.bytesOut, m.accepted, m.authFailures, m.fsyncTime, m.fsyncRecs, m.fsyncBytes}
 }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {

@@ -44,6 +44,10 @@ func handleOffsetCommit(c *conn, kreq kmsg.Request) reply {
 		fill(errInvalidGroupID)
 		return respond(resp)
 	}
+	if !c.allowed(opRead, resGroup, req.Group) {
+		fill(errGroupAuthorization)
+		return respond(resp)
+	}
 	co.mu.Lock()
 	g := co.getGroup(req.Group, true)
 	code := int16(0)
@@ -80,6 +84,10 @@ func handleOffsetCommit(c *conn, kreq kmsg.Request) reply {
 	fill(0)
 	for i, rt := range req.Topics {
 		for j, rp := range rt.Partitions {
+			if !c.allowed(opRead, resTopic, rt.Topic) {
+				resp.Topics[i].Partitions[j].ErrorCode = errTopicAuthorization
+				continue
+			}
 			if b.partitionOf(b.lookup(rt.Topic), rp.Partition) == nil {
 				resp.Topics[i].Partitions[j].ErrorCode = errUnknownTopicOrPartition
 				continue

@@ -19,6 +19,10 @@ func handleOffsetDelete(c *conn, kreq kmsg.Request) reply {
 	co := c.b.groups
 	req := kreq.(*kmsg.OffsetDeleteRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	if !c.allowed(opDelete, resGroup, req.Group) {
+		resp.ErrorCode = errGroupAuthorization
+		return respond(resp)
+	}
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	g := co.groups[req.Group]
@@ -49,7 +53,9 @@ func handleOffsetDelete(c *conn, kreq kmsg.Request) reply {
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if subscribed[rt.Topic] {
+			if !c.allowed(opRead, resTopic, rt.Topic) {
+				sp.ErrorCode = errTopicAuthorization
+			} else if subscribed[rt.Topic] {
 				sp.ErrorCode = errGroupSubscribedToTopic
 			} else if _, ok := g.offsets[topicPartition{rt.Topic, rp.Partition}]; ok {
 				delete(g.offsets, topicPartition{rt.Topic, rp.Partition})

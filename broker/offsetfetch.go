@@ -31,7 +31,11 @@ func handleOffsetFetch(c *conn, kreq kmsg.Request) reply {
 		if req.Topics == nil {
 			topics = nil
 		}
-		for _, gt := range co.fetchOffsetsLocked(req.Group, topics) {
+		if !c.allowed(opDescribe, resGroup, req.Group) {
+			resp.ErrorCode = errGroupAuthorization
+			return respond(resp)
+		}
+		for _, gt := range c.visibleOffsets(co.fetchOffsetsLocked(req.Group, topics), topics == nil) {
 			st := kmsg.NewOffsetFetchResponseTopic()
 			st.Topic = gt.Topic
 			for _, gp := range gt.Partitions {
@@ -46,7 +50,12 @@ func handleOffsetFetch(c *conn, kreq kmsg.Request) reply {
 	for _, rg := range req.Groups {
 		sg := kmsg.NewOffsetFetchResponseGroup()
 		sg.Group = rg.Group
-		sg.Topics = co.fetchOffsetsLocked(rg.Group, rg.Topics)
+		if !c.allowed(opDescribe, resGroup, rg.Group) {
+			sg.ErrorCode = errGroupAuthorization
+			resp.Groups = append(resp.Groups, sg)
+			continue
+		}
+		sg.Topics = c.visibleOffsets(co.fetchOffsetsLocked(rg.Group, rg.Topics), rg.Topics == nil)
 		resp.Groups = append(resp.Groups, sg)
 	}
 	return respond(resp)
@@ -87,6 +96,31 @@ func (co *coordinator) fetchOffsetsLocked(group string, topics []kmsg.OffsetFetc
 			st.Partitions = append(st.Partitions, part(topicPartition{rt.Topic, p}))
 		}
 		out = append(out, st)
+	}
+	return out
+}
+
+// visibleOffsets applies topic DESCRIBE permission to fetched offsets: when
+// all of a group's offsets were asked for, topics the principal may not
+// describe are left out; topics asked for by name get TOPIC_AUTHORIZATION_FAILED.
+func (c *conn) visibleOffsets(topics []kmsg.OffsetFetchResponseGroupTopic, all bool) []kmsg.OffsetFetchResponseGroupTopic {
+	if !c.authorizing() {
+		return topics
+	}
+	out := topics[:0]
+	for _, t := range topics {
+		if c.allowed(opDescribe, resTopic, t.Topic) {
+			out = append(out, t)
+			continue
+		}
+		if all {
+			continue
+		}
+		for i := range t.Partitions {
+			t.Partitions[i].Offset, t.Partitions[i].LeaderEpoch, t.Partitions[i].Metadata = -1, -1, nil
+			t.Partitions[i].ErrorCode = errTopicAuthorization
+		}
+		out = append(out, t)
 	}
 	return out
 }

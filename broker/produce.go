@@ -75,11 +75,15 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 			if req.Version >= 13 {
 				if t = b.lookupID(rt.TopicID); t == nil {
 					topicCode = errUnknownTopicID
+				} else if !c.allowed(opWrite, resTopic, t.name) {
+					t, topicCode = nil, errTopicAuthorization
 				}
+			} else if !c.allowed(opWrite, resTopic, rt.Topic) {
+				topicCode = errTopicAuthorization
 			} else if validateTopicName(rt.Topic) != nil {
 				topicCode = errInvalidTopic
 			} else {
-				t, topicCode = b.autoCreate(rt.Topic)
+				t, topicCode = c.autoCreate(rt.Topic)
 			}
 			if t != nil && isKafkaInternal(t.name) {
 				// Kafka refuses client writes to its internal topics: their

@@ -51,6 +51,10 @@ func handleInitProducerID(c *conn, kreq kmsg.Request) reply {
 		resp.ErrorCode = errTransactionalIDAuth
 		return respond(resp)
 	}
+	if !c.mayWriteIdempotently() {
+		resp.ErrorCode = errClusterAuthorization
+		return respond(resp)
+	}
 	b.mu.Lock()
 	id, err := b.pids.allocate()
 	b.mu.Unlock()

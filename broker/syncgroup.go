@@ -19,6 +19,10 @@ func handleSyncGroup(c *conn, kreq kmsg.Request) reply {
 	co := b.groups
 	req := kreq.(*kmsg.SyncGroupRequest)
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+	if !c.allowed(opRead, resGroup, req.Group) {
+		resp.ErrorCode = errGroupAuthorization
+		return respond(resp)
+	}
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	g, m, code := co.memberOfLocked(req.Group, req.MemberID, req.InstanceID, req.Generation)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/exchange"
@@ -46,7 +47,10 @@ type Config struct {
 	// are measured; 0 is one second.
 	SampleEvery time.Duration
 	KafkaOpts   []kgo.Opt // added to every Kafka client the pipeline makes
-	Logger      *slog.Logger
+	// RegistryOpts are added to the registry client (TLS, basic auth) of
+	// RegistryURL; the embedded stack's registry needs none.
+	RegistryOpts []sr.ClientOpt
+	Logger       *slog.Logger
 }
 
 // VenueConfig is one venue to ingest from.

@@ -30,12 +30,16 @@ type Pipeline struct {
 	done  chan struct{} // closed when Run returns
 
 	// Set before ready is closed, read-only after.
-	info    Info
-	stack   *app.Stack
-	venues  []*venue
-	proc    *stream.Processor
-	books   *book.Processor
-	started time.Time
+	info  Info
+	stack *app.Stack
+	// The options of every client the pipeline makes (the caller's, or the
+	// embedded stack's in-process ones).
+	kafkaOpts []kgo.Opt
+	regOpts   []sr.ClientOpt
+	venues    []*venue
+	proc      *stream.Processor
+	books     *book.Processor
+	started   time.Time
 
 	running atomic.Bool
 
@@ -134,6 +138,14 @@ func (p *Pipeline) Info() Info {
 	return p.info
 }
 
+// ClientOpts are the options the pipeline's own clients use for the brokers
+// and the registry (TLS, SASL, basic auth; in process when embedded), so
+// that a dashboard beside it reaches them the same way. Valid once ready.
+func (p *Pipeline) ClientOpts() ([]kgo.Opt, []sr.ClientOpt) {
+	p.wait()
+	return p.kafkaOpts, p.regOpts
+}
+
 // Run starts the stack (when embedded), builds and checks the venues,
 // then streams until ctx is done or a part fails. On the way out it
 // delivers what ingest accepted, commits the processor's state, and
@@ -179,6 +191,8 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		venues = append(venues, built{vc, v})
 	}
 	brokers, registryURL := cfg.Brokers, cfg.RegistryURL
+	kafkaOpts := append([]kgo.Opt(nil), cfg.KafkaOpts...)
+	regOpts := append([]sr.ClientOpt{sr.URLs(registryURL)}, cfg.RegistryOpts...)
 	if len(brokers) == 0 {
 		start := time.Now()
 		stack, err := app.Start(cfg.Stack)
@@ -197,12 +211,15 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		if registryURL == "" {
 			return errors.New("pipeline: the embedded stack runs no schema registry (Stack.RegistryAddr is empty)")
 		}
+		kafkaOpts = append(kafkaOpts, stack.InternalKafkaOpts()...)
+		regOpts = stack.InternalRegistryOpts()
 		p.info.Embedded, p.info.StackReadyIn, p.info.StackDataDir = true, time.Since(start), cfg.Stack.Broker.DataDir
 	}
 	p.info.Brokers, p.info.RegistryURL = brokers, registryURL
 	n := cfg.Topics
 	p.info.Topics = [4]string{n.Events, n.Candles, n.Late, n.DeadLetter}
-	srcl, err := sr.NewClient(sr.URLs(registryURL))
+	p.kafkaOpts, p.regOpts = kafkaOpts, regOpts
+	srcl, err := sr.NewClient(regOpts...)
 	if err != nil {
 		return fmt.Errorf("pipeline: registry URL %q: %w", registryURL, err)
 	}
@@ -213,7 +230,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		sc.Connector = v.Connector
 		sc.Subscription = exchange.Subscription{Symbols: vc.Symbols, Trades: true, Tickers: !vc.NoTickers, Books: !vc.NoBooks}
 		in, err := ingest.New(ingest.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: n, Partitions: cfg.Partitions,
-			Exchange: sc, KafkaOpts: cfg.KafkaOpts, Logger: cfg.Logger})
+			Exchange: sc, KafkaOpts: kafkaOpts, Logger: cfg.Logger})
 		if err != nil {
 			return err
 		}
@@ -228,7 +245,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	if c := cfg.Candles; c != nil {
 		sc := stream.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: n, Partitions: cfg.Partitions, Group: c.Group,
 			Intervals: c.Intervals, Lateness: c.Lateness, UpdateEvery: c.UpdateEvery, NoUpdates: c.NoUpdates, IdleAfter: c.IdleAfter,
-			KafkaOpts: append(append([]kgo.Opt(nil), cfg.KafkaOpts...), c.KafkaOpts...), Logger: cfg.Logger}
+			KafkaOpts: append(append([]kgo.Opt(nil), kafkaOpts...), c.KafkaOpts...), Logger: cfg.Logger}
 		if p.proc, err = stream.New(sc); err != nil {
 			return err
 		}
@@ -236,13 +253,13 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	}
 	if c := cfg.Books; c != nil {
 		bc := book.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: n, Partitions: cfg.Partitions, Group: c.Group, Depth: c.Depth, Every: c.Every,
-			KafkaOpts: append(append([]kgo.Opt(nil), cfg.KafkaOpts...), c.KafkaOpts...), Logger: cfg.Logger}
+			KafkaOpts: append(append([]kgo.Opt(nil), kafkaOpts...), c.KafkaOpts...), Logger: cfg.Logger}
 		if p.books, err = book.New(bc); err != nil {
 			return err
 		}
 		p.info.BooksGroup, p.info.BooksTopic, p.info.BBOTopic = p.books.Group(), n.Books, n.BBO
 	}
-	adminCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, cfg.KafkaOpts...)...)
+	adminCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, kafkaOpts...)...)
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}

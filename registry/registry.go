@@ -42,6 +42,8 @@ type Config struct {
 	// ReadHeaderTimeout, ReadTimeout and IdleTimeout are the HTTP server's
 	// (see NewHTTPServer).
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+	// Auth, if set, requires HTTP basic authentication (see auth.go).
+	Auth *BasicAuth
 	// KafkaOpts are extra franz-go options for the clients (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
 	Logger    *slog.Logger
@@ -431,4 +433,4 @@ func (r *Registry) Close(ctx context.Context) error {
 }
 
 // Handler serves the Confluent REST API.
-func (r *Registry) Handler() http.Handler { return r.metrics.instrument(r.routes()) }
+func (r *Registry) Handler() http.Handler { return r.metrics.instrument(r.withAuth(r.routes())) }

@@ -30,6 +30,7 @@ func runBook(args []string, stdout, stderr io.Writer) error {
 	var levels int
 	var once, consolidated bool
 	var timeout time.Duration
+	var sec clientSecurity
 	fs := newFlagSet("book --exchange E SYMBOL [flags]",
 		"Prints a venue's verified L2 book as the book builder publishes it to market.books (run,\ndemo and process run the builder): bids and asks side by side, best first, with the venue\nsequence it reflects and whether its checksum was verified. It refreshes as new records\narrive; --once prints the current book and exits (status 1 if there is none within\n--timeout). --consolidated prints, for a symbol several venues list, the best bid and ask\nacross venues (from market.bbo) and the venues' books merged level by level.\nA fake exchange's events are named <venue>-synthetic; --exchange binance finds either.",
 		`  tickertape book --exchange binance BTC-USDT
@@ -46,6 +47,7 @@ func runBook(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&registry, "registry", "http://127.0.0.1:8081", "schema registry URL")
 	fs.StringVar(&booksTopic, "books-topic", "market.books", "the book builder's books topic")
 	fs.StringVar(&bboTopic, "bbo-topic", "market.bbo", "the book builder's best bid/ask topic")
+	sec.register(fs)
 	rest, err := parseWithArgs(fs, args)
 	if err != nil {
 		return err
@@ -61,7 +63,15 @@ func runBook(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("--levels %d: give at least 1", levels)}
 	}
 	exch = strings.ToLower(exch)
-	srcl, err := sr.NewClient(sr.URLs(registry))
+	kopts, err := sec.kafkaOpts()
+	if err != nil {
+		return err
+	}
+	sopts, err := sec.registryOpts(registry)
+	if err != nil {
+		return err
+	}
+	srcl, err := sr.NewClient(sopts...)
 	if err != nil {
 		return usageError{fmt.Errorf("--registry: %v", err)}
 	}
@@ -69,18 +79,18 @@ func runBook(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	bl := strings.Split(brokers, ",")
-	if err := reachBrokers(ctx, bl); err != nil {
+	if err := reachBrokers(ctx, bl, kopts...); err != nil {
 		return err
 	}
-	if err := reachRegistry(ctx, registry); err != nil {
+	if err := reachRegistry(ctx, registry, sopts...); err != nil {
 		return err
 	}
 	ts := []string{booksTopic}
 	if consolidated {
 		ts = append(ts, bboTopic)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bl...), kgo.ConsumeTopics(ts...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(250*time.Millisecond))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(bl...), kgo.ConsumeTopics(ts...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(250 * time.Millisecond)}, kopts...)...)
 	if err != nil {
 		return err
 	}

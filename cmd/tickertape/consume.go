@@ -49,6 +49,8 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&raw, "raw", false, "print values as they are stored ({\"_raw\": text} or {\"_raw_base64\": ...}), without the registry")
 	fs.BoolVar(&printKey, "print-key", false, "add the record's key as \"_key\" (text, or base64 as \"_key_base64\")")
 	fs.BoolVar(&printType, "print-type", false, "add the value's Avro type (e.g. tickertape.market.Trade) as \"_type\"")
+	var sec clientSecurity
+	sec.register(fs)
 	fs.StringVar(&filter, "filter", "", "print only records whose top-level field equals a value, e.g. final=true or symbol=BTC-USDT")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -60,18 +62,26 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 	if filter != "" && !hasFilter {
 		return usageError{fmt.Errorf("--filter %q: want field=value", filter)}
 	}
-	srcl, err := sr.NewClient(sr.URLs(registry))
+	kopts, err := sec.kafkaOpts()
+	if err != nil {
+		return err
+	}
+	sopts, err := sec.registryOpts(registry)
+	if err != nil {
+		return err
+	}
+	srcl, err := sr.NewClient(sopts...)
 	if err != nil {
 		return usageError{fmt.Errorf("--registry: %v", err)}
 	}
 	sd := serde.New(srcl)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := reachBrokers(ctx, strings.Split(brokers, ",")); err != nil {
+	if err := reachBrokers(ctx, strings.Split(brokers, ","), kopts...); err != nil {
 		return err
 	}
 	if !raw {
-		if err := reachRegistry(ctx, registry); err != nil {
+		if err := reachRegistry(ctx, registry, sopts...); err != nil {
 			return fmt.Errorf("%w, or add --raw to print the stored bytes undecoded", err)
 		}
 	}
@@ -84,7 +94,7 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 	if group != "" {
 		opts = append(opts, kgo.ConsumerGroup(group))
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(append(opts, kopts...)...)
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,8 @@ func startDashboard(p *pipeline.Pipeline, httpAddr string, intervals string, log
 	stack, info := p.Stack(), p.Info()
 	brokers := info.Brokers
 	names := topics.Names{Events: info.Topics[0], Candles: info.Topics[1], Late: info.Topics[2], DeadLetter: info.Topics[3]}
-	srcl, err := sr.NewClient(sr.URLs(info.RegistryURL))
+	kopts, sopts := p.ClientOpts()
+	srcl, err := sr.NewClient(sopts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,7 +51,7 @@ func startDashboard(p *pipeline.Pipeline, httpAddr string, intervals string, log
 		}
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ClientID("tickertape-metrics"))
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ClientID("tickertape-metrics")}, kopts...)...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -64,7 +65,7 @@ func startDashboard(p *pipeline.Pipeline, httpAddr string, intervals string, log
 			ivs = append(ivs, iv)
 		}
 	}
-	dash, err := web.New(web.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: names, Gatherer: reg, Intervals: ivs, Logger: logger})
+	dash, err := web.New(web.Config{Brokers: brokers, KafkaOpts: kopts, Serde: serde.New(srcl), Topics: names, Gatherer: reg, Intervals: ivs, Logger: logger})
 	if err != nil {
 		stop()
 		return nil, nil, err

@@ -30,6 +30,8 @@ func runGroups(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("groups list|describe|delete [flags] [GROUP...]", usage, examples, stderr)
 	fs.StringVar(&brokers, "brokers", "127.0.0.1:9092", "comma-separated Kafka bootstrap addresses")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the cluster")
+	var sec clientSecurity
+	sec.registerKafka(fs)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fs.Usage()
@@ -43,10 +45,14 @@ func runGroups(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := reachBrokers(context.Background(), strings.Split(brokers, ",")); err != nil {
+	kopts, err := sec.kafkaOpts()
+	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err := reachBrokers(context.Background(), strings.Split(brokers, ","), kopts...); err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}, kopts...)...)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,8 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&ignoreUnknown, "ignore-unknown", false, "drop fields the schema does not have instead of refusing the line")
 	fs.StringVar(&brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap addresses")
 	fs.StringVar(&registry, "registry", "http://127.0.0.1:8081", "schema registry URL")
+	var sec clientSecurity
+	sec.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -69,15 +71,23 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: %w", schemaFile, err)
 		}
 	}
-	srcl, err := sr.NewClient(sr.URLs(registry))
+	kopts, err := sec.kafkaOpts()
+	if err != nil {
+		return err
+	}
+	sopts, err := sec.registryOpts(registry)
+	if err != nil {
+		return err
+	}
+	srcl, err := sr.NewClient(sopts...)
 	if err != nil {
 		return usageError{fmt.Errorf("--registry: %v", err)}
 	}
 	// Both ends must answer before anything is registered or written.
-	if err := reachBrokers(context.Background(), strings.Split(brokers, ",")); err != nil {
+	if err := reachBrokers(context.Background(), strings.Split(brokers, ","), kopts...); err != nil {
 		return err
 	}
-	if err := reachRegistry(context.Background(), registry); err != nil {
+	if err := reachRegistry(context.Background(), registry, sopts...); err != nil {
 		return err
 	}
 	sd := serde.New(srcl)
@@ -87,7 +97,7 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("register the schema under %s: %w", subject, err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation())
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowAutoTopicCreation()}, kopts...)...)
 	if err != nil {
 		return err
 	}

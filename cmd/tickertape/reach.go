@@ -26,6 +26,11 @@ type unreachableError struct {
 
 func (e *unreachableError) Error() string {
 	hint := "is tickertape serve running?"
+	if strings.Contains(e.err.Error(), "SASL_AUTHENTICATION_FAILED") {
+		hint = "check --sasl-user, --sasl-mechanism and TICKERTAPE_SASL_PASSWORD;"
+	} else if strings.Contains(e.err.Error(), "certificate") {
+		hint = "check --tls-ca (the CA that signed the broker's certificate);"
+	}
 	if e.what == "the schema registry" {
 		hint = "is tickertape serve (or another Confluent-compatible registry) running there?"
 	}
@@ -36,8 +41,8 @@ func (e *unreachableError) Unwrap() error { return e.err }
 
 // reachBrokers returns nil once one of the brokers answered ApiVersions, or an
 // unreachableError naming them within reachTimeout.
-func reachBrokers(ctx context.Context, brokers []string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DialTimeout(reachTimeout))
+func reachBrokers(ctx context.Context, brokers []string, opts ...kgo.Opt) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.DialTimeout(reachTimeout)}, opts...)...)
 	if err != nil {
 		return fmt.Errorf("--brokers %q: %w", strings.Join(brokers, ","), err)
 	}
@@ -54,8 +59,8 @@ func reachBrokers(ctx context.Context, brokers []string) error {
 }
 
 // reachRegistry returns nil once the registry answered, or an unreachableError.
-func reachRegistry(ctx context.Context, registryURL string) error {
-	cl, err := sr.NewClient(sr.URLs(registryURL), sr.HTTPClient(&http.Client{Timeout: reachTimeout}))
+func reachRegistry(ctx context.Context, registryURL string, opts ...sr.ClientOpt) error {
+	cl, err := sr.NewClient(append([]sr.ClientOpt{sr.URLs(registryURL), sr.HTTPClient(&http.Client{Timeout: reachTimeout})}, opts...)...)
 	if err != nil {
 		return usageError{fmt.Errorf("--registry %q: %v", registryURL, err)}
 	}

@@ -41,7 +41,13 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&group, "group-id", "schema-registry", "consumer group used to elect the writing instance")
 	fs.BoolVar(&ineligible, "leader-ineligible", false, "never write; forward every write to the elected instance")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	var sec clientSecurity
+	sec.registerKafka(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	kopts, err := sec.kafkaOpts()
+	if err != nil {
 		return err
 	}
 	if brokers == "" {
@@ -61,7 +67,7 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	}
 	r, err := registry.New(registry.Config{
 		Brokers: strings.Split(brokers, ","), Topic: topic, GroupID: group,
-		AdvertisedURL: advertised, LeaderIneligible: ineligible, Logger: logger,
+		AdvertisedURL: advertised, LeaderIneligible: ineligible, KafkaOpts: kopts, Logger: logger,
 	})
 	if err != nil {
 		ln.Close()

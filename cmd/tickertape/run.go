@@ -45,6 +45,7 @@ type pipelineFlags struct {
 	fake       bool
 	seed       uint64
 	status     string
+	sec        clientSecurity
 	wsURLs     venueURLs
 	restURLs   venueURLs
 }
@@ -131,6 +132,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	case "process":
 		fs.StringVar(&f.stack.httpAddr, "http-addr", "127.0.0.1:8083", "address of the dashboard and Prometheus /metrics; empty turns it off")
 	}
+	f.sec.register(fs)
 	fs.StringVar(&f.status, "status", "auto", "live status on stderr: auto (a live panel on a terminal, a log line every 10s otherwise), log, or off")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -210,6 +212,13 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		}
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		cfg.Brokers, cfg.RegistryURL = strings.Split(f.brokers, ","), f.registry
+		var err error
+		if cfg.KafkaOpts, err = f.sec.kafkaOpts(); err != nil {
+			return err
+		}
+		if cfg.RegistryOpts, err = f.sec.registryOpts(f.registry); err != nil {
+			return err
+		}
 	}
 	cfg.Logger = logger
 	if mode != "process" {
@@ -232,10 +241,10 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(cfg.Brokers) > 0 { // an existing cluster: say now if it is not there
-		if err := reachBrokers(ctx, cfg.Brokers); err != nil {
+		if err := reachBrokers(ctx, cfg.Brokers, cfg.KafkaOpts...); err != nil {
 			return err
 		}
-		if err := reachRegistry(ctx, cfg.RegistryURL); err != nil {
+		if err := reachRegistry(ctx, cfg.RegistryURL, cfg.RegistryOpts...); err != nil {
 			return err
 		}
 	}
@@ -253,7 +262,11 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if info.Embedded {
-		fmt.Fprintf(stdout, "kafka     %s (embedded, data in %s, ready in %s)\nregistry  %s\n", info.Brokers[0], info.StackDataDir, info.StackReadyIn.Round(time.Millisecond), info.RegistryURL)
+		kafka := info.Brokers[0]
+		if st := p.Stack(); st != nil && st.Secured() {
+			kafka = strings.Join(st.ListenerAddrs(), ", ") + "; authorizer on"
+		}
+		fmt.Fprintf(stdout, "kafka     %s (embedded, data in %s, ready in %s)\nregistry  %s\n", kafka, info.StackDataDir, info.StackReadyIn.Round(time.Millisecond), info.RegistryURL)
 	}
 	dash, stopHTTP, err := startDashboard(p, f.stack.httpAddr, f.intervals, logger, stdout)
 	if err != nil {

@@ -70,6 +70,9 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&normalize, "normalize", false, "register, check: normalize the schema first")
 	fs.Var(&refs, "ref", "register, check: a reference NAME=SUBJECT:VERSION (repeatable)")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the registry")
+	var sec clientSecurity
+	sec.registerTLS(fs)
+	sec.registerRegistry(fs)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -82,11 +85,15 @@ func runSchema(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cl, err := sr.NewClient(sr.URLs(url))
+	sopts, err := sec.registryOpts(url)
+	if err != nil {
+		return err
+	}
+	cl, err := sr.NewClient(sopts...)
 	if err != nil {
 		return usageError{fmt.Errorf("--registry %q: %v", url, err)}
 	}
-	if err := reachRegistry(context.Background(), url); err != nil {
+	if err := reachRegistry(context.Background(), url, sopts...); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

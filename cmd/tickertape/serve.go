@@ -16,6 +16,8 @@ import (
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/broker"
 	"github.com/tickertape/tickertape/commitlog"
+	"github.com/tickertape/tickertape/internal/certs"
+	"github.com/tickertape/tickertape/registry"
 	"github.com/tickertape/tickertape/serde"
 	"github.com/tickertape/tickertape/web"
 	"github.com/twmb/franz-go/pkg/sr"
@@ -27,25 +29,37 @@ func init() {
 
 // stackFlags are the flags of every command that can start the embedded stack.
 type stackFlags struct {
-	dataDir, kafkaAddr, registryAddr, httpAddr string
-	advertised                                 string
-	fsync                                      string
-	noAutoCreate                               bool
-	partitions                                 int
-	maxRequestBytes                            int
-	logLevel                                   string
-	groupDelay                                 time.Duration
-	maxConns, maxConnsPerIP                    int
-	idle                                       time.Duration
-	queuedBytes                                int64
+	dataDir, registryAddr, httpAddr string
+	kafkaAddrs, advertised          listFlag
+	tlsCert, tlsKey, tlsClientCA    string
+	superUsers                      listFlag
+	registryAuth                    string
+	registryWriters                 listFlag
+	certs                           *certs.Reloader // loaded by config, reloaded on SIGHUP
+	fsync                           string
+	noAutoCreate                    bool
+	partitions                      int
+	maxRequestBytes                 int
+	logLevel                        string
+	groupDelay                      time.Duration
+	maxConns, maxConnsPerIP         int
+	idle                            time.Duration
+	queuedBytes                     int64
 }
 
 func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory for partition logs and broker state")
-	fs.StringVar(&f.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address of the Kafka protocol listener")
+	f.kafkaAddrs = listFlag{vals: []string{"127.0.0.1:9092"}}
+	fs.Var(&f.kafkaAddrs, "kafka-addr", "a Kafka listener, [PROTOCOL://]host:port with PROTOCOL one of PLAINTEXT (the default), SSL, SASL_PLAINTEXT, SASL_SSL; repeatable")
 	fs.StringVar(&f.registryAddr, "registry-addr", "127.0.0.1:8081", "address of the schema registry (Confluent REST API); empty turns it off")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP endpoint: the dashboard (/), Prometheus /metrics and /healthz; empty turns it off")
-	fs.StringVar(&f.advertised, "advertised-addr", "", "host:port that clients are told to connect to (default: the Kafka listener's address)")
+	fs.Var(&f.advertised, "advertised-addr", "host:port that a listener's clients are told to connect to (default: its own address); one per --kafka-addr in the same order, or PROTOCOL://host:port for that protocol's listener; repeatable")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) of the SSL and SASL_SSL listeners and of the registry, which then serves HTTPS; reloaded on SIGHUP")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "PEM CA file: TLS listeners then require client certificates signed by it (mTLS); the subject is the principal, e.g. User:CN=alice")
+	fs.Var(&f.superUsers, "super-user", "a user allowed everything, whatever the ACLs say (Kafka's super.users); repeatable")
+	fs.StringVar(&f.registryAuth, "registry-auth", "none", "none, or basic: the registry asks for HTTP basic auth against the SCRAM users (reads for any user, writes for super users and --registry-writers)")
+	fs.Var(&f.registryWriters, "registry-writers", "users who may write to the registry besides the super users (comma-separated or repeatable)")
 	fs.StringVar(&f.fsync, "fsync", "always", "when acked data is forced to disk: always (acks wait for fsync, group commit), interval=<duration> (e.g. interval=100ms), or never")
 	fs.BoolVar(&f.noAutoCreate, "no-auto-create-topics", false, "refuse produce and metadata requests for unknown topics instead of creating them")
 	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
@@ -97,21 +111,120 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 		bc.QueuedMaxRequestBytes = -1 // unlimited
 	}
 	bc.GroupInitialRebalanceDelay, bc.NoGroupInitialRebalanceDelay = max(f.groupDelay, 0), f.groupDelay <= 0
-	if f.advertised != "" {
-		host, port, ok := strings.Cut(f.advertised, ":")
+	ac := app.Config{
+		RegistryAddr:  f.registryAddr,
+		HTTPAddr:      f.httpAddr,
+		Broker:        bc,
+		Logger:        logger,
+		BootstrapUser: os.Getenv("TICKERTAPE_BOOTSTRAP_USER"),
+	}
+	if err := f.securityConfig(&ac); err != nil {
+		return app.Config{}, nil, err
+	}
+	return ac, logger, nil
+}
+
+// securityConfig fills in the listeners, TLS, super users and registry auth.
+func (f *stackFlags) securityConfig(ac *app.Config) error {
+	var needTLS bool
+	byProto := map[broker.Protocol]int{}
+	for i, a := range f.kafkaAddrs.vals {
+		p, addr, err := broker.ParseListener(a)
+		if err != nil {
+			return usageError{fmt.Errorf("--kafka-addr: %v", err)}
+		}
+		if _, dup := byProto[p]; dup {
+			return usageError{fmt.Errorf("--kafka-addr: two %s listeners; give each protocol one listener", p)}
+		}
+		byProto[p] = i
+		needTLS = needTLS || p.TLS()
+		ac.Listeners = append(ac.Listeners, app.Listener{Addr: addr, Protocol: p})
+	}
+	positional := 0
+	for _, a := range f.advertised.vals {
+		target := positional
+		hostPort := a
+		if strings.Contains(a, "://") {
+			p, hp, err := broker.ParseListener(a)
+			if err != nil {
+				return usageError{fmt.Errorf("--advertised-addr: %v", err)}
+			}
+			i, ok := byProto[p]
+			if !ok {
+				return usageError{fmt.Errorf("--advertised-addr %q: there is no %s listener (--kafka-addr)", a, p)}
+			}
+			target, hostPort = i, hp
+		} else {
+			positional++
+		}
+		if target >= len(ac.Listeners) {
+			return usageError{fmt.Errorf("--advertised-addr %q: more advertised addresses than --kafka-addr listeners", a)}
+		}
+		host, port, ok := strings.Cut(hostPort, ":")
 		var p int
 		if _, err := fmt.Sscanf(port, "%d", &p); !ok || err != nil || host == "" || p <= 0 || p > 65535 {
-			return app.Config{}, nil, usageError{fmt.Errorf("--advertised-addr %q: want host:port", f.advertised)}
+			return usageError{fmt.Errorf("--advertised-addr %q: want host:port", a)}
 		}
-		bc.AdvertisedHost, bc.AdvertisedPort = host, int32(p)
+		ac.Listeners[target].AdvertisedHost, ac.Listeners[target].AdvertisedPort = host, int32(p)
 	}
-	return app.Config{
-		KafkaAddr:    f.kafkaAddr,
-		RegistryAddr: f.registryAddr,
-		HTTPAddr:     f.httpAddr,
-		Broker:       bc,
-		Logger:       logger,
-	}, logger, nil
+	if len(ac.Listeners) == 1 && ac.Listeners[0].Protocol == broker.Plaintext {
+		// The one plaintext listener keeps the broker-level advertised address,
+		// as before listeners had protocols.
+		ac.Broker.AdvertisedHost, ac.Broker.AdvertisedPort = ac.Listeners[0].AdvertisedHost, ac.Listeners[0].AdvertisedPort
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	if needTLS && f.tlsCert == "" {
+		return usageError{errors.New("an SSL or SASL_SSL listener needs --tls-cert and --tls-key (`tickertape tls init ./certs` makes a development pair)")}
+	}
+	if f.tlsClientCA != "" && f.tlsCert == "" {
+		return usageError{errors.New("--tls-client-ca needs --tls-cert and --tls-key")}
+	}
+	if f.tlsCert != "" {
+		rl, err := certs.NewReloader(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return err
+		}
+		f.certs = rl
+		if ac.TLS, err = rl.ServerConfig(f.tlsClientCA); err != nil {
+			return usageError{fmt.Errorf("--tls-client-ca: %v", err)}
+		}
+		ac.RegistryTLS, _ = rl.ServerConfig("") // HTTPS, without client certificates
+	}
+	ac.Broker.SuperUsers = f.superUsers.vals
+	switch f.registryAuth {
+	case "none", "":
+		if len(f.registryWriters.vals) > 0 {
+			return usageError{errors.New("--registry-writers needs --registry-auth basic")}
+		}
+	case "basic":
+		ac.RegistryAuth = &registry.BasicAuth{Writers: f.registryWriters.vals}
+	default:
+		return usageError{fmt.Errorf("--registry-auth %q: use none or basic", f.registryAuth)}
+	}
+	return nil
+}
+
+// listFlag is a repeatable flag (also comma-separated, as an environment
+// variable gives it); the first use replaces the default.
+type listFlag struct {
+	vals []string
+	set  bool
+}
+
+func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
+
+func (l *listFlag) Set(s string) error {
+	if !l.set {
+		l.vals, l.set = nil, true
+	}
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			l.vals = append(l.vals, v)
+		}
+	}
+	return nil
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -122,7 +235,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
   tickertape serve --data-dir /var/lib/tickertape --kafka-addr 0.0.0.0:9092 --advertised-addr myhost:9092
   tickertape serve --fsync interval=100ms --default-partitions 6
   kcat -b 127.0.0.1:9092 -t hello -P <<< 'hi'   # then, in another terminal:
-  kcat -b 127.0.0.1:9092 -t hello -C -e`, stderr)
+  kcat -b 127.0.0.1:9092 -t hello -C -e
+  # secured: TLS + SASL, one super user, the registry over HTTPS with basic auth (README "Securing it")
+  tickertape tls init ./certs
+  TICKERTAPE_BOOTSTRAP_USER=admin:change-me tickertape serve --kafka-addr SASL_SSL://0.0.0.0:9093 \
+    --advertised-addr myhost:9093 --tls-cert certs/server.pem --tls-key certs/server-key.pem \
+    --super-user admin --registry-auth basic
+  tickertape serve --kafka-addr PLAINTEXT://127.0.0.1:9092 --kafka-addr SSL://0.0.0.0:9094 \
+    --advertised-addr 127.0.0.1:9092 --advertised-addr myhost:9094 --tls-cert c.pem --tls-key k.pem --tls-client-ca ca.pem`, stderr)
 	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -139,7 +259,29 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return stackError(err)
 	}
 	fmt.Fprintf(stdout, "tickertape %s ready in %s\n", versionString(), time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "  kafka     %s\n", stack.KafkaAddr())
+	for _, l := range stack.ListenerAddrs() {
+		if len(stack.ListenerAddrs()) == 1 && strings.HasPrefix(l, "PLAINTEXT://") {
+			l = stack.KafkaAddr()
+		}
+		fmt.Fprintf(stdout, "  kafka     %s\n", l)
+	}
+	if stack.Secured() {
+		fmt.Fprintf(stdout, "  security  authorizer on: ACLs apply; super users %s\n", strings.Join(append([]string{"(none)"}, sf.superUsers.vals...)[min(1, len(sf.superUsers.vals)):], ", "))
+	}
+	if sf.certs != nil {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer func() { signal.Stop(hup); close(hup) }()
+		go func() {
+			for range hup {
+				if err := sf.certs.Reload(); err != nil {
+					logger.Error("SIGHUP: keeping the old TLS certificate", "err", err)
+				} else {
+					logger.Info("SIGHUP: reloaded the TLS certificate", "cert", sf.tlsCert)
+				}
+			}
+		}()
+	}
 	if u := stack.RegistryURL(); u != "" {
 		fmt.Fprintf(stdout, "  registry  %s (Confluent Schema Registry API)\n", u)
 	}
@@ -149,11 +291,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		// (tickertape ingest / process) writes them; /metrics is the stack's.
 		wc := web.Config{Gatherer: stack.Metrics, Logger: logger}
 		if ru := stack.RegistryURL(); ru != "" {
-			srcl, err := sr.NewClient(sr.URLs(ru))
+			srcl, err := sr.NewClient(stack.InternalRegistryOpts()...)
 			if err != nil {
 				return err
 			}
-			wc.Brokers, wc.Serde = []string{stack.KafkaAddr()}, serde.New(srcl)
+			wc.Brokers, wc.Serde, wc.KafkaOpts = []string{stack.KafkaAddr()}, serde.New(srcl), stack.InternalKafkaOpts()
 		}
 		dash, err := web.New(wc)
 		if err != nil {

@@ -50,6 +50,8 @@ func runTopics(args []string, stdout, stderr io.Writer) error {
 	fs.Var(configs, "config", "create: a topic config key=value (repeatable)")
 	fs.BoolVar(&internal, "internal", false, "list: include internal topics (__consumer_offsets, _schemas)")
 	fs.DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the cluster")
+	var sec clientSecurity
+	sec.registerKafka(fs)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -62,10 +64,14 @@ func runTopics(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := reachBrokers(context.Background(), strings.Split(brokers, ",")); err != nil {
+	kopts, err := sec.kafkaOpts()
+	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err := reachBrokers(context.Background(), strings.Split(brokers, ","), kopts...); err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}, kopts...)...)
 	if err != nil {
 		return err
 	}
