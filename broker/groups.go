@@ -19,8 +19,8 @@ package broker
 // back Empty with their generation, and their members rejoin.
 // Concurrency: one coordinator mutex guards every group; waits (JoinGroup,
 // SyncGroup) are deferred replies fed by channels, timers call back under the
-// mutex. Left out: KIP-848 (ConsumerGroupHeartbeat), transaction coordinators
-// (FindCoordinator for transactions answers COORDINATOR_NOT_AVAILABLE).
+// mutex. Transactional offsets (TxnOffsetCommit) are txnoffsets.go.
+// Left out: KIP-848 (ConsumerGroupHeartbeat).
 
 import (
 	"crypto/rand"
@@ -99,6 +99,7 @@ type coordinator struct {
 	groups map[string]*group
 	// skippedBatches counts __consumer_offsets batches the replay could not read.
 	skippedBatches int
+	txnOffsets     txnPending // TxnOffsetCommit's undecided offsets (txnoffsets.go)
 }
 
 func (co *coordinator) getGroup(id string, create bool) *group {

@@ -31,7 +31,7 @@ func handleOffsetFetch(c *conn, kreq kmsg.Request) reply {
 		if req.Topics == nil {
 			topics = nil
 		}
-		for _, gt := range co.fetchOffsetsLocked(req.Group, topics) {
+		for _, gt := range co.markUnstableLocked(req.Group, req.RequireStable, co.fetchOffsetsLocked(req.Group, topics)) {
 			st := kmsg.NewOffsetFetchResponseTopic()
 			st.Topic = gt.Topic
 			for _, gp := range gt.Partitions {
@@ -46,7 +46,7 @@ func handleOffsetFetch(c *conn, kreq kmsg.Request) reply {
 	for _, rg := range req.Groups {
 		sg := kmsg.NewOffsetFetchResponseGroup()
 		sg.Group = rg.Group
-		sg.Topics = co.fetchOffsetsLocked(rg.Group, rg.Topics)
+		sg.Topics = co.markUnstableLocked(rg.Group, req.RequireStable, co.fetchOffsetsLocked(rg.Group, rg.Topics))
 		resp.Groups = append(resp.Groups, sg)
 	}
 	return respond(resp)
