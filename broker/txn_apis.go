@@ -525,4 +525,3 @@ func handleListTransactions(c *conn, kreq kmsg.Request) reply {
 	}
 	return respond(resp)
 }
-

@@ -145,7 +145,7 @@ func Open(opts Options) (*Log, error) {
 	l := &Log{
 		dir: opts.Dir, fsync: opts.Fsync, onFsync: opts.OnFsync, epoch: opts.LeaderEpoch, log: opts.Logger, now: opts.Now,
 		cfg: opts.Config.withDefaults(), producers: map[int64]*producerState{}, flushSem: make(chan struct{}, 1),
-		txn: txnState{open: map[int64]int64{}},
+		txn:    txnState{open: map[int64]int64{}},
 		snapAt: -1,
 	}
 	if err := l.recover(); err != nil {
