@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -53,7 +54,10 @@ const maxTxnTimeout = 15 * time.Minute
 
 // txnAbortCheckInterval is how often expired transactions are looked for
 // (transaction.abort.timed.out.transaction.cleanup.interval.ms is 10 s in Kafka).
-var txnAbortCheckInterval = time.Second
+// Tests shorten it.
+var txnAbortCheckInterval atomic.Int64
+
+func init() { txnAbortCheckInterval.Store(int64(time.Second)) }
 
 // Transaction states as TransactionLogValue stores them.
 const (
@@ -356,7 +360,7 @@ func (tc *txnCoordinator) applyRecord(key, value []byte) {
 // abortLoop aborts transactions older than their timeout.
 func (tc *txnCoordinator) abortLoop() {
 	defer tc.b.bgWG.Done()
-	tick := time.NewTicker(txnAbortCheckInterval)
+	tick := time.NewTicker(time.Duration(txnAbortCheckInterval.Load()))
 	defer tick.Stop()
 	for {
 		select {

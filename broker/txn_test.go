@@ -303,10 +303,8 @@ func produceTxnRaw(t *testing.T, tb *testBroker, id, topic string, batch []byte)
 // A transaction left open by a producer that disappears is aborted after its
 // timeout, and one open at a restart is aborted on start: the LSO catches up.
 func TestTransactionTimeoutAndRestartAbort(t *testing.T) {
-	old := txnAbortCheckInterval
-	txnAbortCheckInterval = 50 * time.Millisecond
-	t.Cleanup(func() { txnAbortCheckInterval = old })
-	tb := startBroker(t)
+	shortTxnAbortCheck(t, 50*time.Millisecond)
+	tb := startBroker(t, func(c *Config) { c.Logger = discardLogger() })
 	const topic = "txn-timeout"
 	if _, err := tb.admin().CreateTopic(testCtx(t), 1, 1, nil, topic); err != nil {
 		t.Fatal(err)
@@ -361,4 +359,11 @@ func initTxnTimeout(t *testing.T, tb *testBroker, id string, ms int32) (int64, i
 func recrcBatch(b []byte) []byte {
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
 	return b
+}
+
+// shortTxnAbortCheck makes brokers started after it look for expired
+// transactions every d.
+func shortTxnAbortCheck(t *testing.T, d time.Duration) {
+	old := txnAbortCheckInterval.Swap(int64(d))
+	t.Cleanup(func() { txnAbortCheckInterval.Store(old) })
 }
