@@ -104,8 +104,8 @@ func TestGroupTransactSessionExactlyOnce(t *testing.T) {
 	})
 	produceN(t, tb, in, n/3, n/3)
 	w3 := startETLWorker(t, tb, "etl-3", group, in, out) // a rebalance
-	time.Sleep(500 * time.Millisecond)                     // let it take partitions mid-stream
-	w1.kill()                                              // dies with a transaction open, probably
+	time.Sleep(500 * time.Millisecond)                   // let it take partitions mid-stream
+	w1.kill()                                            // dies with a transaction open, probably
 	produceN(t, tb, in, 2*n/3, n/3)
 	w4 := startETLWorker(t, tb, "etl-4", group, in, out) // another rebalance
 	closeAll = append(closeAll, w2, w3, w4)
