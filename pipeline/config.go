@@ -82,6 +82,11 @@ type CandleConfig struct {
 	NoUpdates   bool // only final candles, no updates of open windows
 	IdleAfter   time.Duration
 	KafkaOpts   []kgo.Opt // for the processor's clients only
+	// ExactlyOnce, TransactionalID and TransactionTimeout: see stream.Config
+	// (auto, the default, uses transactions when the brokers support them).
+	ExactlyOnce        stream.EOSMode
+	TransactionalID    string
+	TransactionTimeout time.Duration
 }
 
 // Validate reports every problem of cfg at once.
