@@ -35,6 +35,7 @@ type pipelineFlags struct {
 	intervals  string
 	lateness   time.Duration
 	idleAfter  time.Duration
+	eos        string // --exactly-once
 	group      string
 	partitions int
 	fake       bool
@@ -112,6 +113,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		fs.DurationVar(&f.lateness, "lateness", 5*time.Second, "how late (in exchange time) a trade may arrive and still count in its candle")
 		fs.DurationVar(&f.idleAfter, "idle-after", 30*time.Second, "a symbol without trades this long has its open candles closed by the clock")
 		fs.StringVar(&f.group, "group", "tickertape-candles", "consumer group of the candle processor")
+		fs.StringVar(&f.eos, "exactly-once", "auto", "candles in transactions, read by read_committed consumers: auto (when the brokers support transactions), on, or off (a crash may repeat a final candle, identical)")
 	}
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of the market topics when they are created")
 	switch mode {
@@ -136,6 +138,10 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		if intervals, err = stream.ParseIntervals(f.intervals); err != nil {
 			return usageError{fmt.Errorf("--intervals: %v", err)}
 		}
+	}
+	eos, err := stream.ParseEOSMode(f.eos)
+	if err != nil {
+		return usageError{fmt.Errorf("--exactly-once: %v", err)}
 	}
 	var symbols []string
 	for _, s := range strings.Split(f.symbols, ",") {
@@ -199,7 +205,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		cfg.Venues = venues
 	}
 	if mode != "ingest" {
-		cfg.Candles = &pipeline.CandleConfig{Group: f.group, Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter}
+		cfg.Candles = &pipeline.CandleConfig{Group: f.group, Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter, ExactlyOnce: eos}
 	}
 	p, err := pipeline.New(cfg)
 	if err != nil {
