@@ -78,6 +78,7 @@ type group struct {
 	delaying       bool // the initial rebalance delay is running
 	emptySince     time.Time
 	stateSince     time.Time
+	cg             *cgroup // set for a KIP-848 consumer group (consumer848.go)
 }
 
 type topicPartition struct {

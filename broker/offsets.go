@@ -276,6 +276,7 @@ func (co *coordinator) expireOffsets(now time.Time) {
 func (co *coordinator) stop() {
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	co.stopConsumerGroupTimersLocked()
 	for _, g := range co.groups {
 		if g.rebalance != nil {
 			g.rebalance.Stop()
