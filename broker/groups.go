@@ -19,8 +19,8 @@ package broker
 // back Empty with their generation, and their members rejoin.
 // Concurrency: one coordinator mutex guards every group; waits (JoinGroup,
 // SyncGroup) are deferred replies fed by channels, timers call back under the
-// mutex. Transactional offsets (TxnOffsetCommit) are txnoffsets.go.
-// Left out: KIP-848 (ConsumerGroupHeartbeat).
+// mutex. Transactional offsets (TxnOffsetCommit) are txnoffsets.go; the
+// KIP-848 consumer protocol (ConsumerGroupHeartbeat) is consumer848.go.
 
 import (
 	"crypto/rand"
