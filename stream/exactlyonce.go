@@ -171,7 +171,7 @@ func (p *Processor) txnCommitOffsets(ctx context.Context) error {
 	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = p.cfg.TransactionalID, p.cfg.Group, pid, epoch
 	req.Generation, req.MemberID = gen, member
 	rt := kmsg.NewTxnOffsetCommitRequestTopic()
-	rt.Topic = p.cfg.Topics.Events
+	rt.Topic, rt.TopicID = p.cfg.Topics.Events, p.topicID // v6+ names topics by id
 	p.commitState(func(part int32, off int64, md string) {
 		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = part, off, -1, &md
