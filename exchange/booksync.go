@@ -32,9 +32,21 @@ type BookSync interface {
 
 // ChainSync is the PrevSequence chain (Poloniex book_lv2, OKX books): an
 // update applies when its PrevSequence equals the last Sequence applied.
+// Only the link counts, not the direction: an update whose Sequence equals
+// its PrevSequence (OKX's keep-alive) chains, and so does one whose
+// Sequence is lower than the last (OKX after maintenance).
+//
+// With Sum set the rule also keeps the book (all levels, each side best
+// first) and verifies every message that carries a checksum (HasChecksum)
+// against Sum of the book after it: a mismatch is a Gap and is counted in
+// Mismatches. Messages without a checksum are judged by the chain alone
+// (OKX's checksum has been 0, "none", since 2026-06-23).
 type ChainSync struct {
-	seq    int64
-	synced bool
+	Sum        func(bids, asks []market.Level) uint32
+	Mismatches int64
+	seq        int64
+	synced     bool
+	bids, asks []market.Level
 }
 
 // Check implements BookSync.
@@ -42,20 +54,34 @@ func (s *ChainSync) Check(u *market.BookUpdate) Verdict {
 	switch {
 	case u.Snapshot:
 		s.seq, s.synced = u.Sequence, true
-		return Apply
+		s.bids, s.asks = s.bids[:0], s.asks[:0]
 	case !s.synced:
 		return Skip
 	case u.PrevSequence == s.seq:
 		s.seq = u.Sequence
-		return Apply
 	case u.Sequence <= s.seq && u.Sequence > 0:
 		return Skip // a duplicate or an older message
+	default:
+		return Gap
 	}
-	return Gap
+	if s.Sum != nil {
+		s.bids, _ = applySide(s.bids, u.Bids, true, 0)
+		s.asks, _ = applySide(s.asks, u.Asks, false, 0)
+		if u.HasChecksum && s.Sum(s.bids, s.asks) != u.Checksum {
+			s.Mismatches++
+			s.synced = false
+			return Gap
+		}
+	}
+	return Apply
 }
 
 // Reset implements BookSync.
 func (s *ChainSync) Reset() { s.synced = false }
+
+// Book returns the kept book (with Sum set), best first (shared: do not
+// change).
+func (s *ChainSync) Book() (bids, asks []market.Level) { return s.bids, s.asks }
 
 // UpdateIDSync is the REST-snapshot-plus-buffered-deltas rule (Binance
 // depth): the snapshot's Sequence is its lastUpdateId L; each delta carries
@@ -222,6 +248,47 @@ func applySide(side, changes []market.Level, bids bool, depth int) ([]market.Lev
 		side = side[:depth]
 	}
 	return side, cut
+}
+
+// L2Book is one book kept from snapshots and updates, best first on each
+// side, for a session that checks it against what else the venue sends:
+// Bitstamp has neither sequence nor checksum, but its top-100 order_book
+// snapshots can be compared with the book its diffs build.
+type L2Book struct {
+	bids, asks []market.Level
+}
+
+// Apply applies a snapshot (which replaces the book) or an update (zero
+// quantity removes a level).
+func (b *L2Book) Apply(u *market.BookUpdate) {
+	if u.Snapshot {
+		b.bids, b.asks = b.bids[:0], b.asks[:0]
+	}
+	b.bids, _ = applySide(b.bids, u.Bids, true, 0)
+	b.asks, _ = applySide(b.asks, u.Asks, false, 0)
+}
+
+// Book returns the book, best first (shared: do not change).
+func (b *L2Book) Book() (bids, asks []market.Level) { return b.bids, b.asks }
+
+// MatchesTop reports whether the book's best depth levels a side equal, by
+// value, the first depth levels of bids and asks (a venue's top-of-book
+// snapshot, best first): the same prices with the same quantities, and as
+// many levels when either side has fewer than depth.
+func (b *L2Book) MatchesTop(bids, asks []market.Level, depth int) bool {
+	eq := func(mine, theirs []market.Level) bool {
+		mine, theirs = mine[:min(depth, len(mine))], theirs[:min(depth, len(theirs))]
+		if len(mine) != len(theirs) {
+			return false
+		}
+		for i := range mine {
+			if !mine[i].Price.Equal(theirs[i].Price) || !mine[i].Quantity.Equal(theirs[i].Quantity) {
+				return false
+			}
+		}
+		return true
+	}
+	return eq(b.bids, bids) && eq(b.asks, asks)
 }
 
 var (

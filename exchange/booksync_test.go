@@ -140,3 +140,101 @@ func TestChecksumSync(t *testing.T) {
 		t.Fatalf("the snapshot did not replace the book: %v %v", bids, asks)
 	}
 }
+
+// TestChainSyncLinks checks the chain's OKX cases: the keep-alive update
+// (seqId equal to prevSeqId) and the decrease after maintenance both chain;
+// a broken link is a gap.
+func TestChainSyncLinks(t *testing.T) {
+	upd := func(prev, seq int64) *market.BookUpdate { return &market.BookUpdate{PrevSequence: prev, Sequence: seq} }
+	s := &ChainSync{}
+	msgs := []*market.BookUpdate{{Snapshot: true, PrevSequence: -1, Sequence: 123456}, upd(123456, 123457), upd(123457, 123457),
+		upd(123457, 123457), upd(123457, 3), upd(3, 5), upd(4, 6), upd(5, 7)}
+	want := []Verdict{Apply, Apply, Apply, Apply, Apply, Apply, Gap, Apply}
+	for i, m := range msgs {
+		if got := s.Check(m); got != want[i] {
+			t.Errorf("message %d (%+v): %d, want %d", i, *m, got, want[i])
+		}
+	}
+}
+
+// TestChainSyncChecksum checks the optional checksum: the kept book is the
+// snapshot with the updates applied; a message without a checksum is
+// judged by the chain alone; a wrong checksum is a counted gap, and nothing
+// applies until the next snapshot.
+func TestChainSyncChecksum(t *testing.T) {
+	lv := func(p, q string) market.Level {
+		return market.Level{Price: market.MustDecimal(p), Quantity: market.MustDecimal(q)}
+	}
+	sum := func(bids, asks []market.Level) uint32 {
+		var b []byte
+		for _, l := range bids {
+			b = append(append(append(b, 'b'), l.Price.String()...), l.Quantity.String()...)
+		}
+		for _, l := range asks {
+			b = append(append(append(b, 'a'), l.Price.String()...), l.Quantity.String()...)
+		}
+		return crc32.ChecksumIEEE(b)
+	}
+	s := &ChainSync{Sum: sum}
+	snap := &market.BookUpdate{Snapshot: true, PrevSequence: -1, Sequence: 10, Bids: []market.Level{lv("9", "1"), lv("8", "2")}, Asks: []market.Level{lv("11", "3")}}
+	snap.Checksum, snap.HasChecksum = sum(snap.Bids, snap.Asks), true
+	if s.Check(snap) != Apply {
+		t.Fatal("snapshot not applied")
+	}
+	// No checksum (OKX's 0): the chain decides.
+	if s.Check(&market.BookUpdate{PrevSequence: 10, Sequence: 11, Bids: []market.Level{lv("9", "0"), lv("10", "4")}}) != Apply {
+		t.Fatal("update without checksum not applied")
+	}
+	wantB, wantA := []market.Level{lv("10", "4"), lv("8", "2")}, []market.Level{lv("11", "3"), lv("12", "1")}
+	good := &market.BookUpdate{PrevSequence: 11, Sequence: 12, Asks: []market.Level{lv("12", "1")}, Checksum: sum(wantB, wantA), HasChecksum: true}
+	if s.Check(good) != Apply {
+		t.Fatal("update with the right checksum not applied")
+	}
+	if b, a := s.Book(); sum(b, a) != sum(wantB, wantA) {
+		t.Fatalf("kept book %v %v, want %v %v", b, a, wantB, wantA)
+	}
+	bad := &market.BookUpdate{PrevSequence: 12, Sequence: 13, Asks: []market.Level{lv("12", "2")}, Checksum: sum(wantB, wantA), HasChecksum: true}
+	if s.Check(bad) != Gap || s.Mismatches != 1 {
+		t.Fatalf("a wrong checksum: not a counted gap (%d mismatches)", s.Mismatches)
+	}
+	if s.Check(&market.BookUpdate{PrevSequence: 13, Sequence: 14}) != Skip {
+		t.Fatal("an update applied after a checksum mismatch, before a snapshot")
+	}
+}
+
+// TestL2BookMatchesTop: the book kept from a snapshot and updates equals a
+// top-of-book snapshot of the same state (by value, whatever the scale),
+// and differs from one that misses an update, has another quantity, or
+// another number of levels within the depth.
+func TestL2BookMatchesTop(t *testing.T) {
+	lv := func(p, q string) market.Level {
+		return market.Level{Price: market.MustDecimal(p), Quantity: market.MustDecimal(q)}
+	}
+	var b L2Book
+	b.Apply(&market.BookUpdate{Snapshot: true, Bids: []market.Level{lv("99", "1"), lv("98", "2"), lv("97", "3")}, Asks: []market.Level{lv("101", "1"), lv("102", "2")}})
+	b.Apply(&market.BookUpdate{Bids: []market.Level{lv("98", "0"), lv("99.5", "4")}, Asks: []market.Level{lv("100.5", "0.10")}})
+	bids := []market.Level{lv("99.50", "4"), lv("99", "1.0"), lv("97", "3")}
+	asks := []market.Level{lv("100.5", "0.1"), lv("101", "1"), lv("102", "2")}
+	if !b.MatchesTop(bids, asks, 100) {
+		gb, ga := b.Book()
+		t.Fatalf("the same book does not match: %v %v", gb, ga)
+	}
+	if !b.MatchesTop(bids[:2], asks[:2], 2) {
+		t.Fatal("the top 2 do not match")
+	}
+	if b.MatchesTop(bids[:2], asks, 100) {
+		t.Fatal("a side with a level fewer matches")
+	}
+	other := append([]market.Level(nil), asks...)
+	other[2] = lv("102", "2.5")
+	if b.MatchesTop(bids, other, 100) {
+		t.Fatal("another quantity matches")
+	}
+	if !b.MatchesTop(bids, other, 2) {
+		t.Fatal("a difference below the depth counts")
+	}
+	b.Apply(&market.BookUpdate{Snapshot: true, Bids: []market.Level{lv("1", "1")}})
+	if gb, ga := b.Book(); len(gb) != 1 || len(ga) != 0 {
+		t.Fatalf("a snapshot did not replace the book: %v %v", gb, ga)
+	}
+}

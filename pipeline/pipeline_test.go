@@ -112,9 +112,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	if _, err := New(Config{Brokers: []string{"k:9092"}, Candles: &CandleConfig{}}); err == nil || !strings.Contains(err.Error(), "Brokers needs RegistryURL") {
 		t.Errorf("brokers without registry: %v", err)
 	}
-	_, err = New(Config{Venues: []VenueConfig{{Name: "okx", Symbols: []string{"BTC-USDT"}}}})
+	_, err = New(Config{Venues: []VenueConfig{{Name: "gemini", Symbols: []string{"BTC-USDT"}}}})
 	var uv *UnknownVenueError
-	if !errors.As(err, &uv) || uv.Name != "okx" || len(uv.Known) == 0 {
+	if !errors.As(err, &uv) || uv.Name != "gemini" || len(uv.Known) == 0 {
 		t.Fatalf("unknown venue: %v", err)
 	}
 }
@@ -159,15 +159,15 @@ func TestResolveSymbols(t *testing.T) {
 }
 
 // TestRunEveryVenue is `tickertape demo` with every venue: Poloniex,
-// Binance, Coinbase and Kraken fakes in one process, one market.events topic, and
+// Binance, Bitstamp, Coinbase, Kraken and OKX fakes in one process, one market.events topic, and
 // final candles of every symbol of every venue.
 func TestRunEveryVenue(t *testing.T) {
 	ivs, _ := stream.ParseIntervals("1s")
 	// Normalized symbols; each venue resolves them to its own spelling.
-	norm := map[string][]string{"binance": {"BTC-USDT", "ETH-USDT"}, "coinbase": {"BTC-USD", "ETH-USD"}, "kraken": {"BTC-USD", "ETH-USD"}, "poloniex": {"BTC-USDT", "ETH-USDT"}}
-	spelled := map[string]string{"binance": "BTCUSDT", "coinbase": "BTC-USD", "kraken": "BTC/USD", "poloniex": "BTC_USDT"}
+	norm := map[string][]string{"binance": {"BTC-USDT", "ETH-USDT"}, "bitstamp": {"BTC-USD", "ETH-USD"}, "coinbase": {"BTC-USD", "ETH-USD"}, "kraken": {"BTC-USD", "ETH-USD"}, "okx": {"BTC-USDT", "ETH-USDT"}, "poloniex": {"BTC-USDT", "ETH-USDT"}}
+	spelled := map[string]string{"binance": "BTCUSDT", "bitstamp": "btcusd", "coinbase": "BTC-USD", "kraken": "BTC/USD", "okx": "BTC-USDT", "poloniex": "BTC_USDT"}
 	var venues []VenueConfig
-	for i, name := range []string{"binance", "coinbase", "kraken", "poloniex"} {
+	for i, name := range []string{"binance", "bitstamp", "coinbase", "kraken", "okx", "poloniex"} {
 		venues = append(venues, VenueConfig{Name: name, Symbols: norm[name], Fake: true, Seed: uint64(i + 1), FakeTick: 50 * time.Millisecond})
 	}
 	p, err := New(Config{
@@ -193,11 +193,11 @@ func TestRunEveryVenue(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	case <-p.Ready():
 	}
-	want := map[string][]string{"binance-synthetic": {"BTC-USDT", "ETH-USDT"}, "coinbase-synthetic": {"BTC-USD", "ETH-USD"}, "kraken-synthetic": {"BTC-USD", "ETH-USD"}, "poloniex-synthetic": {"BTC-USDT", "ETH-USDT"}}
+	want := map[string][]string{"binance-synthetic": {"BTC-USDT", "ETH-USDT"}, "bitstamp-synthetic": {"BTC-USD", "ETH-USD"}, "coinbase-synthetic": {"BTC-USD", "ETH-USD"}, "kraken-synthetic": {"BTC-USD", "ETH-USD"}, "okx-synthetic": {"BTC-USDT", "ETH-USDT"}, "poloniex-synthetic": {"BTC-USDT", "ETH-USDT"}}
 	var s Snapshot
 	poll.Until(t, 60*time.Second, "trades, tickers, book updates and final candles of every symbol of every venue", func() bool {
 		s = p.Snapshot()
-		if len(s.Venues) != 4 {
+		if len(s.Venues) != len(want) {
 			return false
 		}
 		for _, v := range s.Venues {

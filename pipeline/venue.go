@@ -10,8 +10,10 @@ import (
 	"github.com/tickertape/tickertape/exchange"
 	// The venues built in: each registers itself with exchange.Register.
 	_ "github.com/tickertape/tickertape/exchange/binance"
+	_ "github.com/tickertape/tickertape/exchange/bitstamp"
 	_ "github.com/tickertape/tickertape/exchange/coinbase"
 	_ "github.com/tickertape/tickertape/exchange/kraken"
+	_ "github.com/tickertape/tickertape/exchange/okx"
 	_ "github.com/tickertape/tickertape/exchange/poloniex"
 )
 

@@ -64,15 +64,11 @@ func (r *Registry) catchUp(ctx context.Context) *Error {
 	if e := r.checkTopic(ctx); e != nil {
 		return e
 	}
-	ends, err := r.adm.ListEndOffsets(ctx, r.cfg.Topic)
+	end, err := r.endOffset(ctx)
 	if err != nil {
 		return errf(CodeStoreError, "Cannot read the end of the schemas topic: %v", err)
 	}
-	o, ok := ends.Lookup(r.cfg.Topic, 0)
-	if !ok || o.Err != nil {
-		return errf(CodeStoreError, "Cannot read the end of the schemas topic: %v", o.Err)
-	}
-	if err := r.waitApplied(ctx, o.Offset); err != nil {
+	if err := r.waitApplied(ctx, end); err != nil {
 		return errf(CodeOperationTimeout, "Reading the schemas topic to its end timed out after %s", r.cfg.WriteTimeout)
 	}
 	return nil

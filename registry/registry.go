@@ -265,15 +265,36 @@ func (r *Registry) ensureTopic(ctx context.Context) (int64, error) {
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return 0, fmt.Errorf("registry: creating topic %s: %w", r.cfg.Topic, err)
 	}
-	ends, err := r.adm.ListEndOffsets(ctx, r.cfg.Topic)
-	if err != nil {
-		return 0, fmt.Errorf("registry: reading the end of %s: %w", r.cfg.Topic, err)
+	return r.endOffset(ctx)
+}
+
+// endOffset asks for the end of Topic's partition 0. A topic just created
+// on a real cluster has no leader for a moment (the partition is missing
+// from the answer, or its error is retriable): ask again until ctx ends.
+func (r *Registry) endOffset(ctx context.Context) (int64, error) {
+	backoff := 50 * time.Millisecond
+	for {
+		ends, err := r.adm.ListEndOffsets(ctx, r.cfg.Topic)
+		if err == nil {
+			o, ok := ends.Lookup(r.cfg.Topic, 0)
+			switch {
+			case ok && o.Err == nil:
+				return o.Offset, nil
+			case !ok:
+				err = fmt.Errorf("partition 0 not in the answer yet (no leader)")
+			case kerr.IsRetriable(o.Err):
+				err = o.Err
+			default:
+				return 0, fmt.Errorf("registry: reading the end of %s: %w", r.cfg.Topic, o.Err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("registry: reading the end of %s: %w (last: %v)", r.cfg.Topic, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
 	}
-	o, ok := ends.Lookup(r.cfg.Topic, 0)
-	if !ok || o.Err != nil {
-		return 0, fmt.Errorf("registry: reading the end of %s: %v ", r.cfg.Topic, o.Err)
-	}
-	return o.Offset, nil
 }
 
 // currentTopicID asks Kafka for Topic's id.

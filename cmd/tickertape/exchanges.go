@@ -15,7 +15,7 @@ func init() {
 
 func runExchanges(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("exchanges", "Lists every exchange connector: its channels, how it keeps books in sync, how far trades can be backfilled, its live endpoints and default symbols.",
-		"  tickertape exchanges\n  tickertape run --exchange binance,coinbase,kraken,poloniex", stderr)
+		"  tickertape exchanges\n  tickertape run --exchange binance,bitstamp,coinbase,kraken,okx,poloniex", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -91,9 +91,9 @@ func TestPipelineUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"run", "--exchange", "okx"}, 2, "known exchanges are binance, coinbase, kraken, poloniex"},
+		{[]string{"run", "--exchange", "gemini"}, 2, "known exchanges are binance, bitstamp, coinbase, kraken, okx, poloniex"},
 		{[]string{"run", "--ws-url", "binance"}, 2, "want VENUE=URL"},
-		{[]string{"run", "--rest-url", "okx=http://x"}, 2, "unknown exchange"},
+		{[]string{"run", "--rest-url", "gemini=http://x"}, 2, "unknown exchange"},
 		{[]string{"demo", "--exchange", "binance,coinbase", "--symbols", "BTC-USDX"}, 2, "close matches: BTCUSDT"},
 		{[]string{"exchanges"}, 0, "REST snapshot plus buffered deltas"},
 		{[]string{"run", "--brokers", "x:9092"}, 2, "--registry"},

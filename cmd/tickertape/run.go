@@ -293,15 +293,15 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 func pipelineHelp(mode string) (string, string) {
 	switch mode {
 	case "run":
-		return "The main job: streams trades, tickers and book updates from live exchanges (Poloniex by\ndefault; --exchange binance,coinbase,kraken,poloniex runs several in one process, each under its own\nsupervised connections) into market.events (Avro, schemas in the registry) and computes\ncandles (OHLCV + VWAP) into market.candles. Without --brokers it starts the embedded broker\nand registry (like serve). URL overrides also come from TICKERTAPE_WS_URL and\nTICKERTAPE_REST_URL (VENUE=URL,VENUE=URL).",
+		return "The main job: streams trades, tickers and book updates from live exchanges (Poloniex by\ndefault; --exchange binance,bitstamp,coinbase,kraken,okx,poloniex runs several in one process, each under its own\nsupervised connections) into market.events (Avro, schemas in the registry) and computes\ncandles (OHLCV + VWAP) into market.candles. Without --brokers it starts the embedded broker\nand registry (like serve). URL overrides also come from TICKERTAPE_WS_URL and\nTICKERTAPE_REST_URL (VENUE=URL,VENUE=URL).",
 			`  tickertape run
-  tickertape run --exchange binance,coinbase,kraken,poloniex
+  tickertape run --exchange binance,bitstamp,coinbase,kraken,okx,poloniex
   tickertape run --exchange binance --symbols BTC-USDT,SOL-USDT --intervals 1m,5m
   tickertape run --exchange binance --ws-url binance=wss://stream.binance.us:9443 --rest-url binance=https://api.binance.us
   tickertape run --brokers kafka1:9092,kafka2:9092 --registry http://registry:8081
   tickertape consume -t market.candles --filter final=true     # in another terminal`
 	case "demo":
-		return "Runs the whole pipeline offline: local fakes of Binance, Coinbase and Poloniex (seeded\nsynthetic markets, clearly not real data: their events say binance-synthetic and so on)\nfeed the real connectors, the embedded broker and registry, and the candle processor.\nData goes to a temporary directory unless --data-dir is given.",
+		return "Runs the whole pipeline offline: local fakes of every venue (Binance, Bitstamp, Coinbase, Kraken,\nOKX, Poloniex: seeded synthetic markets, clearly not real data: their events say binance-synthetic and so on)\nfeed the real connectors, the embedded broker and registry, and the candle processor.\nData goes to a temporary directory unless --data-dir is given.",
 			`  tickertape demo
   tickertape demo --exchange poloniex --intervals 1s,1m --seed 7
   tickertape consume -t market.events --max 5                   # in another terminal
@@ -310,7 +310,7 @@ func pipelineHelp(mode string) (string, string) {
 		return "Ingests exchanges into market.events, for running ingest and processing as\nseparate services against a running broker and registry (tickertape serve, or any\nKafka cluster and Confluent-compatible registry).",
 			`  tickertape ingest --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081
   tickertape ingest --exchange binance,coinbase --symbols BTC-USDT
-  tickertape ingest --fake --exchange binance,coinbase,kraken,poloniex   # synthetic data from local fakes`
+  tickertape ingest --fake --exchange binance,bitstamp,coinbase,kraken,okx,poloniex   # synthetic data from local fakes`
 	}
 	return "Computes candles from market.events into market.candles as a consumer group: run\nseveral to share the partitions.",
 		`  tickertape process --brokers 127.0.0.1:9092 --registry http://127.0.0.1:8081

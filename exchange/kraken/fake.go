@@ -47,59 +47,41 @@ var DefaultFakeSymbols = []exchangetest.SimSymbol{
 
 // Fake is a running fake Kraken.
 type Fake struct {
-	sim    *exchangetest.Sim
-	faults *exchangetest.Faults
-	hub    *exchangetest.Hub
-	srv    *exchangetest.Server
-	stop   chan struct{}
-	done   chan struct{}
-	beats  chan struct{}
+	*exchangetest.Base
+	stop  chan struct{} // ends the heartbeats
+	beats chan struct{} // closed when they ended
 }
 
 var _ exchangetest.Fake = (*Fake)(nil)
 
 // NewFake starts a fake Kraken on a free loopback port.
 func NewFake(cfg FakeConfig) (*Fake, error) {
-	if len(cfg.Symbols) == 0 {
-		cfg.Symbols = DefaultFakeSymbols
-	}
-	sim, err := exchangetest.NewSim(exchangetest.SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick,
-		FirstTradeID: cfg.FirstTradeID, BookDepth: 10})
+	b, err := exchangetest.NewBase(exchangetest.FakeConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick,
+		FirstTradeID: cfg.FirstTradeID, BookDepth: 10}, DefaultFakeSymbols)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = time.Second
 	}
-	f := &Fake{sim: sim, faults: &exchangetest.Faults{}, stop: make(chan struct{}), done: make(chan struct{}), beats: make(chan struct{})}
-	f.hub = exchangetest.NewHub(f.faults)
+	f := &Fake{Base: b, stop: make(chan struct{}), beats: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2", f.serveWS)
 	mux.HandleFunc("GET /0/public/AssetPairs", f.rest(f.serveAssetPairs))
 	mux.HandleFunc("GET /0/public/Trades", f.rest(f.serveTrades))
-	if f.srv, err = exchangetest.Serve(mux, f.faults); err != nil {
+	if err := f.Start(mux, f.emit); err != nil {
 		return nil, err
 	}
-	go func() { defer close(f.done); sim.Run(f.stop, f.emit) }()
 	go f.heartbeats(cfg.Heartbeat)
 	return f, nil
 }
 
-// Sim is the synthetic market and its ground truth.
-func (f *Fake) Sim() *exchangetest.Sim { return f.sim }
-
-// Faults are the fault knobs.
-func (f *Fake) Faults() *exchangetest.Faults { return f.faults }
-
-// Hub holds the WebSocket connections.
-func (f *Fake) Hub() *exchangetest.Hub { return f.hub }
-
 // Options implements exchange.FakeServer.
 func (f *Fake) Options() exchange.Options {
-	return exchange.Options{WSURL: "ws://" + f.srv.Addr() + "/v2", RESTURL: "http://" + f.srv.Addr(), Exchange: SyntheticName}
+	return exchange.Options{WSURL: "ws://" + f.Addr() + "/v2", RESTURL: "http://" + f.Addr(), Exchange: SyntheticName}
 }
 
-// Close stops the market and the server.
+// Close stops the heartbeats, the market and the server.
 func (f *Fake) Close() {
 	select {
 	case <-f.stop:
@@ -107,11 +89,8 @@ func (f *Fake) Close() {
 	default:
 	}
 	close(f.stop)
-	<-f.done
 	<-f.beats
-	f.hub.DropAll()
-	f.srv.Close()
-	f.hub.Wait()
+	f.Base.Close()
 }
 
 // AnnounceRollOver implements exchangetest.Fake: Kraken announces no end
@@ -156,7 +135,7 @@ func toLevels(ls []exchangetest.SimLevel) []market.Level {
 
 // bookSum is the checksum of the sim's current book; the lock is held.
 func (f *Fake) bookSum(sym string) uint32 {
-	b := f.sim.BookLocked(sym)
+	b := f.Sim().BookLocked(sym)
 	return Checksum(toLevels(b.Bids), toLevels(b.Asks))
 }
 
@@ -180,8 +159,8 @@ func inScope(changes []exchangetest.SimLevel, side []exchangetest.SimLevel, bids
 }
 
 func (f *Fake) tickerJSON(sym string) map[string]any {
-	t := f.sim.TickerLocked(sym)
-	ss, _ := f.sim.Symbol(sym)
+	t := f.Sim().TickerLocked(sym)
+	ss, _ := f.Sim().Symbol(sym)
 	change, _ := market.DecimalFromRat(new(big.Rat).Sub(t.Last.Rat(), t.Open.Rat()))
 	pct, _ := market.RoundRat(new(big.Rat).Mul(new(big.Rat).Quo(change.Rat(), t.Open.Rat()), big.NewRat(100, 1)), 2)
 	vwap := t.Last
@@ -193,9 +172,9 @@ func (f *Fake) tickerJSON(sym string) map[string]any {
 }
 
 func (f *Fake) emit(steps []exchangetest.SimStep) {
-	skip := f.faults.TakeBookSkip()
-	corrupt := f.faults.TakeBookCorruption()
-	f.hub.Each(func(c *exchangetest.Conn) {
+	skip := f.Faults().TakeBookSkip()
+	corrupt := f.Faults().TakeBookCorruption()
+	f.Hub().Each(func(c *exchangetest.Conn) {
 		for _, st := range steps {
 			if len(st.Trades) > 0 && c.Subs["trade/"+st.Symbol] {
 				ts := make([]map[string]any, len(st.Trades))
@@ -205,7 +184,7 @@ func (f *Fake) emit(steps []exchangetest.SimStep) {
 				c.Send(frameJSON("trade", "update", ts))
 			}
 			if c.Subs["book/"+st.Symbol] && !skip {
-				b := f.sim.BookLocked(st.Symbol)
+				b := f.Sim().BookLocked(st.Symbol)
 				bids, asks := inScope(st.Bids, b.Bids, true), inScope(st.Asks, b.Asks, false)
 				sum := f.bookSum(st.Symbol)
 				if corrupt {
@@ -233,9 +212,9 @@ func (f *Fake) heartbeats(every time.Duration) {
 			return
 		case <-t.C:
 		}
-		f.hub.Each(func(c *exchangetest.Conn) {
+		f.Hub().Each(func(c *exchangetest.Conn) {
 			subscribed := false
-			f.sim.Locked(func() { subscribed = len(c.Subs) > 0 })
+			f.Sim().Locked(func() { subscribed = len(c.Subs) > 0 })
 			if subscribed {
 				c.Send([]byte(`{"channel":"heartbeat"}`))
 			}
@@ -273,11 +252,11 @@ func refusal(method string, reqID int64, msg, sym string) []byte {
 }
 
 func (f *Fake) serveWS(w http.ResponseWriter, r *http.Request) {
-	c, ok := f.hub.Accept(w, r)
+	c, ok := f.Hub().Accept(w, r)
 	if !ok {
 		return
 	}
-	defer f.hub.Release(c)
+	defer f.Hub().Release(c)
 	c.Send([]byte(`{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":1,"system":"online","version":"2.0.10"}]}`))
 	for {
 		raw, err := c.Read()
@@ -294,7 +273,7 @@ func (f *Fake) serveWS(w http.ResponseWriter, r *http.Request) {
 				Snapshot *bool    `json:"snapshot"`
 			} `json:"params"`
 		}
-		f.sim.Locked(func() {
+		f.Sim().Locked(func() {
 			if json.Unmarshal(raw, &req) != nil {
 				c.Send(refusal("", 0, "EGeneral:Invalid arguments", ""))
 				return
@@ -321,7 +300,7 @@ func (f *Fake) subscribe(c *exchangetest.Conn, method string, reqID int64, chann
 		c.Send(ack(method, reqID, map[string]any{"channel": "instrument", "snapshot": snapshot}))
 		if on && snapshot {
 			var pairs []map[string]any
-			for _, s := range f.sim.Symbols() {
+			for _, s := range f.Sim().Symbols() {
 				pairs = append(pairs, map[string]any{"symbol": s.Venue, "base": s.Base, "quote": s.Quote, "status": "online",
 					"price_precision": s.PriceScale, "qty_precision": s.SizeScale,
 					"price_increment": num(market.NewDecimal(1, uint8(s.PriceScale))), "qty_increment": num(market.NewDecimal(1, uint8(s.SizeScale)))})
@@ -339,7 +318,7 @@ func (f *Fake) subscribe(c *exchangetest.Conn, method string, reqID int64, chann
 		return
 	}
 	for _, s := range syms {
-		if _, ok := f.sim.Symbol(s); !ok {
+		if _, ok := f.Sim().Symbol(s); !ok {
 			c.Send(refusal(method, reqID, "Currency pair not supported "+s, s))
 			continue
 		}
@@ -354,13 +333,13 @@ func (f *Fake) subscribe(c *exchangetest.Conn, method string, reqID int64, chann
 		}
 		switch channel {
 		case "book":
-			b := f.sim.BookLocked(s)
+			b := f.Sim().BookLocked(s)
 			c.Send(frameJSON("book", "snapshot", []map[string]any{{"symbol": s, "bids": levelsJSON(b.Bids), "asks": levelsJSON(b.Asks), "checksum": f.bookSum(s)}}))
 		case "ticker":
 			c.Send(frameJSON("ticker", "snapshot", []any{f.tickerJSON(s)}))
 		case "trade":
 			if snapshot {
-				ts := f.sim.TradesLocked(s)
+				ts := f.Sim().TradesLocked(s)
 				var snap []map[string]any
 				for i := max(len(ts)-50, 0); i < len(ts); i++ {
 					snap = append(snap, tradeJSON(ts[i]))
@@ -374,8 +353,8 @@ func (f *Fake) subscribe(c *exchangetest.Conn, method string, reqID int64, chann
 // SendBadFrames implements exchangetest.Fake.
 func (f *Fake) SendBadFrames() int {
 	n := 0
-	f.sim.Locked(func() {
-		sym := f.sim.Symbols()[0].Venue
+	f.Sim().Locked(func() {
+		sym := f.Sim().Symbols()[0].Venue
 		tr := func(price, qty, side string) []byte {
 			return []byte(`{"channel":"trade","type":"update","data":[{"symbol":"` + sym + `","side":"` + side + `","price":` + price +
 				`,"qty":` + qty + `,"ord_type":"limit","trade_id":1,"timestamp":"2026-01-01T00:00:00.000000Z"}]}`)
@@ -393,8 +372,8 @@ func (f *Fake) SendBadFrames() int {
 			[]byte(`{"channel":"ticker","type":"update","data":[{"symbol":"` + sym + `","bid":11,"bid_qty":1,"ask":10,"ask_qty":1,"last":10}]}`),
 			refusal("subscribe", 99, "Currency pair not supported DOGE/XYZ", "DOGE/XYZ"),
 		}
-		f.hub.Each(func(c *exchangetest.Conn) {
-			if ts := f.sim.TradesLocked(sym); len(ts) > 0 { // a repeated trade: a duplicate
+		f.Hub().Each(func(c *exchangetest.Conn) {
+			if ts := f.Sim().TradesLocked(sym); len(ts) > 0 { // a repeated trade: a duplicate
 				c.Send(frameJSON("trade", "update", []map[string]any{tradeJSON(ts[len(ts)-1])}))
 			}
 			for _, b := range bad {
@@ -415,7 +394,7 @@ func errorBody(status int) string {
 
 func (f *Fake) rest(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !f.faults.REST(w, errorBody) {
+		if !f.Faults().REST(w, errorBody) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -433,7 +412,7 @@ func restAsset(a string) string {
 
 func (f *Fake) serveAssetPairs(w http.ResponseWriter, r *http.Request) {
 	res := map[string]any{}
-	for _, s := range f.sim.Symbols() {
+	for _, s := range f.Sim().Symbols() {
 		b, q := restAsset(s.Base), restAsset(s.Quote)
 		res["X"+b+"Z"+q] = map[string]any{"altname": b + q, "wsname": b + "/" + q, "base": "X" + b, "quote": "Z" + q,
 			"pair_decimals": s.PriceScale, "lot_decimals": s.SizeScale, "status": "online"}
@@ -448,7 +427,7 @@ func (f *Fake) serveTrades(w http.ResponseWriter, r *http.Request) {
 	pairName := q.Get("pair")
 	var sym exchangetest.SimSymbol
 	found := false
-	for _, s := range f.sim.Symbols() {
+	for _, s := range f.Sim().Symbols() {
 		b, qu := restAsset(s.Base), restAsset(s.Quote)
 		if pairName == b+qu || pairName == "X"+b+"Z"+qu {
 			sym, found = s, true
@@ -468,8 +447,8 @@ func (f *Fake) serveTrades(w http.ResponseWriter, r *http.Request) {
 	}
 	var rows []any
 	last := "0"
-	f.sim.Locked(func() {
-		ts := f.sim.TradesLocked(sym.Venue)
+	f.Sim().Locked(func() {
+		ts := f.Sim().TradesLocked(sym.Venue)
 		start := max(len(ts)-count, 0)
 		if hasSince {
 			start = len(ts)

@@ -11,9 +11,7 @@ package kraken
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -27,7 +25,6 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tickertape/tickertape/exchange"
-	"github.com/tickertape/tickertape/market"
 )
 
 // Live endpoints.
@@ -88,12 +85,8 @@ func New(cfg Config) (*Connector, error) {
 	if cfg.Exchange == "" {
 		cfg.Exchange = Name
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.HTTPClient = exchange.RESTClient(cfg.HTTPClient)
+	cfg.Now = exchange.Clock(cfg.Now)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -211,11 +204,10 @@ type request struct {
 func (c *Connector) Dial(ctx context.Context, sub exchange.Subscription) (exchange.Session, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, c.cfg.WSURL, nil)
+	conn, err := exchange.DialWS(dctx, "kraken", c.cfg.WSURL, "", 64<<20)
 	if err != nil {
-		return nil, fmt.Errorf("kraken: connecting to %s: %w", c.cfg.WSURL, err)
+		return nil, err
 	}
-	conn.SetReadLimit(64 << 20)
 	s := &session{c: c, conn: conn, p: newParser(c.cfg.Exchange, func() int64 { return c.cfg.Now().UnixMicro() }), resync: map[string]time.Time{}}
 	yes, no := true, false
 	if err := s.send(dctx, request{Method: "subscribe", Params: subParams{Channel: "instrument", Snapshot: &yes}}); err != nil {
@@ -291,23 +283,14 @@ type session struct {
 func (s *session) send(ctx context.Context, r request) error {
 	s.req++
 	r.ReqID = s.req
-	b, _ := json.Marshal(r)
-	if err := s.conn.Write(ctx, websocket.MessageText, b); err != nil {
-		return fmt.Errorf("kraken: send: %w", err)
-	}
-	return nil
+	return exchange.SendJSON(ctx, s.conn, "kraken", r)
 }
 
 // Next implements exchange.Session.
 func (s *session) Next(ctx context.Context) ([]exchange.Event, error) {
-	var raw []byte
-	if len(s.early) > 0 {
-		raw, s.early = s.early[0], s.early[1:]
-	} else {
-		var err error
-		if _, raw, err = s.conn.Read(ctx); err != nil {
-			return nil, fmt.Errorf("kraken: read: %w", err)
-		}
+	raw, err := exchange.ReadWS(ctx, s.conn, "kraken", &s.early)
+	if err != nil {
+		return nil, err
 	}
 	evs, _, err := s.p.parse(raw)
 	return evs, err
@@ -401,23 +384,7 @@ func (c *Connector) Trades(ctx context.Context, sym string, after exchange.Trade
 
 // get does one REST GET; non-200 answers become *exchange.RESTError.
 func (c *Connector) get(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.cfg.RESTURL+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("kraken: GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("kraken: GET %s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, exchange.NewRESTError("kraken", req, resp, body)
-	}
-	return body, nil
+	return exchange.RESTGet(ctx, c.cfg.HTTPClient, "kraken", c.cfg.RESTURL, path, 64<<20, nil)
 }
 
 // venueError is an error Kraken reports with HTTP 200 in the body's error
@@ -429,6 +396,3 @@ func venueError(path, msg string) error {
 	}
 	return fmt.Errorf("kraken: GET %s: %s", path, msg)
 }
-
-var _ = errors.New
-var _ = market.Decimal{}

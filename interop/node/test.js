@@ -85,7 +85,7 @@ async function registrySuite() {
   for (const m of events) values.push(await registry.decode(m.value));
   const trades = values.filter((x) => x.trade_id !== undefined);
   check('confluent-schema-registry decodes tickertape\'s market.events', values.length === 100 && trades.length > 0, [values.length, trades.length]);
-  check('... trades keyed exchange:SYMBOL with a decimal price', events.every((m) => /^(binance|coinbase|kraken|poloniex)-synthetic:[A-Z]+-[A-Z]+$/.test(m.key.toString())) && trades.every((t) => t.price !== undefined && t.trade_id.length > 0), trades[0]);
+  check('... trades keyed exchange:SYMBOL with a decimal price', events.every((m) => /^(binance|bitstamp|coinbase|kraken|okx|poloniex)-synthetic:[A-Z]+-[A-Z]+$/.test(m.key.toString())) && trades.every((t) => t.price !== undefined && t.trade_id.length > 0), trades[0]);
 }
 
 // JSON Schema and Protobuf with @kafkajs/confluent-schema-registry, both

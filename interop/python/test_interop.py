@@ -92,7 +92,7 @@ decoded = [des(m.value(), SerializationContext("market.events", MessageField.VAL
 trades = [d for d in decoded if "trade_id" in d]
 check("AvroDeserializer decodes tickertape's market.events", len(decoded) == 200 and len(trades) > 0, (len(decoded), len(trades)))
 check("... with exact decimal prices and UTC timestamps", all(isinstance(t["price"], decimal.Decimal) and t["price"] > 0 and t["exchange_time"].tzinfo is not None for t in trades), trades[:1])
-check("... and the key exchange:SYMBOL", all(re.match(r"^(binance|coinbase|kraken|poloniex)-synthetic:[A-Z]+-[A-Z]+$", m.key().decode()) for m in events), events[0].key())
+check("... and the key exchange:SYMBOL", all(re.match(r"^(binance|bitstamp|coinbase|kraken|okx|poloniex)-synthetic:[A-Z]+-[A-Z]+$", m.key().decode()) for m in events), events[0].key())
 
 # JSON Schema both ways: JSONSerializer registers and writes, tickertape
 # consume reads; tickertape produce writes, JSONDeserializer reads (fetching
