@@ -311,6 +311,10 @@ func (p *Processor) Positions() map[int32]int64 {
 func (p *Processor) Kill() {
 	p.killed.Store(true)
 	if p.cl != nil {
+		// A poll may have returned records whose batch will never call
+		// AllowRebalance (BlockRebalanceOnPoll): Close's leave would wait
+		// for it forever.
+		p.cl.AllowRebalance()
 		p.cl.Close()
 	}
 }
