@@ -215,6 +215,7 @@ type Broker struct {
 	// catalogueRaw is the catalogue file's content as last read or written.
 	catalogueRaw []byte
 	groups       *coordinator
+	txns         *txnCoordinator // txn.go
 	metrics      *metrics
 
 	lnMu     sync.Mutex
@@ -283,6 +284,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.authOn.Store(cfg.Authorize)
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
+	b.txns = newTxnCoordinator(b)
 	b.metrics = newMetrics(b)
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
@@ -296,6 +298,14 @@ func New(cfg Config) (*Broker, error) {
 		unlockDataDir(lock)
 		return nil, fmt.Errorf("load consumer groups: %w", err)
 	}
+	if err := b.txns.load(); err != nil {
+		cancel()
+		b.closeLogs()
+		unlockDataDir(lock)
+		return nil, fmt.Errorf("load transactions: %w", err)
+	}
+	b.bgWG.Add(1)
+	go b.txns.abortLoop()
 	b.bgWG.Add(1)
 	go b.retentionLoop()
 	if cfg.Fsync.Mode == commitlog.FsyncAlways {

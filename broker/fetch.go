@@ -11,7 +11,9 @@ package broker
 // (KIP-227) are answered sessionless: every request is a full fetch and the
 // session id returned is 0, which clients accept; a request naming a session id
 // gets FETCH_SESSION_ID_NOT_FOUND so the client starts over with a full fetch.
-// read_committed sees the same data as read_uncommitted (no transactions yet).
+// read_committed (IsolationLevel 1) reads up to the last stable offset and
+// gets the aborted transactions of the range it read (fetch_txn.go);
+// read_uncommitted reads up to the high watermark, as before.
 // Left out: follower fetching (replica ids), preferred read replicas, diverging
 // epoch detection (we have a single leader epoch per partition).
 
@@ -93,7 +95,11 @@ func (b *Broker) fetchOnce(c *conn, req *kmsg.FetchRequest) (resp *kmsg.FetchRes
 		sp.RecordBatches = []byte{}
 		if p != nil {
 			wake = append(wake, p.log.Changed())
-			total += b.readPartition(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0)
+			if req.IsolationLevel == 1 {
+				total += b.readCommitted(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0)
+			} else {
+				total += b.readPartition(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0)
+			}
 		}
 		if sp.ErrorCode != 0 {
 			hasErr = true

@@ -2,9 +2,8 @@ package broker
 
 // FindCoordinator, key 10, v0-v6.
 //
-// Behaviour: this broker coordinates every group (and, in v4+, every key of a
-// batched request). Left out: transaction coordinators (KeyType 1 answers
-// COORDINATOR_NOT_AVAILABLE).
+// Behaviour: this broker coordinates every group and every transactional id
+// (KeyType 1, see txn.go), and, in v4+, every key of a batched request.
 
 import (
 	"fmt"
@@ -35,7 +34,10 @@ func handleFindCoordinator(c *conn, kreq kmsg.Request) reply {
 			if !c.allowed(opDescribe, resTxnID, key) {
 				return errTransactionalIDAuth, nil
 			}
-			return errCoordinatorNotAvailable, strp("transactions are not supported by this broker yet")
+			if key == "" {
+				return errInvalidRequest, strp("the transactional id is empty")
+			}
+			return 0, nil
 		default:
 			return errInvalidRequest, strp(fmt.Sprintf("coordinator type %d is not supported", req.CoordinatorType))
 		}

@@ -19,8 +19,8 @@ package broker
 // back Empty with their generation, and their members rejoin.
 // Concurrency: one coordinator mutex guards every group; waits (JoinGroup,
 // SyncGroup) are deferred replies fed by channels, timers call back under the
-// mutex. Left out: KIP-848 (ConsumerGroupHeartbeat), transaction coordinators
-// (FindCoordinator for transactions answers COORDINATOR_NOT_AVAILABLE).
+// mutex. Transactional offsets (TxnOffsetCommit) are txnoffsets.go; the
+// KIP-848 consumer protocol (ConsumerGroupHeartbeat) is consumer848.go.
 
 import (
 	"crypto/rand"
@@ -78,6 +78,7 @@ type group struct {
 	delaying       bool // the initial rebalance delay is running
 	emptySince     time.Time
 	stateSince     time.Time
+	cg             *cgroup // set for a KIP-848 consumer group (consumer848.go)
 }
 
 type topicPartition struct {
@@ -99,6 +100,7 @@ type coordinator struct {
 	groups map[string]*group
 	// skippedBatches counts __consumer_offsets batches the replay could not read.
 	skippedBatches int
+	txnOffsets     txnPending // TxnOffsetCommit's undecided offsets (txnoffsets.go)
 }
 
 func (co *coordinator) getGroup(id string, create bool) *group {

@@ -18,13 +18,13 @@ import (
 
 // testBroker is a real broker on a loopback port with its data in a temp dir.
 type testBroker struct {
-	t    *testing.T
+	t    testing.TB
 	b    *Broker
 	cfg  Config
 	addr string
 }
 
-func startBroker(t *testing.T, mod ...func(*Config)) *testBroker {
+func startBroker(t testing.TB, mod ...func(*Config)) *testBroker {
 	t.Helper()
 	cfg := Config{DataDir: t.TempDir(), Fsync: commitlog.FsyncPolicy{Mode: commitlog.FsyncAlways}}
 	for _, m := range mod {

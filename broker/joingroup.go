@@ -55,6 +55,10 @@ func handleJoinGroup(c *conn, kreq kmsg.Request) reply {
 	if len(g.members) > 0 && (g.protocolType != req.ProtocolType || !g.supportsAny(req.Protocols)) {
 		return joinError(req, errInconsistentGroupProtocol)
 	}
+	if g.cg != nil && len(g.cg.members) > 0 { // a KIP-848 consumer group with members
+		return joinError(req, errInconsistentGroupProtocol)
+	}
+	g.cg = nil
 	memberID := req.MemberID
 	if memberID == "" {
 		if instanceID != "" {

@@ -3,7 +3,8 @@ package broker
 // ListOffsets, key 2, v1-v10.
 //
 // Behaviour: -2 (earliest) is the log start offset, -1 (latest) the high
-// watermark (also for read_committed: no transactions yet), -3 (v7+) the record
+// watermark (for read_committed, IsolationLevel 1, the last stable offset;
+// timestamps at or past it find nothing then, as in Kafka), -3 (v7+) the record
 // with the largest timestamp, -4 (v8+, earliest local) equals earliest because
 // all data is local, -5 (v9+, latest tiered) finds nothing (no tiered storage);
 // a timestamp >= 0 finds the first record whose timestamp is at or after it,
@@ -54,6 +55,13 @@ func handleListOffsets(c *conn, kreq kmsg.Request) reply {
 					sp.Offset, sp.Timestamp = -1, -1
 				}
 			default: // -5 and anything newer: nothing tiered
+			}
+			if req.IsolationLevel == 1 && err == nil {
+				if lso, ts := p.log.LastStableOffset(), rp.Timestamp; ts == -1 {
+					sp.Offset = lso
+				} else if ts != -2 && ts != -4 && sp.Offset >= lso {
+					sp.Offset, sp.Timestamp = -1, -1
+				}
 			}
 			if err != nil {
 				sp.ErrorCode = logErrorCode(err)

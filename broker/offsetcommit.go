@@ -59,6 +59,8 @@ func handleOffsetCommit(c *conn, kreq kmsg.Request) reply {
 		if len(g.members) > 0 {
 			code = errUnknownMemberID
 		}
+	case g.cg != nil && len(g.cg.members) > 0: // KIP-848: the generation is the member epoch
+		code = g.cg.checkCommit(req.MemberID, req.Generation)
 	default:
 		var m *member
 		m, code = g.checkMember(req.MemberID, req.InstanceID, req.Generation)

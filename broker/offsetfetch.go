@@ -35,7 +35,7 @@ func handleOffsetFetch(c *conn, kreq kmsg.Request) reply {
 			resp.ErrorCode = errGroupAuthorization
 			return respond(resp)
 		}
-		for _, gt := range c.visibleOffsets(co.fetchOffsetsLocked(req.Group, topics), topics == nil) {
+		for _, gt := range c.visibleOffsets(co.markUnstableLocked(req.Group, req.RequireStable, co.fetchOffsetsLocked(req.Group, topics)), topics == nil) {
 			st := kmsg.NewOffsetFetchResponseTopic()
 			st.Topic = gt.Topic
 			for _, gp := range gt.Partitions {
@@ -55,7 +55,7 @@ func handleOffsetFetch(c *conn, kreq kmsg.Request) reply {
 			resp.Groups = append(resp.Groups, sg)
 			continue
 		}
-		sg.Topics = c.visibleOffsets(co.fetchOffsetsLocked(rg.Group, rg.Topics), rg.Topics == nil)
+		sg.Topics = c.visibleOffsets(co.markUnstableLocked(rg.Group, req.RequireStable, co.fetchOffsetsLocked(rg.Group, rg.Topics)), rg.Topics == nil)
 		resp.Groups = append(resp.Groups, sg)
 	}
 	return respond(resp)

@@ -179,8 +179,20 @@ func (co *coordinator) load() error {
 					}
 					skipped++
 				}
-				for _, r := range recs {
-					co.applyRecord(r.Key, r.Value)
+				info, _ := commitlog.Info(batch)
+				switch {
+				case info.Control && len(recs) == 1:
+					typ, err := commitlog.ControlType(recs[0].Key)
+					co.completeTxnOffsetsLocked(info.ProducerID, err == nil && typ == commitlog.ControlCommit, func(group string) bool {
+						gp, err := co.offsetsPartition(group)
+						return err == nil && gp == p
+					})
+				case info.Transactional:
+					co.replayTxnOffsets(info.ProducerID, recs)
+				default:
+					for _, r := range recs {
+						co.applyRecord(r.Key, r.Value)
+					}
 				}
 				off, data = next, rest
 			}
@@ -264,6 +276,7 @@ func (co *coordinator) expireOffsets(now time.Time) {
 func (co *coordinator) stop() {
 	co.mu.Lock()
 	defer co.mu.Unlock()
+	co.stopConsumerGroupTimersLocked()
 	for _, g := range co.groups {
 		if g.rebalance != nil {
 			g.rebalance.Stop()

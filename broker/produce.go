@@ -21,8 +21,13 @@ package broker
 // auto-creation is on. Client writes to Kafka's internal topics
 // (__consumer_offsets, __transaction_state) are refused with
 // INVALID_TOPIC_EXCEPTION, as Kafka does.
-// Left out: transactional produce (no transaction coordinator yet),
-// per-record ErrorRecords, quotas/throttling.
+// Transactional produce (a TransactionalID): every batch must be
+// transactional, of the id's current producer id and epoch, to a partition
+// added with AddPartitionsToTxn (INVALID_PRODUCER_ID_MAPPING,
+// INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE otherwise); a transactional batch
+// without a TransactionalID is INVALID_RECORD (it would open a transaction
+// no coordinator closes).
+// Left out: per-record ErrorRecords, quotas/throttling.
 
 import (
 	"context"
@@ -59,8 +64,14 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 	switch {
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		global, globalMsg = errInvalidRequiredAcks, fmt.Sprintf("acks=%d: use 0, 1 or -1 (all)", req.Acks)
-	case req.TransactionID != nil:
-		global, globalMsg = errTransactionalIDAuth, "transactions are not supported by this broker yet"
+	}
+	// A transactional produce holds its transactional id's lock across its
+	// appends, so that none of them can land after the transaction's marker.
+	var txn *txnMeta
+	if req.TransactionID != nil && global == 0 {
+		if txn = b.txns.lockTxn(*req.TransactionID); txn == nil {
+			global, globalMsg = errInvalidProducerIDMapping, fmt.Sprintf("unknown transactional id %q: call InitProducerId first", *req.TransactionID)
+		}
 	}
 	now := time.Now()
 	var waits []producedPartition
@@ -110,6 +121,9 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 				code, msg = checkBatch(req.Version, rpReq.Records, p)
 			}
 			if code == 0 {
+				code, msg = checkTxnBatch(rpReq.Records, txn, topicPartition{t.name, rpReq.Partition})
+			}
+			if code == 0 {
 				code, msg = validateRecords(rpReq.Records, p, now)
 			}
 			if code == 0 {
@@ -137,6 +151,7 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	unlockTxn(txn)
 	if req.Acks == 0 {
 		// Nobody waits for these writes, but they must still become durable (and
 		// so visible to consumers) without waiting for a later acked produce.

@@ -6,8 +6,8 @@ package broker
 // producer id with epoch 0, as in Kafka. Ids are handed out from blocks whose
 // upper bound is persisted in the catalogue before any id of the block is used,
 // so an id is never reused after a restart or a crash.
-// Left out: transactional ids (no transaction coordinator yet): they are
-// answered with TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+// A transactional id is handed to the transaction coordinator (txn_apis.go):
+// its producer id is kept across calls and its epoch bumped.
 
 import (
 	"fmt"
@@ -48,8 +48,7 @@ func handleInitProducerID(c *conn, kreq kmsg.Request) reply {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		resp.ErrorCode = errTransactionalIDAuth
-		return respond(resp)
+		return b.txns.initTxnProducer(req, resp)
 	}
 	if !c.mayWriteIdempotently() {
 		resp.ErrorCode = errClusterAuthorization

@@ -84,6 +84,9 @@ func eachBatch(s *segment, fn func(h batchHeader, raw []byte, recs []Record)) er
 // eachRecord calls fn with every keyed record of a segment.
 func eachRecord(s *segment, fn func(h batchHeader, r Record)) error {
 	return eachBatch(s, func(h batchHeader, _ []byte, recs []Record) {
+		if h.attrs&(attrTransactional|attrControl) != 0 {
+			return // transactional batches and markers are kept whole (see compactSegment)
+		}
 		for _, r := range recs {
 			if r.Key != nil {
 				fn(h, r)
@@ -96,6 +99,13 @@ func (l *Log) compactSegment(s *segment, latest map[string]int64, horizon int64)
 	var out []byte
 	removed := 0
 	err := eachBatch(s, func(h batchHeader, raw []byte, recs []Record) {
+		if h.attrs&(attrTransactional|attrControl) != 0 {
+			// Rewriting would drop the transactional bit or a marker; the
+			// cleaner keeps them (Kafka removes them only once the whole
+			// transaction is below the cleaning point, which we do not do).
+			out = append(out, raw...)
+			return
+		}
 		kept := recs[:0:0]
 		for _, r := range recs {
 			superseded := r.Key != nil && latest[string(r.Key)] != r.Offset

@@ -91,6 +91,7 @@ type Log struct {
 	end       int64      // next offset to assign
 	start     int64      // log start offset
 	producers map[int64]*producerState
+	txn       txnState      // open and aborted transactions (txn.go)
 	changed   chan struct{} // closed when the high watermark moves; nil until asked for
 	closed    bool
 	dirDirty  bool   // a segment file was created or removed since the last directory fsync
@@ -144,6 +145,7 @@ func Open(opts Options) (*Log, error) {
 	l := &Log{
 		dir: opts.Dir, fsync: opts.Fsync, onFsync: opts.OnFsync, epoch: opts.LeaderEpoch, log: opts.Logger, now: opts.Now,
 		cfg: opts.Config.withDefaults(), producers: map[int64]*producerState{}, flushSem: make(chan struct{}, 1),
+		txn:    txnState{open: map[int64]int64{}},
 		snapAt: -1,
 	}
 	if err := l.recover(); err != nil {
@@ -186,7 +188,7 @@ func (l *Log) recover() error {
 		switch {
 		case strings.HasSuffix(name, ".tmp"):
 			os.Remove(filepath.Join(l.dir, name)) // an interrupted atomic write
-		case (strings.HasSuffix(name, ".index") || strings.HasSuffix(name, ".timeindex")) && len(name) > 20 && !logs[name[:20]]:
+		case (strings.HasSuffix(name, ".index") || strings.HasSuffix(name, ".timeindex") || strings.HasSuffix(name, ".txnindex")) && len(name) > 20 && !logs[name[:20]]:
 			os.Remove(filepath.Join(l.dir, name)) // indexes of a segment that is gone
 		}
 	}
@@ -221,6 +223,7 @@ func (l *Log) recover() error {
 			if pos == 0 {
 				firstTs = h.maxTs
 			}
+			l.recoverTxn(f, h, pos)
 			s.addIndex(h, pos, l.cfg.IndexIntervalBytes)
 			s.next = h.last() + 1
 		})
@@ -247,7 +250,7 @@ func (l *Log) recover() error {
 				return err
 			}
 			for _, later := range dropped {
-				for _, ext := range []string{".log", ".index", ".timeindex"} {
+				for _, ext := range []string{".log", ".index", ".timeindex", ".txnindex"} {
 					os.Remove(segmentName(l.dir, later, ext))
 				}
 			}
@@ -274,7 +277,28 @@ func (l *Log) recover() error {
 		}
 	}
 	l.start = min(l.start, l.end)
+	l.dropAbortedBeforeLocked(l.start)
+	l.writeTxnIndexes()
 	return l.loadProducers()
+}
+
+// recoverTxn replays one batch found by recovery into the transaction state.
+func (l *Log) recoverTxn(f *os.File, h batchHeader, pos int64) {
+	if h.producerID < 0 || h.attrs&attrTransactional == 0 {
+		return
+	}
+	typ := int16(-1)
+	if h.attrs&attrControl != 0 {
+		raw, err := batchAt(f, pos)
+		if err == nil {
+			typ, err = markerTypeOf(raw)
+		}
+		if err != nil {
+			l.log.Warn("commitlog: an unreadable transaction marker is taken as an abort", "dir", l.dir, "offset", h.base, "err", err)
+			typ = ControlAbort
+		}
+	}
+	l.txn.apply(h, typ)
 }
 
 // indexesMatch reports whether the .index and .timeindex files on disk hold
@@ -308,7 +332,7 @@ func rebuildIndexes(dir string, s *segment) {
 // addSegment creates a new empty active segment. l.mu must be held (or the
 // log not yet shared).
 func (l *Log) addSegment(base int64) error {
-	for _, ext := range []string{".index", ".timeindex"} {
+	for _, ext := range []string{".index", ".timeindex", ".txnindex"} {
 		os.Remove(segmentName(l.dir, base, ext))
 	}
 	f, err := os.OpenFile(segmentName(l.dir, base, ".log"), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
@@ -333,6 +357,15 @@ func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 
 // Append validates one client record batch v2 and appends it. See api.go.
 func (l *Log) Append(batch []byte) (AppendResult, error) {
+	if len(batch) >= batchHeaderSize && binary.BigEndian.Uint16(batch[offAttributes:])&attrControl != 0 {
+		return AppendResult{}, fmt.Errorf("%w: control batches cannot be produced", ErrInvalidRecord)
+	}
+	return l.appendBatch(batch, false)
+}
+
+// appendBatch appends a validated batch. unsequenced batches (markers and the
+// broker's own producer batches) are checked for their epoch only.
+func (l *Log) appendBatch(batch []byte, unsequenced bool) (AppendResult, error) {
 	h, err := validateBatch(batch)
 	if err != nil {
 		return AppendResult{}, err
@@ -346,7 +379,12 @@ func (l *Log) Append(batch []byte) (AppendResult, error) {
 		return AppendResult{}, l.failed
 	}
 	var ps *producerState
-	if h.producerID >= 0 {
+	if h.producerID >= 0 && unsequenced {
+		ps = l.producers[h.producerID]
+		if ps != nil && h.epoch < ps.Epoch {
+			return AppendResult{}, fmt.Errorf("%w: epoch %d is older than the producer's current epoch %d", ErrInvalidProducerEpoch, h.epoch, ps.Epoch)
+		}
+	} else if h.producerID >= 0 {
 		ps = l.producers[h.producerID]
 		if dup, err := ps.check(h); err != nil {
 			return AppendResult{}, err
@@ -401,6 +439,15 @@ func (l *Log) Append(batch []byte) (AppendResult, error) {
 			l.producers[h.producerID] = ps
 		}
 		ps.record(stored)
+	}
+	if stored.attrs&attrTransactional != 0 {
+		typ := int16(-1)
+		if stored.attrs&attrControl != 0 {
+			typ, _ = markerTypeOf(buf) // our own marker: always readable
+		}
+		if a, ok := l.txn.apply(stored, typ); ok {
+			l.addTxnIndexEntryLocked(a)
+		}
 	}
 	res.LogStartOffset = l.start
 	if l.fsync.Mode != FsyncAlways {

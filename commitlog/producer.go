@@ -44,12 +44,14 @@ func nextSeq(s int32) int32 {
 // check applies Kafka's idempotent-producer rules to a new batch. It returns the
 // earlier batch when h is a duplicate of it. ps may be nil (unknown producer).
 func (ps *producerState) check(h batchHeader) (*batchMeta, error) {
+	if ps != nil && h.epoch < ps.Epoch {
+		// Also when a marker bumped the epoch and no batch followed yet.
+		return nil, fmt.Errorf("%w: epoch %d is older than the producer's current epoch %d", ErrInvalidProducerEpoch, h.epoch, ps.Epoch)
+	}
 	if ps == nil || len(ps.Batches) == 0 {
 		return nil, nil // unknown producer (or expired state): accept any sequence
 	}
 	switch {
-	case h.epoch < ps.Epoch:
-		return nil, fmt.Errorf("%w: epoch %d is older than the producer's current epoch %d", ErrInvalidProducerEpoch, h.epoch, ps.Epoch)
 	case h.epoch > ps.Epoch:
 		if h.baseSeq != 0 {
 			return nil, fmt.Errorf("%w: a new epoch %d must start at sequence 0, got %d", ErrOutOfOrderSequence, h.epoch, h.baseSeq)
@@ -70,6 +72,14 @@ func (ps *producerState) check(h batchHeader) (*batchMeta, error) {
 
 // record remembers a stored batch.
 func (ps *producerState) record(h batchHeader) {
+	if h.attrs&attrControl != 0 || h.baseSeq < 0 {
+		// Markers and the broker's own batches carry no sequence: they only
+		// move the epoch (a bumped epoch fences the older one).
+		if h.epoch > ps.Epoch {
+			ps.Epoch, ps.Batches = h.epoch, nil
+		}
+		return
+	}
 	if h.epoch != ps.Epoch {
 		ps.Epoch, ps.Batches = h.epoch, nil
 	}

@@ -67,11 +67,12 @@ func (l *Log) deleteSegmentsLocked(del func(s *segment, total int64) bool) (int,
 	}
 	for _, s := range l.segs[:n] {
 		s.f.Close()
-		for _, ext := range []string{".log", ".index", ".timeindex"} {
+		for _, ext := range []string{".log", ".index", ".timeindex", ".txnindex"} {
 			os.Remove(segmentName(l.dir, s.base, ext))
 		}
 	}
 	l.segs = append([]*segment(nil), l.segs[n:]...)
+	l.dropAbortedBeforeLocked(l.segs[0].base)
 	l.compactedSegs = max(0, l.compactedSegs-n)
 	l.dirDirty = true
 	return n, nil

@@ -82,10 +82,10 @@ func validateBatch(b []byte) (batchHeader, error) {
 		return h, fmt.Errorf("%w: CRC32C mismatch", ErrCorruptBatch)
 	case h.count < 1 || h.lastDelta != h.count-1:
 		return h, fmt.Errorf("%w: %d records with last offset delta %d", ErrInvalidRecord, h.count, h.lastDelta)
-	case h.attrs&0x20 != 0:
-		return h, fmt.Errorf("%w: control batches cannot be produced", ErrInvalidRecord)
-	case h.attrs&0x10 != 0:
-		return h, fmt.Errorf("%w: transactional batches are not supported yet", ErrInvalidRecord)
+	case h.attrs&attrTransactional != 0 && h.producerID < 0:
+		return h, fmt.Errorf("%w: a transactional batch needs a producer id", ErrInvalidRecord)
+	case h.attrs&attrControl != 0 && h.attrs&attrTransactional == 0:
+		return h, fmt.Errorf("%w: a control batch must be transactional", ErrInvalidRecord)
 	case h.attrs&0x07 > codecZstd:
 		return h, fmt.Errorf("%w: unknown compression codec %d", ErrInvalidRecord, h.attrs&0x07)
 	}

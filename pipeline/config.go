@@ -89,6 +89,11 @@ type CandleConfig struct {
 	NoUpdates   bool // only final candles, no updates of open windows
 	IdleAfter   time.Duration
 	KafkaOpts   []kgo.Opt // for the processor's clients only
+	// ExactlyOnce, TransactionalID and TransactionTimeout: see stream.Config
+	// (auto, the default, uses transactions when the brokers support them).
+	ExactlyOnce        stream.EOSMode
+	TransactionalID    string
+	TransactionTimeout time.Duration
 }
 
 // BooksConfig configures the book builder; zero values take the defaults

@@ -245,7 +245,8 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	if c := cfg.Candles; c != nil {
 		sc := stream.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: n, Partitions: cfg.Partitions, Group: c.Group,
 			Intervals: c.Intervals, Lateness: c.Lateness, UpdateEvery: c.UpdateEvery, NoUpdates: c.NoUpdates, IdleAfter: c.IdleAfter,
-			KafkaOpts: append(append([]kgo.Opt(nil), kafkaOpts...), c.KafkaOpts...), Logger: cfg.Logger}
+			KafkaOpts: append(append([]kgo.Opt(nil), kafkaOpts...), c.KafkaOpts...), Logger: cfg.Logger,
+			ExactlyOnce: c.ExactlyOnce, TransactionalID: c.TransactionalID, TransactionTimeout: c.TransactionTimeout}
 		if p.proc, err = stream.New(sc); err != nil {
 			return err
 		}

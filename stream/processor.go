@@ -10,11 +10,16 @@
 // (not the last offset read) together with, in the commit's metadata, each
 // key's watermark and the offset it had read to. A restarted or rebalanced
 // processor resumes there, rebuilds the open windows from their trades, and
-// skips re-read trades of windows that were already closed. The only
-// repeat possible is a final candle emitted after the last commit and
-// before a crash: it is emitted again, identical (same key, window and
-// numbers), so consumers can treat (key, open_time) as its identity.
-// Transactions will remove even that.
+// skips re-read trades of windows that were already closed. Without
+// transactions the only repeat possible is a final candle emitted after the
+// last commit and before a crash: it is emitted again, identical (same key,
+// window and numbers), so consumers can treat (key, open_time) as its
+// identity.
+//
+// Exactly-once mode (the default when the brokers support transactions,
+// see exactlyonce.go) removes even that: each batch's outputs and its
+// offset commit, watermarks included, are one Kafka transaction, and
+// consumers of market.candles read committed.
 package stream
 
 import (
@@ -58,6 +63,18 @@ type Config struct {
 	KafkaOpts []kgo.Opt
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// ExactlyOnce: EOSAuto (the default) uses transactions when the brokers
+	// support them (ApiVersions lists EndTxn); EOSOn requires them; EOSOff
+	// commits after the acks as before.
+	ExactlyOnce EOSMode
+	// TransactionalID of the exactly-once producer; default: the group, a
+	// dash and a random suffix. A stable id per instance lets a restarted
+	// instance fence its predecessor at once instead of after
+	// TransactionTimeout.
+	TransactionalID string
+	// TransactionTimeout aborts the transaction of a processor that died
+	// mid-batch; default 10s.
+	TransactionTimeout time.Duration
 }
 
 // Counters are the processor's counters, safe to read at any time.
@@ -106,6 +123,7 @@ type Processor struct {
 	processed map[int32]int64 // next offset to read per partition
 	dirty     map[int32]bool
 	killed    atomic.Bool
+	eos       bool // transactions in use (decided in Run)
 }
 
 // Validate reports every problem of cfg at once; zero values are defaults.
@@ -218,6 +236,13 @@ func (p *Processor) Run(ctx context.Context) error {
 	if tds, err := p.adm.ListTopics(sctx, p.cfg.Topics.Events); err == nil {
 		p.topicID = tds[p.cfg.Topics.Events].ID
 	}
+	if p.eos, err = p.useTransactions(sctx); err != nil {
+		return err
+	}
+	if p.eos {
+		opts = append(opts, p.eosOpts()...)
+		p.log.Info("exactly-once mode: outputs and offsets commit in one transaction per batch", "transactional_id", p.cfg.TransactionalID)
+	}
 	if p.cl, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
@@ -286,6 +311,10 @@ func (p *Processor) Positions() map[int32]int64 {
 func (p *Processor) Kill() {
 	p.killed.Store(true)
 	if p.cl != nil {
+		// A poll may have returned records whose batch will never call
+		// AllowRebalance (BlockRebalanceOnPoll): Close's leave would wait
+		// for it forever.
+		p.cl.AllowRebalance()
 		p.cl.Close()
 	}
 }
@@ -432,6 +461,9 @@ func (p *Processor) flushAndCommit(ctx context.Context, outs []Output, extra []*
 			recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.Late, Key: []byte(t.Key()), Value: o.Raw, Headers: h})
 		}
 	}
+	if p.eos && len(recs) > 0 {
+		return p.transact(ctx, recs)
+	}
 	if len(recs) > 0 {
 		if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 			return fmt.Errorf("stream: writing candles: %w", err)
@@ -450,23 +482,11 @@ func (p *Processor) commit(ctx context.Context, force bool) error {
 	req.Group, req.Generation, req.MemberID = p.cfg.Group, gen, member
 	rt := kmsg.NewOffsetCommitRequestTopic()
 	rt.Topic, rt.TopicID = p.cfg.Topics.Events, p.topicID
-	for part := range p.dirty {
-		end, ok := p.processed[part]
-		if !ok {
-			continue // nothing read yet: keep the committed position
-		}
-		off, wm := p.agg.CommitState(part, end)
-		md := metadata{V: 1, End: end, WM: wm}
-		b, _ := json.Marshal(md)
-		if len(b) > maxMetadata {
-			p.log.Warn("too many symbols in one partition to store their watermarks with the offset; a restart may repeat some final candles", "partition", part, "bytes", len(b))
-			b, _ = json.Marshal(metadata{V: 1, End: end})
-		}
-		s := string(b)
+	p.commitState(func(part int32, off int64, md string) {
 		rp := kmsg.NewOffsetCommitRequestTopicPartition()
-		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = part, off, -1, &s
+		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = part, off, -1, &md
 		rt.Partitions = append(rt.Partitions, rp)
-	}
+	})
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, p.cl)
 	if err != nil {
@@ -488,19 +508,44 @@ func (p *Processor) commit(ctx context.Context, force bool) error {
 	return nil
 }
 
+// commitState calls fn with the offset and metadata to commit for every
+// dirty partition that has been read.
+func (p *Processor) commitState(fn func(part int32, off int64, md string)) {
+	for part := range p.dirty {
+		end, ok := p.processed[part]
+		if !ok {
+			continue // nothing read yet: keep the committed position
+		}
+		off, wm := p.agg.CommitState(part, end)
+		md := metadata{V: 1, End: end, WM: wm}
+		b, _ := json.Marshal(md)
+		if len(b) > maxMetadata {
+			p.log.Warn("too many symbols in one partition to store their watermarks with the offset; a restart may repeat some final candles", "partition", part, "bytes", len(b))
+			b, _ = json.Marshal(metadata{V: 1, End: end})
+		}
+		fn(part, off, string(b))
+	}
+}
+
 // assigned restores the committed watermarks of newly assigned partitions.
 func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	parts := assigned[p.cfg.Topics.Events]
 	if len(parts) == 0 {
 		return
 	}
-	offs, err := p.adm.FetchOffsets(ctx, p.cfg.Group)
+	offs, err := p.fetchCommitted(ctx)
 	if err != nil {
 		p.log.Warn("cannot read committed state; windows start empty", "err", err)
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.restoreLocked(offs, parts)
+}
+
+// restoreLocked restores the watermarks of parts from committed offsets'
+// metadata. p.mu is held.
+func (p *Processor) restoreLocked(offs kadm.OffsetResponses, parts []int32) {
 	for _, part := range parts {
 		o, ok := offs.Lookup(p.cfg.Topics.Events, part)
 		if !ok || o.Err != nil || o.Metadata == "" {
@@ -521,6 +566,17 @@ func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.killed.Load() {
+		return
+	}
+	// In exactly-once mode every batch was committed with its outputs; the
+	// windows the clock closes now are emitted by the next batch of the
+	// partitions kept, and the next owner rebuilds the revoked ones.
+	if p.eos {
+		for _, part := range revoked[p.cfg.Topics.Events] {
+			p.agg.Drop(part)
+			delete(p.processed, part)
+			delete(p.dirty, part)
+		}
 		return
 	}
 	if err := p.flushAndCommit(ctx, p.agg.Tick(p.cfg.Now().UnixMicro()), nil); err != nil {

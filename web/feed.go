@@ -120,6 +120,7 @@ func (s *Server) runFeed(ctx context.Context) error {
 		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.MetadataMinAge(2 * time.Second), // find topics created after we started
 		kgo.ClientID("tickertape-dashboard"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), // candles are written in transactions
 	}, s.cfg.KafkaOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

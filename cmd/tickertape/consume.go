@@ -27,11 +27,11 @@ func init() {
 
 func runConsume(args []string, stdout, stderr io.Writer) error {
 	var topic, brokers, registry, group, filter string
-	var fromBeginning, raw, printKey, printType bool
+	var fromBeginning, raw, printKey, printType, uncommitted bool
 	var maxRecs int
 	var timeout time.Duration
 	fs := newFlagSet("consume -t TOPIC [flags]",
-		"Prints the records of a topic as JSON lines: Avro, JSON Schema and Protobuf values decoded\nthrough the schema registry (Avro decimals as exact strings, timestamps as RFC 3339 UTC; Protobuf\nin its JSON mapping with the .proto field names). Records that are not in the Confluent\nwire format are printed as {\"_raw\": ...}. Without --group it reads every partition on its own.\nIt fails within a few seconds if the brokers or (unless --raw) the registry cannot be reached.",
+		"Prints the records of a topic as JSON lines: Avro, JSON Schema and Protobuf values decoded\nthrough the schema registry (Avro decimals as exact strings, timestamps as RFC 3339 UTC; Protobuf\nin its JSON mapping with the .proto field names). Records that are not in the Confluent\nwire format are printed as {\"_raw\": ...}. Without --group it reads every partition on its own.\nIt reads committed records only (isolation.level=read_committed): records of transactions that\nare open or were aborted are not printed unless --read-uncommitted.\nIt fails within a few seconds if the brokers or (unless --raw) the registry cannot be reached.",
 		`  tickertape consume -t market.events --from-beginning --max 10
   tickertape consume -t market.candles --filter final=true
   tickertape consume --topic market.events --print-key --print-type --max 3
@@ -51,6 +51,7 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&printType, "print-type", false, "add the value's Avro type (e.g. tickertape.market.Trade) as \"_type\"")
 	var sec clientSecurity
 	sec.register(fs)
+	fs.BoolVar(&uncommitted, "read-uncommitted", false, "also print records of open and aborted transactions (isolation.level=read_uncommitted)")
 	fs.StringVar(&filter, "filter", "", "print only records whose top-level field equals a value, e.g. final=true or symbol=BTC-USDT")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -85,7 +86,10 @@ func runConsume(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w, or add --raw to print the stored bytes undecoded", err)
 		}
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topic)}
+	opts := []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted())}
+	if uncommitted {
+		opts[2] = kgo.FetchIsolationLevel(kgo.ReadUncommitted())
+	}
 	if fromBeginning {
 		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	} else {

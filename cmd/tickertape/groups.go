@@ -20,7 +20,7 @@ func init() {
 }
 
 func runGroups(args []string, stdout, stderr io.Writer) error {
-	const usage = "Lists consumer groups, describes them (state, members, assignments, committed offsets,\nend offsets and lag per partition), or deletes empty ones. Works against the embedded\nbroker or any Kafka cluster."
+	const usage = "Lists consumer groups, describes them (state, members, assignments, committed offsets,\nend offsets and lag per partition), or deletes empty ones. Classic groups and KIP-848\nconsumer groups (group.protocol=consumer) are both shown. Works against the embedded\nbroker or any Kafka cluster."
 	const examples = `  tickertape groups list
   tickertape groups describe tickertape-candles    # the candle processor's group
   tickertape groups describe --brokers kafka1:9092,kafka2:9092 candles other-group
@@ -84,7 +84,11 @@ func runGroups(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("describe groups on %s: %w", brokers, err)
 		}
-		return printLags(stdout, groups, lags, brokers)
+		// KIP-848 consumer groups (group.protocol=consumer): members and
+		// assignments come from ConsumerGroupDescribe. Brokers without it
+		// answer with errors, and every group is shown as classic.
+		cgs, _ := adm.DescribeConsumerGroups(ctx, groups...)
+		return printLags(stdout, groups, lags, cgs, brokers)
 	case "delete":
 		if len(groups) == 0 {
 			return usageError{errors.New("groups delete needs at least one group name")}
@@ -107,13 +111,15 @@ func runGroups(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-func printLags(w io.Writer, groups []string, lags kadm.DescribedGroupLags, brokers string) error {
+func printLags(w io.Writer, groups []string, lags kadm.DescribedGroupLags, cgs kadm.DescribedConsumerGroups, brokers string) error {
 	sort.Strings(groups)
 	var missing []error
 	printed := 0
 	for _, name := range groups {
 		gl, ok := lags[name]
-		if ok && gl.Error() == nil && gl.State == "Dead" && len(gl.Members) == 0 && len(gl.Lag) == 0 {
+		cg, is848 := cgs[name]
+		is848 = is848 && cg.Err == nil
+		if ok && !is848 && gl.Error() == nil && gl.State == "Dead" && len(gl.Members) == 0 && len(gl.Lag) == 0 {
 			// What a group that never existed (or was deleted) looks like.
 			missing = append(missing, fmt.Errorf("group %s does not exist on %s (tickertape groups list shows the groups there)", name, brokers))
 			continue
@@ -126,8 +132,22 @@ func printLags(w io.Writer, groups []string, lags kadm.DescribedGroupLags, broke
 			fmt.Fprintf(w, "group %s: %v\n", name, gl.Error())
 			continue
 		}
-		fmt.Fprintf(w, "group %s  state %s  protocol %s  members %d  total lag %d\n", name, gl.State, gl.Protocol, len(gl.Members), gl.Lag.Total())
 		owner := map[string]map[int32]string{}
+		if is848 {
+			fmt.Fprintf(w, "group %s  state %s  protocol consumer (KIP-848, assignor %s, epoch %d)  members %d  total lag %d\n", name, cg.State, cg.AssignorName, cg.Epoch, len(cg.Members), gl.Lag.Total())
+			for _, m := range cg.Members {
+				for _, t := range m.Assignment.Sorted() {
+					if owner[t.Topic] == nil {
+						owner[t.Topic] = map[int32]string{}
+					}
+					for _, p := range t.Partitions {
+						owner[t.Topic][p] = m.MemberID + " (" + m.ClientID + ")"
+					}
+				}
+			}
+		} else {
+			fmt.Fprintf(w, "group %s  state %s  protocol %s  members %d  total lag %d\n", name, gl.State, gl.Protocol, len(gl.Members), gl.Lag.Total())
+		}
 		for _, m := range gl.Members {
 			if ca, ok := m.Assigned.AsConsumer(); ok {
 				for _, t := range ca.Topics {

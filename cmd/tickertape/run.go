@@ -36,6 +36,7 @@ type pipelineFlags struct {
 	intervals  string
 	lateness   time.Duration
 	idleAfter  time.Duration
+	eos        string // --exactly-once
 	group      string
 	noBooks    bool
 	booksOnly  bool
@@ -118,6 +119,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		fs.DurationVar(&f.lateness, "lateness", 5*time.Second, "how late (in exchange time) a trade may arrive and still count in its candle")
 		fs.DurationVar(&f.idleAfter, "idle-after", 30*time.Second, "a symbol without trades this long has its open candles closed by the clock")
 		fs.StringVar(&f.group, "group", "tickertape-candles", "consumer group of the candle processor")
+		fs.StringVar(&f.eos, "exactly-once", "auto", "candles in transactions, read by read_committed consumers: auto (when the brokers support transactions), on, or off (a crash may repeat a final candle, identical)")
 		fs.BoolVar(&f.noBooks, "no-books", false, "do not run the book builder (verified books into market.books, best bid/ask into market.bbo)")
 		fs.IntVar(&f.bookDepth, "book-depth", book.DefaultDepth, "levels a side of each book in market.books")
 		fs.StringVar(&f.booksGroup, "books-group", book.DefaultGroup, "consumer group of the book builder")
@@ -155,6 +157,10 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		if intervals, err = stream.ParseIntervals(f.intervals); err != nil {
 			return usageError{fmt.Errorf("--intervals: %v", err)}
 		}
+	}
+	eos, err := stream.ParseEOSMode(f.eos)
+	if err != nil {
+		return usageError{fmt.Errorf("--exactly-once: %v", err)}
 	}
 	var symbols []string
 	for _, s := range strings.Split(f.symbols, ",") {
@@ -225,7 +231,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		cfg.Venues = venues
 	}
 	if mode != "ingest" && !f.booksOnly {
-		cfg.Candles = &pipeline.CandleConfig{Group: f.group, Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter}
+		cfg.Candles = &pipeline.CandleConfig{Group: f.group, Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter, ExactlyOnce: eos}
 	}
 	if mode != "ingest" && !f.noBooks {
 		cfg.Books = &pipeline.BooksConfig{Group: f.booksGroup, Depth: f.bookDepth}

@@ -224,11 +224,114 @@ func scenario(t *testing.T, brokers []string, topic string) []string {
 	dg, err := adm.DeleteGroup(ctx, group)
 	note("delete group: %s", errName(firstErr(err, dg.Err)))
 
+	obs = append(obs, txnScenario(t, ctx, brokers, adm, topic+"-txn")...)
+
 	// Delete the topic.
 	dr, err := adm.DeleteTopic(ctx, topic)
 	note("delete topic: %s", errName(firstErr(err, dr.Err)))
 	dr, err = adm.DeleteTopic(ctx, topic+"-never")
 	note("delete a topic that does not exist: %s", errName(firstErr(err, dr.Err)))
+	return obs
+}
+
+// txnScenario: a committed, an aborted and an open transaction on one
+// partition; the last stable offset, what read_committed and
+// read_uncommitted see, and the coordinator's answers to bad requests.
+func txnScenario(t *testing.T, ctx context.Context, brokers []string, adm *kadm.Client, topic string) []string {
+	var obs []string
+	note := func(format string, args ...any) { obs = append(obs, fmt.Sprintf(format, args...)) }
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, "metadata of "+topic, func() bool {
+		md, err := adm.Metadata(ctx, topic)
+		return err == nil && md.Topics[topic].Err == nil && len(md.Topics[topic].Partitions) == 1 && md.Topics[topic].Partitions[0].Leader >= 0
+	})
+	tid := topic + "-tx"
+	tx, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.TransactionalID(tid), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	run := func(end *kgo.TransactionEndTry, vals ...string) {
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			if err := tx.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+				note("transactional produce: %v", err)
+			}
+		}
+		if end != nil {
+			note("end transaction (commit %v): %v", bool(*end), tx.EndTransaction(ctx, *end))
+		}
+	}
+	commit, abort := kgo.TryCommit, kgo.TryAbort
+	run(&commit, "c1", "c2")
+	run(&abort, "a1", "a2")
+	run(nil, "open")
+	offsets := func() (int64, int64) {
+		hw, _ := adm.ListEndOffsets(ctx, topic)
+		lso, _ := adm.ListCommittedOffsets(ctx, topic)
+		h, _ := hw.Lookup(topic, 0)
+		l, _ := lso.Lookup(topic, 0)
+		return h.Offset, l.Offset
+	}
+	// Kafka writes markers after answering EndTxn: wait for the LSO to settle.
+	_ = poll.Wait(10*time.Second, func() bool { _, l := offsets(); return l == 6 })
+	h, l := offsets()
+	note("open transaction: high watermark %d, last stable offset %d", h, l)
+	read := func(level kgo.IsolationLevel, upTo int64) string {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.FetchIsolationLevel(level),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(0)}}), kgo.FetchMaxWait(300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		var vals []string
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			fs := cl.PollFetches(pctx)
+			cancel()
+			done := false
+			fs.EachRecord(func(r *kgo.Record) {
+				vals = append(vals, fmt.Sprintf("%d:%s", r.Offset, r.Value))
+				done = done || r.Offset+1 >= upTo
+			})
+			if done || len(fs.Records()) == 0 && len(vals) > 0 {
+				break
+			}
+		}
+		return strings.Join(vals, " ")
+	}
+	note("read_committed with a transaction open: %s", read(kgo.ReadCommitted(), l))
+	note("read_uncommitted with a transaction open: %s", read(kgo.ReadUncommitted(), h))
+	note("end the open transaction: %v", tx.EndTransaction(ctx, kgo.TryCommit))
+	_ = poll.Wait(10*time.Second, func() bool { h, l := offsets(); return l == h && h == 8 })
+	h, l = offsets()
+	note("after the commit: high watermark %d, last stable offset %d", h, l)
+	note("read_committed after the commit: %s", read(kgo.ReadCommitted(), l))
+	if d, err := adm.DescribeTransactions(ctx, tid); err == nil {
+		s := d[tid]
+		note("describe transaction: state %s partitions %d err %v", s.State, len(s.Topics[topic]), s.Err)
+	} else {
+		note("describe transaction: %v", err)
+	}
+	// Bad requests to the coordinator.
+	er := kmsg.NewPtrEndTxnRequest()
+	er.TransactionalID, er.ProducerID, er.ProducerEpoch, er.Commit = topic+"-nobody", 12345, 0, true
+	if resp, err := er.RequestWith(ctx, tx); err == nil {
+		note("EndTxn of an unknown transactional id: %v", kerr.ErrorForCode(resp.ErrorCode))
+	} else {
+		note("EndTxn of an unknown transactional id: request %v", err)
+	}
+	dr := kmsg.NewPtrDescribeTransactionsRequest()
+	dr.TransactionalIDs = []string{topic + "-nobody"}
+	if resp, err := dr.RequestWith(ctx, tx); err == nil && len(resp.TransactionStates) == 1 {
+		note("describe an unknown transactional id: %v", kerr.ErrorForCode(resp.TransactionStates[0].ErrorCode))
+	}
+	adm.DeleteTopic(ctx, topic)
 	return obs
 }
 

@@ -17,8 +17,9 @@ import (
 )
 
 // TestDumpLogSegmentsReadsOurSegments writes with every codec and an
-// idempotent producer to the embedded broker, then has Kafka's own
-// DumpLogSegments read the segment files and verify every batch.
+// idempotent producer, then a committed and an aborted transaction, to the
+// embedded broker, then has Kafka's own DumpLogSegments read the segment
+// files (markers included) and the transaction index, and verify every batch.
 func TestDumpLogSegmentsReadsOurSegments(t *testing.T) {
 	dir := t.TempDir()
 	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: dir, Logger: quiet()}, Logger: quiet()})
@@ -43,6 +44,23 @@ func TestDumpLogSegmentsReadsOurSegments(t *testing.T) {
 		want += len(recs)
 		cl.Close()
 	}
+	tx, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr()), kgo.DefaultProduceTopic("dump"), kgo.TransactionalID("dump-tx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, commit := range []bool{true, false} {
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.ProduceSync(ctx, &kgo.Record{Key: []byte("k"), Value: []byte("in a transaction")}, &kgo.Record{Key: []byte("k"), Value: []byte("too")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+		want += 3 // two records and the marker
+	}
+	tx.Close()
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +83,18 @@ func TestDumpLogSegmentsReadsOurSegments(t *testing.T) {
 		if !strings.Contains(out, "compresscodec: "+codec) {
 			t.Fatalf("no %s batch in the dump", codec)
 		}
+	}
+	for _, marker := range []string{"endTxnMarker: COMMIT", "endTxnMarker: ABORT", "isTransactional: true", "isControl: true"} {
+		if !strings.Contains(out, marker) {
+			t.Fatalf("no %q in the dump:\n%.3000s", marker, out[max(0, len(out)-3000):])
+		}
+	}
+	txnidx, _ := filepath.Glob(filepath.Join(dir, "dump-0", "*.txnindex"))
+	if len(txnidx) != 1 {
+		t.Fatalf("transaction index files: %v", txnidx)
+	}
+	if out := script(t, "java", "org.apache.kafka.tools.DumpLogSegments", "--files", txnidx[0]); !regexp.MustCompile(`producerId: \d+ firstOffset: 1003 lastOffset: 1005 lastStableOffset: 1006`).MatchString(out) {
+		t.Fatalf("DumpLogSegments on the transaction index:\n%s", out)
 	}
 	idx, _ := filepath.Glob(filepath.Join(dir, "dump-0", "*index"))
 	out = script(t, append([]string{"java", "org.apache.kafka.tools.DumpLogSegments", "--verify-index-only", "--files"}, strings.Join(idx, ","))...)

@@ -168,7 +168,7 @@ func TestPipelineOnRealKafka(t *testing.T) {
 	// Final candles equal a brute-force recomputation, every field.
 	want := candletest.BruteForce(truth, ivs)
 	finals := map[candletest.Key]market.Candle{}
-	ccl, _ := kgo.NewClient(kgo.SeedBrokers(c.brokers()...), kgo.ConsumeTopics(names.Candles), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ccl, _ := kgo.NewClient(kgo.SeedBrokers(c.brokers()...), kgo.ConsumeTopics(names.Candles), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	defer ccl.Close()
 	deadline = time.Now().Add(90 * time.Second)
 	for len(finals) < len(want) && time.Now().Before(deadline) {

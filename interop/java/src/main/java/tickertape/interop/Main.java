@@ -12,8 +12,10 @@ import org.apache.kafka.common.serialization.*;
 
 /**
  * The Apache Kafka Java client against tickertape: Admin (create, describe and delete topics,
- * describe configs, list groups), an idempotent producer with acks=all, and consumers in a group
- * that commit and resume. Prints one line per check and exits non-zero on any failure.
+ * describe configs, list groups), an idempotent producer with acks=all, consumers in a group
+ * that commit and resume, and a consume-transform-produce loop in transactions
+ * (sendOffsetsToTransaction) read back with isolation.level=read_committed. Prints one line per
+ * check and exits non-zero on any failure.
  */
 public class Main {
   static int failed = 0;
@@ -85,6 +87,7 @@ public class Main {
         check("consumer group: a new member resumes from the committed offsets", resumed.size() == 10 && resumed.stream().allMatch(v -> Integer.parseInt(v.substring(6)) >= 100), resumed);
         check("consumer: committed offsets cover all 110 records", total == 110, committed);
       }
+      transactions(common, topic);
       Collection<GroupListing> groups = admin.listGroups().all().get(30, TimeUnit.SECONDS);
       check("admin: list groups", groups.stream().anyMatch(g -> g.groupId().equals(group)), groups);
       admin.deleteTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
@@ -92,5 +95,78 @@ public class Main {
     }
     System.out.println(failed == 0 ? "java: all checks passed" : "java: " + failed + " checks failed");
     System.exit(failed == 0 ? 0 : 1);
+  }
+
+  /** Copies the 110 records of topic to topic-out in transactions, then aborts one more. */
+  static void transactions(Properties common, String topic) throws Exception {
+    String out = topic + "-out";
+    Properties pp = new Properties();
+    pp.putAll(common);
+    pp.put("transactional.id", "java-interop-tx");
+    Properties cp = new Properties();
+    cp.putAll(common);
+    cp.put("group.id", "java-interop-eos");
+    cp.put("auto.offset.reset", "earliest");
+    cp.put("enable.auto.commit", "false");
+    cp.put("isolation.level", "read_committed");
+    int copied = 0;
+    try (KafkaProducer<String, String> p = new KafkaProducer<>(pp, new StringSerializer(), new StringSerializer());
+        Consumer<String, String> c = new KafkaConsumer<>(cp, new StringDeserializer(), new StringDeserializer())) {
+      p.initTransactions();
+      c.subscribe(List.of(topic));
+      long deadline = System.currentTimeMillis() + 60000;
+      while (copied < 110 && System.currentTimeMillis() < deadline) {
+        ConsumerRecords<String, String> rs = c.poll(Duration.ofMillis(500));
+        if (rs.isEmpty()) continue;
+        p.beginTransaction();
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        for (ConsumerRecord<String, String> r : rs) {
+          p.send(new ProducerRecord<>(out, r.key(), "eos-" + r.value()));
+          offsets.put(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1, "java"));
+          copied++;
+        }
+        p.sendOffsetsToTransaction(offsets, c.groupMetadata());
+        p.commitTransaction();
+      }
+      p.beginTransaction();
+      p.send(new ProducerRecord<>(out, "x", "aborted")).get(30, TimeUnit.SECONDS);
+      p.abortTransaction();
+    }
+    check("transactions: 110 records copied with sendOffsetsToTransaction", copied == 110, copied);
+    Map<TopicPartition, OffsetAndMetadata> committed;
+    try (Consumer<String, String> c = new KafkaConsumer<>(cp, new StringDeserializer(), new StringDeserializer())) {
+      Set<TopicPartition> tps = new HashSet<>();
+      for (int i = 0; i < 3; i++) tps.add(new TopicPartition(topic, i));
+      committed = c.committed(tps);
+    }
+    long total = committed.values().stream().filter(Objects::nonNull).mapToLong(OffsetAndMetadata::offset).sum();
+    check("transactions: the offsets committed in the transactions cover the input, with metadata",
+        total == 110 && committed.values().stream().allMatch(o -> o != null && "java".equals(o.metadata())), committed);
+    for (String level : List.of("read_committed", "read_uncommitted")) {
+      Properties rp = new Properties();
+      rp.putAll(common);
+      rp.put("isolation.level", level);
+      List<String> got = new ArrayList<>();
+      try (Consumer<String, String> c = new KafkaConsumer<>(rp, new StringDeserializer(), new StringDeserializer())) {
+        List<TopicPartition> tps = new ArrayList<>();
+        for (var pi : c.partitionsFor(out)) tps.add(new TopicPartition(out, pi.partition()));
+        c.assign(tps);
+        c.seekToBeginning(tps);
+        long deadline = System.currentTimeMillis() + 20000;
+        int idle = 0;
+        while (System.currentTimeMillis() < deadline && (got.size() < 110 || idle < 3)) {
+          ConsumerRecords<String, String> rs = c.poll(Duration.ofMillis(500));
+          idle = rs.isEmpty() ? idle + 1 : 0;
+          for (ConsumerRecord<String, String> r : rs) got.add(r.value());
+        }
+      }
+      long eos = got.stream().filter(v -> v.startsWith("eos-")).distinct().count();
+      boolean aborted = got.contains("aborted");
+      if (level.equals("read_committed")) {
+        check("transactions: read_committed sees each copied record once and not the aborted one", got.size() == 110 && eos == 110 && !aborted, got.size() + " records, aborted seen: " + aborted);
+      } else {
+        check("transactions: read_uncommitted also sees the aborted record", got.size() == 111 && aborted, got.size());
+      }
+    }
   }
 }
