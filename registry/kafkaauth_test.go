@@ -1,0 +1,204 @@
+package registry_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/tickertape/tickertape/app"
+	"github.com/tickertape/tickertape/broker"
+	"github.com/tickertape/tickertape/internal/certs"
+	"github.com/tickertape/tickertape/internal/poll"
+	"github.com/tickertape/tickertape/registry"
+)
+
+// standaloneAuth is a registry run apart from the broker, as `tickertape
+// registry --brokers` runs it: it reaches a SASL_SSL listener as the super
+// user admin and checks HTTP users by authenticating to that listener.
+type standaloneAuth struct {
+	stack *app.Stack
+	url   string
+	hc    *http.Client
+}
+
+func startStandaloneAuth(t *testing.T, mech string, ttl time.Duration) *standaloneAuth {
+	t.Helper()
+	dir := t.TempDir()
+	if err := certs.WriteDev(dir, "client", nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	rl, err := certs.NewReloader(filepath.Join(dir, certs.Dev.Cert), filepath.Join(dir, certs.Dev.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS, _ := rl.ServerConfig("")
+	s, err := app.Start(app.Config{
+		Listeners:     []app.Listener{{Addr: "127.0.0.1:0", Protocol: broker.SASLSSL}},
+		TLS:           srvTLS,
+		BootstrapUser: "admin:admin-pw",
+		Broker:        broker.Config{DataDir: t.TempDir(), Logger: quietLogger(), SuperUsers: []string{"admin"}},
+		Logger:        quietLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	for _, u := range []string{"writer", "reader"} {
+		if err := s.Broker.Users().SetPassword(u, u+"-pw", 4096); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ct, err := certs.ClientConfig(filepath.Join(dir, certs.Dev.CA), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(s.ListenerAddrs()[0], "SASL_SSL://")
+	tlsOpt := kgo.DialTLSConfig(ct.Clone())
+	r, err := registry.New(registry.Config{
+		Brokers:   []string{addr},
+		KafkaOpts: []kgo.Opt{tlsOpt, kgo.SASL(scram.Auth{User: "admin", Pass: "admin-pw"}.AsSha512Mechanism())},
+		Logger:    quietLogger(),
+		Auth: &registry.BasicAuth{
+			Users:      &registry.KafkaPasswords{Brokers: []string{addr}, Mechanism: mech, Opts: []kgo.Opt{tlsOpt}},
+			Writers:    []string{"writer"},
+			SuperUsers: []string{"admin"},
+			CacheTTL:   ttl,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := r.NewHTTPServer()
+	srv.TLSConfig = srvTLS
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		r.Close(context.Background())
+	})
+	return &standaloneAuth{stack: s, url: "https://" + ln.Addr().String(),
+		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: ct}, Timeout: 30 * time.Second}}
+}
+
+func (sa *standaloneAuth) do(t *testing.T, method, path, user, pass, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, sa.url+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := sa.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("%s %s as %q: %d, body %q is not JSON", method, path, user, resp.StatusCode, raw)
+	}
+	if resp.StatusCode == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+		t.Fatalf("401 without a Basic WWW-Authenticate: %q", resp.Header.Get("WWW-Authenticate"))
+	}
+	out, _ := v.(map[string]any) // nil for a list
+	return resp.StatusCode, out
+}
+
+func TestStandaloneRegistryBasicAuthAgainstBrokerSASL(t *testing.T) {
+	for _, mech := range []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"} {
+		t.Run(mech, func(t *testing.T) {
+			sa := startStandaloneAuth(t, mech, time.Minute)
+			schema := `{"schema":"{\"type\":\"string\"}"}`
+			for _, c := range []struct{ user, pass string }{{"", ""}, {"reader", "wrong"}, {"nobody", "x"}, {"reader", ""}} {
+				code, body := sa.do(t, "GET", "/subjects", c.user, c.pass, "")
+				if code != 401 || body["error_code"] != float64(401) || body["message"] != "Unauthorized" {
+					t.Fatalf("%q/%q: %d %v, want Confluent's 401", c.user, c.pass, code, body)
+				}
+			}
+			if code, body := sa.do(t, "GET", "/subjects", "reader", "reader-pw", ""); code != 200 {
+				t.Fatalf("reader GET: %d %v", code, body)
+			}
+			code, body := sa.do(t, "POST", "/subjects/s1/versions", "reader", "reader-pw", schema)
+			if code != 403 || body["error_code"] != float64(40301) || !strings.Contains(body["message"].(string), "Subject: s1") {
+				t.Fatalf("reader POST: %d %v, want 403 / 40301", code, body)
+			}
+			if code, body := sa.do(t, "POST", "/subjects/s1/versions", "writer", "writer-pw", schema); code != 200 || body["id"] == nil {
+				t.Fatalf("writer POST: %d %v", code, body)
+			}
+			if code, body := sa.do(t, "GET", "/subjects/s1/versions/latest", "reader", "reader-pw", ""); code != 200 || body["subject"] != "s1" {
+				t.Fatalf("reader reads the writer's schema: %d %v", code, body)
+			}
+			if code, _ := sa.do(t, "DELETE", "/subjects/s1", "writer", "wrong", ""); code != 401 {
+				t.Fatalf("writer DELETE with a wrong password: %d", code)
+			}
+			if code, _ := sa.do(t, "DELETE", "/subjects/s1", "admin", "admin-pw", ""); code != 200 {
+				t.Fatalf("super user DELETE: %d", code)
+			}
+		})
+	}
+}
+
+// A verified credential is remembered for CacheTTL only: after a password
+// change the old one works until the entry expires, then never again.
+func TestStandaloneRegistryCacheExpiresChangedPassword(t *testing.T) {
+	const ttl = 300 * time.Millisecond
+	sa := startStandaloneAuth(t, "SCRAM-SHA-512", ttl)
+	if code, _ := sa.do(t, "GET", "/subjects", "reader", "reader-pw", ""); code != 200 {
+		t.Fatalf("reader GET: %d", code)
+	}
+	if err := sa.stack.Broker.Users().SetPassword("reader", "new-pw", 4096); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, "the old password refused after the cache entry expired", func() bool {
+		code, _ := sa.do(t, "GET", "/subjects", "reader", "reader-pw", "")
+		return code == 401
+	})
+	if code, _ := sa.do(t, "GET", "/subjects", "reader", "new-pw", ""); code != 200 {
+		t.Fatalf("new password: %d", code)
+	}
+	// A deleted user is refused too, once the cache entry of the new password expires.
+	if err := sa.stack.Broker.Users().Delete("reader"); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 30*time.Second, "a deleted user refused", func() bool {
+		code, _ := sa.do(t, "GET", "/subjects", "reader", "new-pw", "")
+		return code == 401
+	})
+}
+
+// Brokers that cannot be reached are not "wrong password": the client gets
+// a 500 with Confluent's store error code and a message saying to retry.
+func TestStandaloneRegistryUnreachableBrokersIsNot401(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	kp := &registry.KafkaPasswords{Brokers: []string{addr}, Timeout: 2 * time.Second, Opts: []kgo.Opt{kgo.DialTLSConfig(&tls.Config{})}}
+	ok, err := kp.CheckPassword(context.Background(), "reader", "reader-pw")
+	if ok || err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("unreachable brokers: ok=%v err=%v, want an error naming %s", ok, err, addr)
+	}
+	if _, err := (&registry.KafkaPasswords{Brokers: []string{addr}, Mechanism: "GSSAPI"}).CheckPassword(context.Background(), "u", "p"); err == nil {
+		t.Fatal("GSSAPI accepted")
+	}
+}
