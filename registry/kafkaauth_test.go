@@ -27,11 +27,12 @@ import (
 // user admin and checks HTTP users by authenticating to that listener.
 type standaloneAuth struct {
 	stack *app.Stack
+	kp    *registry.KafkaPasswords
 	url   string
 	hc    *http.Client
 }
 
-func startStandaloneAuth(t *testing.T, mech string, ttl time.Duration) *standaloneAuth {
+func startStandaloneAuth(t testing.TB, mech string, ttl time.Duration) *standaloneAuth {
 	t.Helper()
 	dir := t.TempDir()
 	if err := certs.WriteDev(dir, "client", nil, time.Hour); err != nil {
@@ -64,12 +65,13 @@ func startStandaloneAuth(t *testing.T, mech string, ttl time.Duration) *standalo
 	}
 	addr := strings.TrimPrefix(s.ListenerAddrs()[0], "SASL_SSL://")
 	tlsOpt := kgo.DialTLSConfig(ct.Clone())
+	kp := &registry.KafkaPasswords{Brokers: []string{addr}, Mechanism: mech, Opts: []kgo.Opt{tlsOpt}}
 	r, err := registry.New(registry.Config{
 		Brokers:   []string{addr},
 		KafkaOpts: []kgo.Opt{tlsOpt, kgo.SASL(scram.Auth{User: "admin", Pass: "admin-pw"}.AsSha512Mechanism())},
 		Logger:    quietLogger(),
 		Auth: &registry.BasicAuth{
-			Users:      &registry.KafkaPasswords{Brokers: []string{addr}, Mechanism: mech, Opts: []kgo.Opt{tlsOpt}},
+			Users:      kp,
 			Writers:    []string{"writer"},
 			SuperUsers: []string{"admin"},
 			CacheTTL:   ttl,
@@ -94,11 +96,11 @@ func startStandaloneAuth(t *testing.T, mech string, ttl time.Duration) *standalo
 		srv.Shutdown(context.Background())
 		r.Close(context.Background())
 	})
-	return &standaloneAuth{stack: s, url: "https://" + ln.Addr().String(),
+	return &standaloneAuth{stack: s, kp: kp, url: "https://" + ln.Addr().String(),
 		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: ct}, Timeout: 30 * time.Second}}
 }
 
-func (sa *standaloneAuth) do(t *testing.T, method, path, user, pass, body string) (int, map[string]any) {
+func (sa *standaloneAuth) do(t testing.TB, method, path, user, pass, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, sa.url+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
@@ -201,4 +203,26 @@ func TestStandaloneRegistryUnreachableBrokersIsNot401(t *testing.T) {
 	if _, err := (&registry.KafkaPasswords{Brokers: []string{addr}, Mechanism: "GSSAPI"}).CheckPassword(context.Background(), "u", "p"); err == nil {
 		t.Fatal("GSSAPI accepted")
 	}
+}
+
+// BenchmarkStandaloneAuth compares a cache miss (one SASL login to the
+// broker over TLS) with a GET whose credential is cached.
+func BenchmarkStandaloneAuth(b *testing.B) {
+	b.Run("sasl-login-SCRAM-SHA-512", func(b *testing.B) {
+		sa := startStandaloneAuth(b, "SCRAM-SHA-512", time.Minute)
+		kp := sa.kp
+		for b.Loop() {
+			if ok, err := kp.CheckPassword(context.Background(), "reader", "reader-pw"); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+	b.Run("cached-GET", func(b *testing.B) {
+		sa := startStandaloneAuth(b, "SCRAM-SHA-512", time.Minute)
+		for b.Loop() {
+			if code, _ := sa.do(b, "GET", "/subjects", "reader", "reader-pw", ""); code != 200 {
+				b.Fatal(code)
+			}
+		}
+	})
 }
