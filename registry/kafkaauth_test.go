@@ -26,10 +26,15 @@ import (
 // registry --brokers` runs it: it reaches a SASL_SSL listener as the super
 // user admin and checks HTTP users by authenticating to that listener.
 type standaloneAuth struct {
-	stack *app.Stack
-	kp    *registry.KafkaPasswords
-	url   string
-	hc    *http.Client
+	stack  *app.Stack
+	addr   string
+	mech   string
+	ttl    time.Duration
+	srvTLS *tls.Config
+	cliTLS *tls.Config
+	kp     *registry.KafkaPasswords
+	url    string // the first instance
+	hc     *http.Client
 }
 
 func startStandaloneAuth(t testing.TB, mech string, ttl time.Duration) *standaloneAuth {
@@ -65,16 +70,34 @@ func startStandaloneAuth(t testing.TB, mech string, ttl time.Duration) *standalo
 	}
 	addr := strings.TrimPrefix(s.ListenerAddrs()[0], "SASL_SSL://")
 	tlsOpt := kgo.DialTLSConfig(ct.Clone())
-	kp := &registry.KafkaPasswords{Brokers: []string{addr}, Mechanism: mech, Opts: []kgo.Opt{tlsOpt}}
+	sa := &standaloneAuth{stack: s, addr: addr, mech: mech, ttl: ttl, srvTLS: srvTLS, cliTLS: ct,
+		kp: &registry.KafkaPasswords{Brokers: []string{addr}, Mechanism: mech, Opts: []kgo.Opt{tlsOpt}},
+		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: ct}, Timeout: 30 * time.Second}}
+	sa.url = sa.addInstance(t, false)
+	return sa
+}
+
+// addInstance starts one more registry instance on the same _schemas and
+// returns its https URL.
+func (sa *standaloneAuth) addInstance(t testing.TB, leaderIneligible bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "https://" + ln.Addr().String()
 	r, err := registry.New(registry.Config{
-		Brokers:   []string{addr},
-		KafkaOpts: []kgo.Opt{tlsOpt, kgo.SASL(scram.Auth{User: "admin", Pass: "admin-pw"}.AsSha512Mechanism())},
-		Logger:    quietLogger(),
+		Brokers:          []string{sa.addr},
+		KafkaOpts:        []kgo.Opt{kgo.DialTLSConfig(sa.cliTLS.Clone()), kgo.SASL(scram.Auth{User: "admin", Pass: "admin-pw"}.AsSha512Mechanism())},
+		Logger:           quietLogger(),
+		AdvertisedURL:    url,
+		LeaderIneligible: leaderIneligible,
+		ForwardTLS:       sa.cliTLS.Clone(),
 		Auth: &registry.BasicAuth{
-			Users:      kp,
+			Users:      sa.kp,
 			Writers:    []string{"writer"},
 			SuperUsers: []string{"admin"},
-			CacheTTL:   ttl,
+			CacheTTL:   sa.ttl,
 		},
 	})
 	if err != nil {
@@ -85,24 +108,23 @@ func startStandaloneAuth(t testing.TB, mech string, ttl time.Duration) *standalo
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := r.NewHTTPServer()
-	srv.TLSConfig = srvTLS
+	srv.TLSConfig = sa.srvTLS
 	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() {
 		srv.Shutdown(context.Background())
 		r.Close(context.Background())
 	})
-	return &standaloneAuth{stack: s, kp: kp, url: "https://" + ln.Addr().String(),
-		hc: &http.Client{Transport: &http.Transport{TLSClientConfig: ct}, Timeout: 30 * time.Second}}
+	return url
 }
 
 func (sa *standaloneAuth) do(t testing.TB, method, path, user, pass, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, sa.url+path, strings.NewReader(body))
+	base := sa.url
+	if strings.HasPrefix(path, "https://") {
+		base = ""
+	}
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
 	if user != "" {
 		req.SetBasicAuth(user, pass)
@@ -156,6 +178,24 @@ func TestStandaloneRegistryBasicAuthAgainstBrokerSASL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A leader-ineligible instance forwards a write over https to the leader,
+// credentials and all: the leader checks them again.
+func TestStandaloneRegistryForwardsAuthenticatedWritesOverHTTPS(t *testing.T) {
+	sa := startStandaloneAuth(t, "SCRAM-SHA-512", time.Minute)
+	follower := sa.addInstance(t, true)
+	schema := `{"schema":"{\"type\":\"string\"}"}`
+	if code, body := sa.do(t, "POST", follower+"/subjects/fw/versions", "writer", "writer-pw", schema); code != 200 || body["id"] == nil {
+		t.Fatalf("writer POST through the follower: %d %v", code, body)
+	}
+	if code, body := sa.do(t, "POST", follower+"/subjects/fw/versions", "reader", "reader-pw", schema); code != 403 {
+		t.Fatalf("reader POST through the follower: %d %v", code, body)
+	}
+	poll.Until(t, 30*time.Second, "the leader serves the forwarded schema", func() bool {
+		code, body := sa.do(t, "GET", "/subjects/fw/versions/latest", "reader", "reader-pw", "")
+		return code == 200 && body["subject"] == "fw"
+	})
 }
 
 // A verified credential is remembered for CacheTTL only: after a password

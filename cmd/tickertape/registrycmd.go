@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +51,7 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	var tlsCert, tlsKey, regAuth string
 	var superUsers, writers listFlag
 	var authCache time.Duration
-	fs.StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain): the REST API then serves HTTPS; reloaded on SIGHUP")
+	fs.StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain): the REST API then serves HTTPS; reloaded on SIGHUP. Writes forwarded to another instance's https URL trust --tls-ca (else the system roots)")
 	fs.StringVar(&tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&regAuth, "registry-auth", "none", "none, or basic: HTTP basic auth, each user checked by authenticating to --brokers over SASL with --sasl-mechanism (reads for any user, writes for --super-user and --registry-writers); needs --sasl-user")
 	fs.Var(&superUsers, "super-user", "a user who may read and write (as the brokers' super.users); repeatable")
@@ -93,9 +94,15 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
 	}
 	var reloader *certs.Reloader
+	var forwardTLS *tls.Config
 	if tlsCert != "" {
 		if reloader, err = certs.NewReloader(tlsCert, tlsKey); err != nil {
 			return err
+		}
+	}
+	if sec.tlsCA != "" {
+		if forwardTLS, err = certs.ClientConfig(sec.tlsCA, "", ""); err != nil {
+			return usageError{fmt.Errorf("--tls-ca: %v", err)}
 		}
 	}
 	if brokers == "" {
@@ -119,7 +126,7 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	}
 	r, err := registry.New(registry.Config{
 		Brokers: strings.Split(brokers, ","), Topic: topic, GroupID: group,
-		AdvertisedURL: advertised, LeaderIneligible: ineligible, KafkaOpts: kopts, Logger: logger, Auth: basic,
+		AdvertisedURL: advertised, LeaderIneligible: ineligible, KafkaOpts: kopts, Logger: logger, Auth: basic, ForwardTLS: forwardTLS,
 	})
 	if err != nil {
 		ln.Close()
