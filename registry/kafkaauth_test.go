@@ -109,7 +109,7 @@ func (sa *standaloneAuth) addInstance(t testing.TB, leaderIneligible bool) strin
 		t.Fatal(err)
 	}
 	srv := r.NewHTTPServer()
-	srv.TLSConfig = sa.srvTLS
+	srv.TLSConfig = sa.srvTLS.Clone() // http.Server edits NextProtos; the broker holds srvTLS too
 	go srv.ServeTLS(ln, "", "")
 	t.Cleanup(func() {
 		srv.Shutdown(context.Background())
