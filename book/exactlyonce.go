@@ -41,6 +41,23 @@ type commitMetadata struct {
 	Pub map[string]int64 `json:"pub,omitempty"` // per key: the source offset of its last published record
 }
 
+// parseCommitMetadata reads the metadata of an offset committed at from;
+// anything else than this builder's version 1 with End at or past from
+// (another tool's commit, a truncated or hand-made one) is not used: the
+// partition is then rebuilt as in the plain mode.
+func parseCommitMetadata(s string, from int64) (commitMetadata, bool) {
+	var md commitMetadata
+	if s == "" || json.Unmarshal([]byte(s), &md) != nil || md.V != 1 || md.End < from {
+		return commitMetadata{}, false
+	}
+	for _, off := range md.Pub {
+		if off < 0 || off >= md.End {
+			return commitMetadata{}, false
+		}
+	}
+	return md, true
+}
+
 // maxMetadata stays under Kafka's default offset.metadata.max.bytes (4096).
 const maxMetadata = 4000
 
@@ -101,10 +118,21 @@ func (p *Processor) abort(ctx context.Context, cause error) error {
 	if err := txn.Abort(ctx, p.cl, p.cfg.TransactionalID, cause); err != nil {
 		return fmt.Errorf("book: %w", err)
 	}
-	if txn.Rebalance(cause) {
+	p.Counters.Aborts.Add(1)
+	switch {
+	case ctx.Err() != nil:
+		p.log.Debug("transaction aborted at shutdown", "err", cause)
+	case txn.Rebalance(cause):
 		p.log.Debug("transaction aborted during a rebalance; rebuilding from the committed state", "err", cause)
-	} else {
+	default:
 		p.log.Warn("transaction aborted; rebuilding from the committed state", "err", cause)
+	}
+	if ctx.Err() != nil {
+		// The final flush of a shutdown follows: it must start from the
+		// committed state, not from the aborted batch's.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		return p.rewindLocked(rctx)
 	}
 	return p.rewindLocked(ctx)
 }
@@ -175,7 +203,9 @@ func (p *Processor) assignLocked(topic string, part int32, committed kadm.Offset
 	haveMD := false
 	if o, ok := committed.Lookup(topic, part); ok && o.Err == nil && o.At >= 0 {
 		from = o.At
-		haveMD = p.eos && o.Metadata != "" && json.Unmarshal([]byte(o.Metadata), &md) == nil && md.V == 1 && md.End >= from
+		if p.eos {
+			md, haveMD = parseCommitMetadata(o.Metadata, from)
+		}
 	}
 	live := from
 	if e, ok := ends.Lookup(topic, part); ok && e.Err == nil {

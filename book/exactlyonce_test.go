@@ -94,7 +94,7 @@ func TestBooksExactlyOnceKilled(t *testing.T) {
 	if bad := out.wrongConsolidated(); len(bad) > 0 {
 		t.Fatalf("%d consolidated BBOs differ from the brute-force best; first: %s", len(bad), bad[0])
 	}
-	t.Logf("%s", out.summary())
+	t.Logf("%s; the last builder aborted and rebuilt %d transactions", out.summary(), cur.Counters.Aborts.Load())
 }
 
 // duplicates lists books seen twice for the same source position and

@@ -96,6 +96,7 @@ type Counters struct {
 	BBOs         atomic.Int64 // per-venue market.bbo records written
 	Consolidated atomic.Int64 // consolidated market.bbo records written
 	Commits      atomic.Int64
+	Aborts       atomic.Int64 // transactions aborted and rebuilt from the committed state (exactly-once mode)
 
 	mu    sync.Mutex
 	stats map[string]VenueStats

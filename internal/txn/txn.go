@@ -201,9 +201,15 @@ func CommitOffsets(ctx context.Context, cl *kgo.Client, id, group string, topics
 // the producer was fenced (another instance took its transactional id):
 // then the processor cannot go on. Otherwise the caller rewinds to the
 // committed state.
+//
+// The abort runs even when ctx is done (a shutdown cancelled the batch):
+// a transaction left open would make the final flush's BeginTransaction
+// fail and hold read_committed consumers until its timeout.
 func Abort(ctx context.Context, cl *kgo.Client, id string, cause error) error {
-	cl.AbortBufferedRecords(ctx)
-	if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	cl.AbortBufferedRecords(actx)
+	if err := cl.EndTransaction(actx, kgo.TryAbort); err != nil {
 		return fmt.Errorf("aborting a transaction after %v: %w", cause, err)
 	}
 	if Fenced(cause) {
