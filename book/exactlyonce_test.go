@@ -42,7 +42,11 @@ func TestBooksExactlyOnceKilled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		go p.Run(ctx)
+		go func() {
+			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+				t.Errorf("builder %s: %v", id, err)
+			}
+		}()
 		t.Cleanup(p.Kill)
 		return p
 	}
