@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tickertape/tickertape/internal/kclose"
 	"github.com/tickertape/tickertape/internal/topics"
 	"github.com/tickertape/tickertape/internal/txn"
 	"github.com/tickertape/tickertape/market"
@@ -261,9 +262,11 @@ func (p *Processor) Run(ctx context.Context) error {
 		p.cl.Close()
 		return nil
 	}
+	closer := kclose.New(p.cl)
+	defer closer.Watch(ctx, stopGrace, p.log, "book builder")()
 	defer func() {
 		if !p.killed.Load() {
-			p.cl.CloseAllowingRebalance()
+			closer.Close()
 		}
 	}()
 	for ctx.Err() == nil && !p.killed.Load() {
@@ -306,8 +309,15 @@ func (p *Processor) Run(ctx context.Context) error {
 	defer p.mu.Unlock()
 	var out Outputs
 	p.b.Tick(p.cfg.Now().UnixMicro()+p.cfg.Every.Microseconds(), &out) // everything changed, now
-	return p.flushAndCommit(fctx, &out)
+	if err := p.flushAndCommit(fctx, &out); err != nil && !closer.Forced() {
+		return err
+	}
+	return nil
 }
+
+// stopGrace is how long a stop may wait for the brokers before the client
+// is closed under the last batch (see internal/kclose).
+const stopGrace = 10 * time.Second
 
 // decoded is one record's content.
 type decoded struct {

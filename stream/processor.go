@@ -40,6 +40,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tickertape/tickertape/internal/kclose"
 	"github.com/tickertape/tickertape/internal/topics"
 	"github.com/tickertape/tickertape/market"
 	"github.com/tickertape/tickertape/serde"
@@ -246,9 +247,11 @@ func (p *Processor) Run(ctx context.Context) error {
 	if p.cl, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
+	closer := kclose.New(p.cl)
+	defer closer.Watch(ctx, stopGrace, p.log, "candle processor")()
 	defer func() {
 		if !p.killed.Load() {
-			p.cl.Close()
+			closer.Close()
 		}
 	}()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -292,8 +295,15 @@ func (p *Processor) Run(ctx context.Context) error {
 	p.mu.Lock()
 	err = p.flushAndCommit(fctx, p.agg.Tick(p.cfg.Now().UnixMicro()), nil)
 	p.mu.Unlock()
+	if closer.Forced() {
+		return nil // logged by the closer; the batch is recomputed on the next start
+	}
 	return err
 }
+
+// stopGrace is how long a stop may wait for the brokers before the client
+// is closed under the last batch (see internal/kclose).
+const stopGrace = 10 * time.Second
 
 // Positions returns, for each partition of the events topic this processor
 // owns now, the next offset it will read. The end offset minus this is what

@@ -1,0 +1,130 @@
+package kclose_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tickertape/tickertape/broker"
+	"github.com/tickertape/tickertape/internal/kclose"
+)
+
+// blackhole forwards to the broker until frozen; then it swallows what the
+// client sends, as a broker that died after taking the request would.
+type blackhole struct {
+	ln     net.Listener
+	frozen atomic.Bool
+	wg     sync.WaitGroup
+}
+
+func (h *blackhole) serve(t *testing.T, to string) {
+	for {
+		c, err := h.ln.Accept()
+		if err != nil {
+			return
+		}
+		b, err := net.Dial("tcp", to)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		h.wg.Add(2)
+		go func() { // client -> broker, dropped once frozen
+			defer h.wg.Done()
+			buf := make([]byte, 64<<10)
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					b.Close()
+					return
+				}
+				if !h.frozen.Load() {
+					b.Write(buf[:n])
+				}
+			}
+		}()
+		go func() { defer h.wg.Done(); io.Copy(c, b); c.Close() }()
+	}
+}
+
+// A record sent to a broker that never answers is failed by no context:
+// ProduceSync would wait for ever. Watch closes the client after its grace
+// and the produce returns ErrClientClosed.
+func TestWatchClosesAClientStuckOnAGoneBroker(t *testing.T) {
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Metadata must name the proxy, so every connection goes through it.
+	port := int32(pl.Addr().(*net.TCPAddr).Port)
+	b, err := broker.New(broker.Config{DataDir: t.TempDir(), AdvertisedHost: "127.0.0.1", AdvertisedPort: port,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(bl)
+	defer b.Close(context.Background())
+	h := &blackhole{ln: pl}
+	go h.serve(t, bl.Addr().String())
+	defer func() { pl.Close(); h.wg.Wait() }()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(pl.Addr().String()), kgo.DefaultProduceTopic("stuck"), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := kclose.New(cl)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
+		t.Fatalf("produce before the freeze: %v", err)
+	}
+	h.frozen.Store(true)
+	runCtx, stop := context.WithCancel(context.Background())
+	defer c.Watch(runCtx, 300*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), "test")()
+	done := make(chan error, 1)
+	go func() { done <- cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("lost")}).FirstErr() }()
+	time.Sleep(200 * time.Millisecond) // the request is on the wire
+	stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, kgo.ErrClientClosed) {
+			t.Fatalf("produce ended with %v, want ErrClientClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the produce to a broker that never answers was never failed")
+	}
+	if !c.Forced() {
+		t.Fatal("Forced() is false after the watch closed the client")
+	}
+}
+
+// A stop that completes on its own is not forced.
+func TestWatchStoppedInTimeDoesNothing(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := kclose.New(cl)
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := c.Watch(ctx, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), "test")
+	cancel()
+	stop()
+	time.Sleep(150 * time.Millisecond)
+	if c.Forced() {
+		t.Fatal("a watch stopped before its grace closed the client")
+	}
+	c.Close()
+	c.Close() // twice is fine
+}
