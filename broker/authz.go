@@ -61,6 +61,16 @@ func (c *conn) allowed(op kmsg.ACLOperation, rt kmsg.ACLResourceType, name strin
 	return c.b.acls.authorize(c.principal, c.host(), op, rt, name)
 }
 
+// allowedAs is allowed for a principal and host kept from an earlier request:
+// a KIP-848 member's regex subscription is resolved, on every reassignment,
+// to the topics its principal may DESCRIBE, as Kafka's group coordinator does.
+func (b *Broker) allowedAs(principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
+	if !b.authOn.Load() || b.supers[principal] {
+		return true
+	}
+	return b.acls.authorize(principal, host, op, rt, name)
+}
+
 // allowedCluster is allowed on the CLUSTER resource.
 func (c *conn) allowedCluster(op kmsg.ACLOperation) bool {
 	return c.allowed(op, resCluster, clusterName)
