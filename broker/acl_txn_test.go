@@ -46,7 +46,9 @@ func mustOK(what string, code int16) {
 // v3AddPartitions caps AddPartitionsToTxn at v3, the clients' form, as
 // franz-go's own sharder does (sent plainly it would go out as v5, the
 // brokers' form, and the sharder would ask FindCoordinator first).
-type v3AddPartitions struct{ *kmsg.AddPartitionsToTxnRequest }
+type v3AddPartitions struct {
+	*kmsg.AddPartitionsToTxnRequest
+}
 
 func (v3AddPartitions) MaxVersion() int16 { return 3 }
 
