@@ -132,6 +132,9 @@ func (p *Processor) eosOpts() []kgo.Opt {
 // p.mu is held.
 func (p *Processor) transact(ctx context.Context, recs []*kgo.Record) error {
 	if err := p.cl.BeginTransaction(); err != nil {
+		if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+			return p.notAuthorized(err)
+		}
 		return fmt.Errorf("stream: begin transaction: %w", err)
 	}
 	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
@@ -204,7 +207,10 @@ func (p *Processor) abort(ctx context.Context, cause error) error {
 	if err := p.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
 		return fmt.Errorf("stream: aborting a transaction after %v: %w", cause, err)
 	}
-	if errors.Is(cause, kerr.ProducerFenced) || errors.Is(cause, kerr.InvalidProducerEpoch) || errors.Is(cause, kerr.TransactionalIDAuthorizationFailed) {
+	if errors.Is(cause, kerr.TransactionalIDAuthorizationFailed) {
+		return p.notAuthorized(cause)
+	}
+	if errors.Is(cause, kerr.ProducerFenced) || errors.Is(cause, kerr.InvalidProducerEpoch) {
 		return fmt.Errorf("stream: fenced: another processor uses transactional id %q: %w", p.cfg.TransactionalID, cause)
 	}
 	rebalance := errors.Is(cause, kerr.IllegalGeneration) || errors.Is(cause, kerr.UnknownMemberID) || errors.Is(cause, kerr.RebalanceInProgress) || errors.Is(cause, kerr.FencedInstanceID)
@@ -307,4 +313,10 @@ func (p *Processor) fetchCommitted(ctx context.Context) (kadm.OffsetResponses, e
 		case <-t.C:
 		}
 	}
+}
+
+// notAuthorized is the error for a principal without WRITE on the
+// transactional id, saying which ACL to create.
+func (p *Processor) notAuthorized(err error) error {
+	return fmt.Errorf("stream: not authorized to use transactional id %q: allow WRITE on it, e.g. for every processor of the group: tickertape acl create --principal User:<you> --operation write --transactional-id %s- --pattern prefixed (%w)", p.cfg.TransactionalID, p.cfg.Group, err)
 }
