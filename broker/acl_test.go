@@ -197,7 +197,6 @@ func aclAPIs(t *testing.T) []aclAPI {
 // user's ALLOW, and a super user.
 func TestACLMatrix(t *testing.T) {
 	sb := startSecureBroker(t)
-	ctx := testCtx(t)
 	admin, alice := sb.admin(), sb.alice()
 	sb.createTopic("acl-group-topic", 1)
 	sb.addACL(resTopic, "acl-group-topic", kmsg.ACLResourcePatternTypeLiteral, "User:alice", opRead, kmsg.ACLPermissionTypeAllow)
@@ -231,6 +230,7 @@ func TestACLMatrix(t *testing.T) {
 	}
 	for _, a := range append(aclAPIs(t), txnACLAPIs(t, sb, admin)...) {
 		t.Run(a.name, func(t *testing.T) {
+			ctx := testCtx(t) // per API: the whole matrix takes longer than one deadline under -race
 			okCode := int16(-1)
 			for _, c := range cases {
 				if c.name == "implied" && a.implied == 0 {
