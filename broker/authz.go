@@ -15,8 +15,9 @@ package broker
 //
 // How a handler uses it: c.allowed(op, resourceType, name) per resource, and
 // answer TOPIC_, GROUP_, CLUSTER_ or TRANSACTIONAL_ID_AUTHORIZATION_FAILED for
-// that resource only. New API handlers (transactions, KIP-848 groups) join by
-// calling the same function; the dispatcher's gate (sasl.go) runs before them.
+// that resource only. The transaction APIs (txn_apis.go, producerid.go,
+// produce.go) and the KIP-848 ones (consumer848.go) call it as Kafka's
+// KafkaApis does; the dispatcher's gate (sasl.go) runs before them all.
 
 import (
 	"net"
