@@ -230,39 +230,10 @@ func (p *parser) book(d *fastjson.Object, si *symbolInfo, recv int64) (*market.B
 		ExchangeTimeUs: ts, ReceivedTimeUs: recv}, nil
 }
 
+// levels reads [[price, amount], ...]; the REST order_book may add an
+// order id (group=2): only the first two are read.
 func levels(o *fastjson.Object, key string) ([]market.Level, error) {
-	v := o.Get(key)
-	if v == nil {
-		return nil, fmt.Errorf("%s: missing", key)
-	}
-	arr, err := v.Array()
-	if err != nil {
-		return nil, fmt.Errorf("%s: want an array", key)
-	}
-	out := make([]market.Level, len(arr))
-	for i, lv := range arr {
-		pair, err := lv.Array()
-		// The REST order_book may add an order id (group=2): only the first
-		// two are read.
-		if err != nil || len(pair) < 2 {
-			return nil, fmt.Errorf("%s %d: want [price, amount]", key, i)
-		}
-		ps, err1 := pair[0].StringBytes()
-		qs, err2 := pair[1].StringBytes()
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%s %d: want decimal strings", key, i)
-		}
-		pr, err := market.ParseDecimalBytes(ps)
-		if err != nil || pr.Sign() <= 0 {
-			return nil, fmt.Errorf("%s %d: price %q", key, i, ps)
-		}
-		q, err := market.ParseDecimalBytes(qs)
-		if err != nil || q.Sign() < 0 {
-			return nil, fmt.Errorf("%s %d: amount %q", key, i, qs)
-		}
-		out[i] = market.Level{Price: pr, Quantity: q}
-	}
-	return out, nil
+	return jsonf.Levels(o.Get(key), key, "amount", true)
 }
 
 // uncrossed checks a whole-book snapshot: the best bid below the best ask.

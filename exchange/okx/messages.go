@@ -310,35 +310,7 @@ func (p *parser) ticker(v *fastjson.Value, recv int64) (*market.Ticker, error) {
 
 // levels reads a side: [[px, sz, "0", orders], ...]; a zero size removes.
 func levels(v *fastjson.Value, key string) ([]market.Level, error) {
-	if v == nil {
-		return nil, fmt.Errorf("%s: missing", key)
-	}
-	arr, err := v.Array()
-	if err != nil {
-		return nil, fmt.Errorf("%s: want an array", key)
-	}
-	out := make([]market.Level, 0, len(arr))
-	for i, l := range arr {
-		row, err := l.Array()
-		if err != nil || len(row) < 2 {
-			return nil, fmt.Errorf("%s %d: want [price, size, ...]", key, i)
-		}
-		var lev market.Level
-		for j, dst := range []*market.Decimal{&lev.Price, &lev.Quantity} {
-			b, err := row[j].StringBytes()
-			if err != nil {
-				return nil, fmt.Errorf("%s %d: field %d: want a string", key, i, j)
-			}
-			if *dst, err = market.ParseDecimalBytes(b); err != nil {
-				return nil, fmt.Errorf("%s %d: %w", key, i, err)
-			}
-			if dst.Sign() < 0 || (j == 0 && dst.Sign() == 0) {
-				return nil, fmt.Errorf("%s %d: %s out of range", key, i, b)
-			}
-		}
-		out = append(out, lev)
-	}
-	return out, nil
+	return jsonf.Levels(v, key, "size", true)
 }
 
 func (p *parser) book(v *fastjson.Value, inst string, snapshot bool, recv int64) (*market.BookUpdate, error) {

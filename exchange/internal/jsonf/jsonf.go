@@ -68,3 +68,40 @@ func Frame(p *fastjson.Parser, raw []byte) (*fastjson.Object, error) {
 	}
 	return o, nil
 }
+
+// Levels reads one side of a book, v = [[price, quantity, ...], ...] of
+// decimal strings: the price positive, the quantity not negative (0
+// removes the level). Fields after the first two (order counts, ids) are
+// allowed only when extra is set. qty is the venue's word for the second
+// field (quantity, size, amount), used in errors as key does.
+func Levels(v *fastjson.Value, key, qty string, extra bool) ([]market.Level, error) {
+	if v == nil {
+		return nil, fmt.Errorf("%s: missing", key)
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return nil, fmt.Errorf("%s: want an array", key)
+	}
+	out := make([]market.Level, len(arr))
+	for i, lv := range arr {
+		pair, err := lv.Array()
+		if err != nil || len(pair) < 2 || (!extra && len(pair) != 2) {
+			return nil, fmt.Errorf("%s %d: want [price, %s]", key, i, qty)
+		}
+		ps, err1 := pair[0].StringBytes()
+		qs, err2 := pair[1].StringBytes()
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%s %d: want decimal strings", key, i)
+		}
+		pr, err := market.ParseDecimalBytes(ps)
+		if err != nil || pr.Sign() <= 0 {
+			return nil, fmt.Errorf("%s %d: price %q", key, i, ps)
+		}
+		q, err := market.ParseDecimalBytes(qs)
+		if err != nil || q.Sign() < 0 {
+			return nil, fmt.Errorf("%s %d: %s %q", key, i, qty, qs)
+		}
+		out[i] = market.Level{Price: pr, Quantity: q}
+	}
+	return out, nil
+}
