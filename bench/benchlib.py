@@ -68,6 +68,50 @@ def write_section(name, section):
     open(DOC, "w").write(doc)
 
 
+KAFKA_PROPS = """process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{cport}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}{ssl}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}{ssl}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL
+log.dirs={dir}
+num.partitions=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+"""
+
+
+def kafka_prepare(libs, keystore=None):
+    """Returns prep(dir, port, ssl_port=None): it formats a single-node Apache
+    Kafka KRaft dir (so that the format stays outside a timed start) and returns
+    the argv that starts it. With keystore (a PEM file holding the server's key
+    and then its certificate chain, as `tickertape tls init` writes them) and
+    ssl_port, the node also listens for SSL on ssl_port."""
+    def prep(d, port, ssl_port=None):
+        os.makedirs(d, exist_ok=True)
+        props = os.path.join(d, "server.properties")
+        ssl = f",SSL://127.0.0.1:{ssl_port}" if ssl_port else ""
+        text = KAFKA_PROPS.format(port=port, cport=free_port(), dir=os.path.join(d, "log"), ssl=ssl)
+        if ssl_port:
+            text += f"ssl.keystore.type=PEM\nssl.keystore.location={keystore}\n"
+        open(props, "w").write(text)
+        subprocess.run(["java", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format", "-t", "q1Sh-9_ISia_zwGINzRvyQ", "-c", props],
+                       check=True, capture_output=True)
+        # kafka-server-start.sh defaults: 1 GiB heap, G1.
+        return ["java", "-Xmx1G", "-Xms1G", "-XX:+UseG1GC", "-cp", f"{libs}/*", "kafka.Kafka", props]
+    return prep
+
+
+def load_average():
+    """The 1-minute load average now."""
+    return os.getloadavg()[0]
+
+
 def stop(proc, timeout=30):
     """SIGTERM, then SIGKILL if proc has not exited within timeout seconds."""
     proc.terminate()

@@ -27,6 +27,10 @@ type partition struct {
 	liveFrom int64
 	live     bool
 	keys     map[string]*Book
+	// pub, when known (exactly-once mode), is the source offset of each
+	// book's last record the previous owner published and committed: a
+	// book whose replay ends in that same state is not published again.
+	pub map[string]int64
 }
 
 // Book is one venue's book as the builder holds it: every level (the top
@@ -46,7 +50,8 @@ type Book struct {
 	lastOffset int64 // the last record applied or judged
 	dirty      bool  // changed since it was last published
 	lastPubUs  int64
-	crossed    bool // in a crossed episode
+	pubOffset  int64 // lastOffset when last published; -1 before
+	crossed    bool  // in a crossed episode
 	pubBBO     market.BBO
 	havePubBBO bool
 }
@@ -85,6 +90,35 @@ func (b *Builder) Assign(part int32, from, liveFrom int64) {
 	b.parts[part] = &partition{liveFrom: liveFrom, live: from >= liveFrom, keys: map[string]*Book{}}
 }
 
+// AssignPublished is Assign knowing what the previous owner published and
+// committed up to liveFrom: pub holds, per book key, the source offset of
+// its last published record (Published). At the end of the replay only the
+// books that changed after that record are published, so that no book is
+// published twice for the same source offset.
+func (b *Builder) AssignPublished(part int32, from, liveFrom int64, pub map[string]int64) {
+	b.Assign(part, from, liveFrom)
+	if pub == nil {
+		pub = map[string]int64{}
+	}
+	b.parts[part].pub = pub
+}
+
+// Published returns, per book key of a partition, the source offset of its
+// last published record (books never published are left out).
+func (b *Builder) Published(part int32) map[string]int64 {
+	p := b.parts[part]
+	if p == nil {
+		return nil
+	}
+	out := map[string]int64{}
+	for k, bk := range p.keys {
+		if bk.pubOffset >= 0 {
+			out[k] = bk.pubOffset
+		}
+	}
+	return out
+}
+
 // Advance tells the builder that a partition was read up to (not
 // including) next, whatever the records' types. When that ends the
 // partition's replay, every book of it is published at once: the rebuilt
@@ -96,8 +130,20 @@ func (b *Builder) Advance(part int32, next, nowUs int64, out *Outputs) {
 	}
 	p.live = true
 	for _, k := range sortedKeys(p.keys) {
-		b.publish(p.keys[k], nowUs, out)
+		bk := p.keys[k]
+		if p.pub != nil {
+			// The previous owner published every change of a live book's
+			// BBO at once: the committed one is the replayed state's.
+			bk.pubBBO, bk.havePubBBO = BBOOf(bk, nowUs), true
+		}
+		if off, ok := p.pub[k]; ok && !bk.dirty {
+			// Replayed to the state already published at off.
+			bk.pubOffset, bk.lastPubUs = off, nowUs
+			continue
+		}
+		b.publish(bk, nowUs, out)
 	}
+	p.pub = nil
 }
 
 // Drop forgets a partition and its books (revoked or lost).
@@ -159,7 +205,7 @@ func (b *Builder) Apply(u *market.BookUpdate, part int32, offset, nowUs int64, o
 	key := market.EventKey(u.Exchange, u.Symbol)
 	bk := b.books[key]
 	if bk == nil {
-		bk = &Book{Exchange: u.Exchange, Symbol: u.Symbol, VenueSymbol: u.VenueSymbol, partition: part, snapOffset: -1, lastOffset: -1}
+		bk = &Book{Exchange: u.Exchange, Symbol: u.Symbol, VenueSymbol: u.VenueSymbol, partition: part, snapOffset: -1, lastOffset: -1, pubOffset: -1}
 		b.books[key] = bk
 		p.keys[key] = bk
 	}
@@ -175,6 +221,9 @@ func (b *Builder) Apply(u *market.BookUpdate, part int32, offset, nowUs int64, o
 		b.checkCrossed(bk, st, out)
 	case GapSeen, ResyncMark:
 		bk.dirty = true
+	}
+	if off, ok := p.pub[key]; ok && !p.live && offset <= off {
+		bk.dirty = false // the previous owner published the book as of off
 	}
 	switch {
 	case !p.live:
@@ -273,7 +322,7 @@ func (b *Builder) Tick(nowUs int64, out *Outputs) {
 // publish appends the book's market.books record and its BBO if changed.
 func (b *Builder) publish(bk *Book, nowUs int64, out *Outputs) {
 	out.Books = append(out.Books, b.record(bk, nowUs))
-	bk.dirty, bk.lastPubUs = false, nowUs
+	bk.dirty, bk.lastPubUs, bk.pubOffset = false, nowUs, bk.lastOffset
 	b.venue(bk.Exchange).Published++
 	b.bboIfChanged(bk, nowUs, out)
 }

@@ -195,3 +195,64 @@ func TestConsolidate(t *testing.T) {
 		t.Fatalf("commit offset %d, want x's latest record 0", got)
 	}
 }
+
+// TestAssignPublished: a new owner that knows what the previous one
+// published (exactly-once mode) publishes at the end of its replay only
+// the books that changed after their last published record, and no BBO the
+// previous owner already published; without that knowledge it publishes
+// every book and BBO, as before.
+func TestAssignPublished(t *testing.T) {
+	snap := msg{snap: true, chained: true, seq: 10, prev: 10, bids: "100@1 99@2", asks: "101@1 102@2"}
+	deep := msg{chained: true, seq: 11, prev: 10, bids: "98@5"} // below the top: same BBO
+	dup := msg{chained: true, seq: 11, prev: 10, bids: "98@5"}  // a duplicate: judged, not applied
+
+	// The previous owner: the snapshot is published at once, the update is
+	// held back by the throttle (everyUs is long), the duplicate is judged.
+	prev := NewBuilder(5, 1_000_000)
+	prev.Assign(0, 0, 0)
+	var out Outputs
+	prev.Apply(snap.update(), 0, 0, 1, &out)
+	prev.Apply(deep.update(), 0, 1, 2, &out)
+	prev.Apply(dup.update(), 0, 2, 3, &out)
+	if len(out.Books) != 1 || len(out.BBOs) != 1 {
+		t.Fatalf("previous owner published %d books and %d BBOs, want 1 and 1", len(out.Books), len(out.BBOs))
+	}
+	pub := prev.Published(0)
+	if pub["v:A-B"] != 0 || len(pub) != 1 {
+		t.Fatalf("Published = %v, want v:A-B at 0", pub)
+	}
+
+	replay := func(assign func(b *Builder)) Outputs {
+		b := NewBuilder(5, 1_000_000)
+		assign(b)
+		var o Outputs
+		for i, m := range []msg{snap, deep, dup} {
+			b.Apply(m.update(), 0, int64(i), 10, &o)
+			b.Advance(0, int64(i)+1, 10, &o)
+		}
+		return o
+	}
+	// Published at 0, changed at 1: the book again (at its new source
+	// offset, 2, the last judged), its unchanged BBO not.
+	o := replay(func(b *Builder) { b.AssignPublished(0, 0, 3, pub) })
+	if len(o.Books) != 1 || o.Books[0].SourceOffset != 2 || len(o.Books[0].Bids) != 3 || len(o.BBOs) != 0 {
+		t.Fatalf("with the held-back change: books %+v, BBOs %d; want one book at source offset 2 with 3 bids and no BBO", o.Books, len(o.BBOs))
+	}
+	// Published as of the duplicate (offset 2): nothing to publish.
+	o = replay(func(b *Builder) { b.AssignPublished(0, 0, 3, map[string]int64{"v:A-B": 2}) })
+	if len(o.Books)+len(o.BBOs) != 0 {
+		t.Fatalf("replayed to the published state: %d books and %d BBOs, want none", len(o.Books), len(o.BBOs))
+	}
+	// A book missing from what was published (the metadata was too big to
+	// hold every book): published again, its BBO not (the previous owner
+	// published every BBO change of its live books up to the commit).
+	o = replay(func(b *Builder) { b.AssignPublished(0, 0, 3, nil) })
+	if len(o.Books) != 1 || len(o.BBOs) != 0 {
+		t.Fatalf("unknown book: %d books and %d BBOs, want 1 and 0", len(o.Books), len(o.BBOs))
+	}
+	// Plain Assign: everything, as a rebalance always did.
+	o = replay(func(b *Builder) { b.Assign(0, 0, 3) })
+	if len(o.Books) != 1 || len(o.BBOs) != 1 {
+		t.Fatalf("plain assignment: %d books and %d BBOs, want 1 and 1", len(o.Books), len(o.BBOs))
+	}
+}

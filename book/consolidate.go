@@ -20,12 +20,14 @@ type cpart struct {
 	liveFrom int64
 	live     bool
 	syms     map[string]*csym
+	pub      map[string]int64 // see AssignPublished
 }
 
 type csym struct {
-	venues  map[string]venueBBO
-	pub     market.BBO
-	havePub bool
+	venues    map[string]venueBBO
+	pub       market.BBO
+	havePub   bool
+	pubOffset int64 // the newest venue record's offset when pub was published
 }
 
 type venueBBO struct {
@@ -40,6 +42,43 @@ func NewConsolidator() *Consolidator { return &Consolidator{parts: map[int32]*cp
 // to liveFrom (see Builder.Assign).
 func (c *Consolidator) Assign(part int32, from, liveFrom int64) {
 	c.parts[part] = &cpart{liveFrom: liveFrom, live: from >= liveFrom, syms: map[string]*csym{}}
+}
+
+// AssignPublished is Assign knowing what the previous owner published and
+// committed up to liveFrom: pub holds, per symbol, the newest market.bbo
+// offset its last consolidated record was computed from (Published). At the
+// end of the replay a symbol whose newest venue record is still that one is
+// not published again.
+func (c *Consolidator) AssignPublished(part int32, from, liveFrom int64, pub map[string]int64) {
+	c.Assign(part, from, liveFrom)
+	if pub == nil {
+		pub = map[string]int64{}
+	}
+	c.parts[part].pub = pub
+}
+
+// Published returns, per symbol of a partition, the newest market.bbo
+// offset its last published consolidated record was computed from.
+func (c *Consolidator) Published(part int32) map[string]int64 {
+	p := c.parts[part]
+	if p == nil {
+		return nil
+	}
+	out := map[string]int64{}
+	for sym, s := range p.syms {
+		if s.havePub {
+			out[sym] = s.pubOffset
+		}
+	}
+	return out
+}
+
+func (s *csym) newest() int64 {
+	n := int64(-1)
+	for _, v := range s.venues {
+		n = max(n, v.offset)
+	}
+	return n
 }
 
 // Drop forgets a partition.
@@ -88,9 +127,18 @@ func (c *Consolidator) Advance(part int32, next, nowUs int64, out *[]market.BBO)
 	sort.Strings(syms)
 	for _, sym := range syms {
 		s := p.syms[sym]
+		if off, ok := p.pub[sym]; ok && off == s.newest() && len(s.venues) >= 2 {
+			vs := make([]market.BBO, 0, len(s.venues))
+			for _, v := range s.venues {
+				vs = append(vs, v.q)
+			}
+			s.pub, s.havePub, s.pubOffset = Consolidate(sym, vs, nowUs), true, off
+			continue
+		}
 		s.havePub = false
 		c.emit(sym, s, nowUs, out)
 	}
+	p.pub = nil
 }
 
 func (c *Consolidator) emit(sym string, s *csym, nowUs int64, out *[]market.BBO) {
@@ -105,7 +153,7 @@ func (c *Consolidator) emit(sym string, s *csym, nowUs int64, out *[]market.BBO)
 	if s.havePub && sameSides(s.pub, q) {
 		return
 	}
-	s.pub, s.havePub = q, true
+	s.pub, s.havePub, s.pubOffset = q, true, s.newest()
 	*out = append(*out, q)
 }
 

@@ -47,6 +47,80 @@ func TestBooksEndToEnd(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
+	vuts, brokers, srcl := startVenues(t, ctx, quiet)
+
+	kopts := []kgo.Opt{kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
+	newBuilder := func() *book.Processor {
+		p, err := book.New(book.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Every: 200 * time.Millisecond, Logger: quiet, KafkaOpts: kopts,
+			ExactlyOnce: book.EOSOff}) // the plain mode; TestBooksExactlyOnceKilled runs the other
+
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p1 := newBuilder()
+	go p1.Run(ctx)
+	t.Cleanup(p1.Kill)
+
+	out := newReader(t, ctx, brokers, serde.New(srcl), false)
+	wantBooks := 0
+	for _, v := range vuts {
+		wantBooks += len(v.fake.Sim().Symbols())
+	}
+	poll.Until(t, 90*time.Second, "a synced book of every symbol of every venue", func() bool { return out.syncedKeys() == wantBooks },
+		func() string {
+			return fmt.Sprintf("%d of %d; builder read %d records", out.syncedKeys(), wantBooks, p1.Counters.Records.Load())
+		})
+
+	poll.Until(t, 90*time.Second, "book messages applied", func() bool { return p1.Counters.BookRecords.Load() >= 300 })
+	// Faults: a lost book message, a corrupted one (checksum venues), a
+	// dropped connection.
+	for _, v := range vuts {
+		v.fake.Faults().SkipBook()
+		v.fake.Faults().CorruptBook()
+	}
+	poll.Until(t, 90*time.Second, "every venue's book resyncing once", func() bool {
+		for _, v := range vuts {
+			if out.resyncing(v.exchange) == 0 {
+				return false
+			}
+		}
+		return true
+	}, func() string { return out.summary() })
+	for _, v := range vuts {
+		v.fake.Hub().DropAll()
+	}
+	settle(t, out, vuts)
+
+	// A second builder joins; once it owns partitions the first one dies.
+	p2 := newBuilder()
+	go p2.Run(ctx)
+	t.Cleanup(p2.Kill)
+	poll.Until(t, 90*time.Second, "the second builder reading", func() bool { return p2.Counters.Records.Load() > 0 })
+	for _, v := range vuts {
+		v.fake.Faults().SkipBook()
+	}
+	p1.Kill()
+	at := p2.Counters.BookRecords.Load()
+	poll.Until(t, 90*time.Second, "book messages applied by the second builder", func() bool { return p2.Counters.BookRecords.Load() >= at+300 })
+	poll.Until(t, 90*time.Second, "the second builder publishing every book", func() bool {
+		return p2.Counters.Books.Load() >= int64(wantBooks)
+	}, func() string { return fmt.Sprintf("p2 wrote %d", p2.Counters.Books.Load()) })
+	settle(t, out, vuts)
+
+	if bad := out.wrongBooks(vuts); len(bad) > 0 {
+		t.Fatalf("%d market.books records were not the fake's book; first: %s", len(bad), bad[0])
+	}
+	if bad := out.wrongConsolidated(); len(bad) > 0 {
+		t.Fatalf("%d consolidated BBOs differ from the brute-force best; first: %s", len(bad), bad[0])
+	}
+	t.Logf("%s", out.summary())
+}
+
+// startVenues starts every registered venue's fake and ingest into an
+// embedded broker; it returns the fakes, the brokers and a registry client.
+func startVenues(t *testing.T, ctx context.Context, quiet *slog.Logger) ([]*venueUnderTest, []string, *sr.Client) {
 
 	var vuts []*venueUnderTest
 	var vcs []pipeline.VenueConfig
@@ -106,71 +180,7 @@ func TestBooksEndToEnd(t *testing.T) {
 	brokers, registryURL := ingest.Info().Brokers, ingest.Info().RegistryURL
 	srcl, _ := sr.NewClient(sr.URLs(registryURL))
 
-	kopts := []kgo.Opt{kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200 * time.Millisecond)}
-	newBuilder := func() *book.Processor {
-		p, err := book.New(book.Config{Brokers: brokers, Serde: serde.New(srcl), Partitions: 3, Every: 200 * time.Millisecond, Logger: quiet, KafkaOpts: kopts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	p1 := newBuilder()
-	go p1.Run(ctx)
-	t.Cleanup(p1.Kill)
-
-	out := newReader(t, ctx, brokers, serde.New(srcl))
-	wantBooks := 0
-	for _, v := range vuts {
-		wantBooks += len(v.fake.Sim().Symbols())
-	}
-	poll.Until(t, 90*time.Second, "a synced book of every symbol of every venue", func() bool { return out.syncedKeys() == wantBooks },
-		func() string {
-			return fmt.Sprintf("%d of %d; builder read %d records", out.syncedKeys(), wantBooks, p1.Counters.Records.Load())
-		})
-
-	poll.Until(t, 90*time.Second, "book messages applied", func() bool { return p1.Counters.BookRecords.Load() >= 300 })
-	// Faults: a lost book message, a corrupted one (checksum venues), a
-	// dropped connection.
-	for _, v := range vuts {
-		v.fake.Faults().SkipBook()
-		v.fake.Faults().CorruptBook()
-	}
-	poll.Until(t, 90*time.Second, "every venue's book resyncing once", func() bool {
-		for _, v := range vuts {
-			if out.resyncing(v.exchange) == 0 {
-				return false
-			}
-		}
-		return true
-	}, func() string { return out.summary() })
-	for _, v := range vuts {
-		v.fake.Hub().DropAll()
-	}
-	settle(t, out, vuts)
-
-	// A second builder joins; once it owns partitions the first one dies.
-	p2 := newBuilder()
-	go p2.Run(ctx)
-	t.Cleanup(p2.Kill)
-	poll.Until(t, 90*time.Second, "the second builder reading", func() bool { return p2.Counters.Records.Load() > 0 })
-	for _, v := range vuts {
-		v.fake.Faults().SkipBook()
-	}
-	p1.Kill()
-	at := p2.Counters.BookRecords.Load()
-	poll.Until(t, 90*time.Second, "book messages applied by the second builder", func() bool { return p2.Counters.BookRecords.Load() >= at+300 })
-	poll.Until(t, 90*time.Second, "the second builder publishing every book", func() bool {
-		return p2.Counters.Books.Load() >= int64(wantBooks)
-	}, func() string { return fmt.Sprintf("p2 wrote %d", p2.Counters.Books.Load()) })
-	settle(t, out, vuts)
-
-	if bad := out.wrongBooks(vuts); len(bad) > 0 {
-		t.Fatalf("%d market.books records were not the fake's book; first: %s", len(bad), bad[0])
-	}
-	if bad := out.wrongConsolidated(); len(bad) > 0 {
-		t.Fatalf("%d consolidated BBOs differ from the brute-force best; first: %s", len(bad), bad[0])
-	}
-	t.Logf("%s", out.summary())
+	return vuts, brokers, srcl
 }
 
 // settle pauses every market and waits until each venue's latest book in
@@ -200,10 +210,14 @@ type reader struct {
 	bbos  map[int32][]market.BBO // per partition, in offset order
 }
 
-func newReader(t *testing.T, ctx context.Context, brokers []string, sd *serde.Serde) *reader {
+func newReader(t *testing.T, ctx context.Context, brokers []string, sd *serde.Serde, readCommitted bool) *reader {
 	r := &reader{bbos: map[int32][]market.BBO{}}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("market.books", "market.bbo"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond), kgo.MetadataMinAge(100*time.Millisecond))
+	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("market.books", "market.bbo"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100 * time.Millisecond), kgo.MetadataMinAge(100 * time.Millisecond)}
+	if readCommitted {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

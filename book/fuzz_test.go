@@ -58,3 +58,27 @@ func FuzzBuilder(f *testing.F) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// FuzzCommitMetadata feeds arbitrary committed-offset metadata (another
+// tool may commit anything for the group) to the parser: no panic, and
+// what it accepts is version 1 with every published offset before End.
+func FuzzCommitMetadata(f *testing.F) {
+	f.Add(`{"v":1,"end":10,"pub":{"v:A-B":3}}`, int64(2))
+	f.Add(`{"v":1,"end":1}`, int64(5))
+	f.Add(`{"v":2}`, int64(0))
+	f.Add(`not json`, int64(0))
+	f.Fuzz(func(t *testing.T, s string, from int64) {
+		md, ok := parseCommitMetadata(s, from)
+		if !ok {
+			return
+		}
+		if md.V != 1 || md.End < from {
+			t.Fatalf("accepted %q at %d: %+v", s, from, md)
+		}
+		for k, off := range md.Pub {
+			if off < 0 || off >= md.End {
+				t.Fatalf("accepted %q: %s published at %d, end %d", s, k, off, md.End)
+			}
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tickertape/tickertape/internal/topics"
+	"github.com/tickertape/tickertape/internal/txn"
 	"github.com/tickertape/tickertape/market"
 	"github.com/tickertape/tickertape/serde"
 )
@@ -34,7 +35,28 @@ type Config struct {
 	KafkaOpts []kgo.Opt
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// ExactlyOnce: EOSAuto (the default) uses transactions when the brokers
+	// support them (ApiVersions lists EndTxn); EOSOn requires them; EOSOff
+	// commits after the acks (a crash republishes books, identical).
+	ExactlyOnce EOSMode
+	// TransactionalID of the exactly-once producer; default: the group, a
+	// dash and a random suffix.
+	TransactionalID string
+	// TransactionTimeout aborts the transaction of a builder that died
+	// mid-batch; default 10s.
+	TransactionTimeout time.Duration
 }
+
+// EOSMode says whether the builder uses transactions; the same type as
+// stream.EOSMode, so one --exactly-once flag drives both.
+type EOSMode = txn.Mode
+
+// The modes.
+const (
+	EOSAuto = txn.Auto
+	EOSOn   = txn.On
+	EOSOff  = txn.Off
+)
 
 // Defaults.
 const (
@@ -74,6 +96,7 @@ type Counters struct {
 	BBOs         atomic.Int64 // per-venue market.bbo records written
 	Consolidated atomic.Int64 // consolidated market.bbo records written
 	Commits      atomic.Int64
+	Aborts       atomic.Int64 // transactions aborted and rebuilt from the committed state (exactly-once mode)
 
 	mu    sync.Mutex
 	stats map[string]VenueStats
@@ -121,7 +144,12 @@ type Processor struct {
 	b      *Builder
 	c      *Consolidator
 	next   map[string]map[int32]int64 // topic → partition → next offset to read
+	owned  map[string]map[int32]bool  // topic → partitions assigned
+	read   bool                       // records read since the last commit (exactly-once mode)
 	killed atomic.Bool
+
+	eos      bool // transactions in use (decided in Run)
+	topicIDs map[string][16]byte
 }
 
 // New validates cfg and fills defaults.
@@ -149,7 +177,7 @@ func New(cfg Config) (*Processor, error) {
 		cfg.Now = time.Now
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "books"), b: NewBuilder(cfg.Depth, cfg.Every.Microseconds()), c: NewConsolidator(),
-		next: map[string]map[int32]int64{cfg.Topics.Events: {}, cfg.Topics.BBO: {}}}
+		next: map[string]map[int32]int64{cfg.Topics.Events: {}, cfg.Topics.BBO: {}}, owned: map[string]map[int32]bool{cfg.Topics.Events: {}, cfg.Topics.BBO: {}}}
 	p.Counters.stats = map[string]VenueStats{}
 	p.Counters.bbo = map[string]market.BBO{}
 	return p, nil
@@ -195,6 +223,18 @@ func (p *Processor) Run(ctx context.Context) error {
 	if p.bboID, err = p.cfg.Serde.Register(sctx, market.SubjectFor(n.BBO, market.BBOName), market.BBOSchema); err != nil {
 		return fmt.Errorf("book: %w", err)
 	}
+	p.topicIDs = map[string][16]byte{}
+	if tds, err := p.adm.ListTopics(sctx, n.Events, n.BBO); err == nil {
+		for name, td := range tds {
+			p.topicIDs[name] = td.ID
+		}
+	}
+	ts := txn.Settings{ID: p.cfg.TransactionalID, Timeout: p.cfg.TransactionTimeout}
+	if p.eos, err = txn.Decide(sctx, p.adm, p.cfg.ExactlyOnce, p.cfg.Group, &ts, "book",
+		"a crash of the book builder may republish books (identical)", p.log.Info); err != nil {
+		return err
+	}
+	p.cfg.TransactionalID, p.cfg.TransactionTimeout = ts.ID, ts.Timeout
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(p.cfg.Brokers...),
 		kgo.ConsumerGroup(p.cfg.Group),
@@ -209,6 +249,10 @@ func (p *Processor) Run(ctx context.Context) error {
 		kgo.ProducerLinger(2 * time.Millisecond),
 		kgo.FetchMaxWait(100 * time.Millisecond),
 	}, p.cfg.KafkaOpts...)
+	if p.eos {
+		opts = append(opts, txn.Opts(ts)...)
+		p.log.Info("exactly-once mode: books, BBOs and offsets commit in one transaction per batch", "transactional_id", ts.ID)
+	}
 	if p.cl, err = kgo.NewClient(opts...); err != nil {
 		return fmt.Errorf("book: %w", err)
 	}
@@ -302,6 +346,7 @@ func (p *Processor) process(ctx context.Context, recs []*kgo.Record) error {
 			p.c.Advance(r.Partition, r.Offset+1, now, &out.BBOs)
 		}
 		p.next[r.Topic][r.Partition] = r.Offset + 1
+		p.read = true
 	}
 	p.b.Tick(now, &out)
 	for _, c := range out.CrossedNow {
@@ -398,11 +443,31 @@ func (p *Processor) flushAndCommit(ctx context.Context, out *Outputs) error {
 		v := market.AppendBBO(serde.AppendHeader(make([]byte, 0, 128), p.bboID), q)
 		recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.BBO, Key: []byte(q.Symbol), Value: v})
 	}
+	if p.eos {
+		if len(recs) == 0 && !p.read {
+			return nil // nothing new to commit
+		}
+		ok, err := p.transact(ctx, recs)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.read = false
+			p.count(out)
+		}
+		return nil
+	}
 	if len(recs) > 0 {
 		if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 			return fmt.Errorf("book: writing books: %w", err)
 		}
 	}
+	p.count(out)
+	return p.commit(ctx)
+}
+
+// count adds published outputs to the counters.
+func (p *Processor) count(out *Outputs) {
 	p.Counters.Books.Add(int64(len(out.Books)))
 	p.Counters.mu.Lock()
 	for _, q := range out.BBOs {
@@ -417,7 +482,6 @@ func (p *Processor) flushAndCommit(ctx context.Context, out *Outputs) error {
 		p.Counters.stats[k] = v
 	}
 	p.Counters.mu.Unlock()
-	return p.commit(ctx)
 }
 
 // commit commits, per owned partition, the offset a new owner must replay
@@ -480,32 +544,15 @@ func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[st
 	for t := range assigned {
 		ts = append(ts, t)
 	}
-	committed, cerr := p.adm.FetchOffsetsForTopics(ctx, p.cfg.Group, ts...)
-	starts, serr := p.adm.ListStartOffsets(ctx, ts...)
-	ends, eerr := p.adm.ListEndOffsets(ctx, ts...)
-	if err := errors.Join(cerr, serr, eerr); err != nil {
+	committed, starts, ends, err := p.replayState(ctx, ts)
+	if err != nil {
 		p.log.Warn("cannot read the committed and end offsets; books are published without waiting for the replay", "err", err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for topic, parts := range assigned {
 		for _, part := range parts {
-			from := int64(0)
-			if s, ok := starts.Lookup(topic, part); ok && s.Err == nil {
-				from = s.Offset
-			}
-			if o, ok := committed.Lookup(topic, part); ok && o.Err == nil && o.At >= 0 {
-				from = o.At
-			}
-			live := from
-			if e, ok := ends.Lookup(topic, part); ok && e.Err == nil {
-				live = e.Offset
-			}
-			if topic == p.cfg.Topics.Events {
-				p.b.Assign(part, from, live)
-			} else {
-				p.c.Assign(part, from, live)
-			}
+			p.assignLocked(topic, part, committed, starts, ends)
 		}
 	}
 }
@@ -515,6 +562,13 @@ func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.killed.Load() {
+		return
+	}
+	// In exactly-once mode every batch committed with its outputs; the
+	// books the clock would publish now are published by the next owner
+	// (it knows what was published).
+	if p.eos {
+		p.forget(revoked)
 		return
 	}
 	if err := p.flushAndCommit(ctx, &Outputs{}); err != nil {
@@ -539,6 +593,7 @@ func (p *Processor) forget(m map[string][]int32) {
 				p.c.Drop(part)
 			}
 			delete(p.next[topic], part)
+			delete(p.owned[topic], part)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/tickertape/tickertape/app"
+	"github.com/tickertape/tickertape/book"
 	"github.com/tickertape/tickertape/exchange"
 	"github.com/tickertape/tickertape/internal/topics"
 	"github.com/tickertape/tickertape/stream"
@@ -103,6 +104,11 @@ type BooksConfig struct {
 	Depth     int
 	Every     time.Duration
 	KafkaOpts []kgo.Opt // for the builder's clients only
+	// ExactlyOnce, TransactionalID and TransactionTimeout: see book.Config
+	// (auto, the default, uses transactions when the brokers support them).
+	ExactlyOnce        book.EOSMode
+	TransactionalID    string
+	TransactionTimeout time.Duration
 }
 
 // Validate reports every problem of cfg at once.

@@ -254,7 +254,8 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 	}
 	if c := cfg.Books; c != nil {
 		bc := book.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: n, Partitions: cfg.Partitions, Group: c.Group, Depth: c.Depth, Every: c.Every,
-			KafkaOpts: append(append([]kgo.Opt(nil), kafkaOpts...), c.KafkaOpts...), Logger: cfg.Logger}
+			KafkaOpts: append(append([]kgo.Opt(nil), kafkaOpts...), c.KafkaOpts...), Logger: cfg.Logger,
+			ExactlyOnce: c.ExactlyOnce, TransactionalID: c.TransactionalID, TransactionTimeout: c.TransactionTimeout}
 		if p.books, err = book.New(bc); err != nil {
 			return err
 		}

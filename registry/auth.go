@@ -6,13 +6,17 @@ package registry
 // a write (POST, PUT, DELETE) by a user who is neither a super user nor a
 // writer gets 403 with error_code 40301. Reads need any valid user. The
 // stack's own clients go through InternalTransport, in process, without a
-// credential. Credentials are checked against the broker's SCRAM users; a
-// successful check is remembered for authCacheTTL so that each request does
-// not pay for the key derivation again.
+// credential. Credentials are checked against the broker's SCRAM users (the
+// embedded registry) or by authenticating to the brokers with them
+// (KafkaPasswords, the standalone registry); a successful check is
+// remembered, as an HMAC with a per-process key, for CacheTTL so that each
+// request does not pay for the check again.
 
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"io"
 	"net/http"
@@ -34,33 +38,74 @@ type BasicAuth struct {
 	Writers, SuperUsers []string
 	// Realm is sent in WWW-Authenticate; empty is "tickertape".
 	Realm string
+	// CacheTTL is how long a verified credential is accepted without asking
+	// Users again (default one minute; a changed or deleted password is
+	// refused at the latest this long after the change).
+	CacheTTL time.Duration
 }
 
 const authCacheTTL = time.Minute
 
+// maxConcurrentChecks bounds the password checks in flight (each is a key
+// derivation, or a connection to the brokers for KafkaPasswords).
+const maxConcurrentChecks = 8
+
 type authCache struct {
-	mu sync.Mutex
-	ok map[[32]byte]time.Time // sha256(user NUL password) -> expiry
+	ttl time.Duration
+	key [32]byte // random per process: the cache holds HMACs, not plain hashes
+	sem chan struct{}
+	mu  sync.Mutex
+	ok  map[[32]byte]time.Time // HMAC(key, user NUL password) -> expiry
 }
 
-func (c *authCache) check(users PasswordChecker, user, pass string, now time.Time) bool {
-	key := sha256.Sum256([]byte(user + "\x00" + pass))
+func newAuthCache(ttl time.Duration) *authCache {
+	if ttl <= 0 {
+		ttl = authCacheTTL
+	}
+	c := &authCache{ttl: ttl, sem: make(chan struct{}, maxConcurrentChecks)}
+	rand.Read(c.key[:])
+	return c
+}
+
+func (c *authCache) check(ctx context.Context, users PasswordChecker, user, pass string, now time.Time) (bool, error) {
+	m := hmac.New(sha256.New, c.key[:])
+	m.Write([]byte(user))
+	m.Write([]byte{0})
+	m.Write([]byte(pass))
+	var key [32]byte
+	m.Sum(key[:0])
 	c.mu.Lock()
 	exp, hit := c.ok[key]
+	if hit && !now.Before(exp) {
+		delete(c.ok, key)
+	}
 	c.mu.Unlock()
 	if hit && now.Before(exp) {
-		return true
+		return true, nil
 	}
-	if !users.VerifyPassword(user, pass) {
-		return false
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	var ok bool
+	var err error
+	if v, isV := users.(PasswordVerifier); isV {
+		ok, err = v.CheckPassword(ctx, user, pass)
+	} else {
+		ok = users.VerifyPassword(user, pass)
+	}
+	<-c.sem
+	if !ok || err != nil {
+		return false, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ok == nil || len(c.ok) > 10000 {
 		c.ok = map[[32]byte]time.Time{}
 	}
-	c.ok[key] = now.Add(authCacheTTL)
-	return true
+	c.ok[key] = now.Add(c.ttl)
+	return true, nil
 }
 
 type internalKey struct{}
@@ -79,14 +124,24 @@ func (r *Registry) withAuth(h http.Handler) http.Handler {
 	if realm == "" {
 		realm = "tickertape"
 	}
-	cache := &authCache{}
+	cache := newAuthCache(a.CacheTTL)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Context().Value(internalKey{}) != nil {
 			h.ServeHTTP(w, req)
 			return
 		}
 		user, pass, ok := req.BasicAuth()
-		if !ok || !cache.check(a.Users, user, pass, time.Now()) {
+		valid := false
+		if ok {
+			var err error
+			valid, err = cache.check(req.Context(), a.Users, user, pass, time.Now())
+			if err != nil {
+				r.log.Warn("registry could not check a credential", "remote", req.RemoteAddr, "user", truncateName(user), "err", err)
+				r.respond(w, req, nil, &Error{Code: CodeStoreError, Message: "Could not verify the credentials with the Kafka cluster; retry, and check the registry's log"})
+				return
+			}
+		}
+		if !valid {
 			if ok {
 				r.log.Info("registry request with invalid credentials", "remote", req.RemoteAddr, "user", truncateName(user))
 			}

@@ -64,7 +64,7 @@ func (r *Registry) proxy(ctx context.Context, w http.ResponseWriter, req *http.R
 		}
 	}
 	out.Header.Set(forwardedHeader, "1")
-	resp, err := forwardClient.Do(out)
+	resp, err := r.fwd.Do(out)
 	if err != nil {
 		r.respond(w, req, nil, errf(CodeForwardingError, "Error while forwarding the request to the leader %s: %v", leader, err))
 		return

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,10 @@ type Config struct {
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
 	// Auth, if set, requires HTTP basic authentication (see auth.go).
 	Auth *BasicAuth
+	// ForwardTLS, if set, is the TLS client configuration for forwarding
+	// writes to the leader over https (the CA that signed the instances'
+	// certificates); nil trusts the system roots.
+	ForwardTLS *tls.Config
 	// KafkaOpts are extra franz-go options for the clients (TLS, SASL, ...).
 	KafkaOpts []kgo.Opt
 	Logger    *slog.Logger
@@ -55,8 +60,9 @@ type Registry struct {
 	cfg Config
 	log *slog.Logger
 
-	cl   *kgo.Client // produces to and reads Topic
-	admc *kgo.Client // admin requests (a client of its own: cl's consumer caches the topic's absence)
+	fwd  *http.Client // forwards writes to the leader
+	cl   *kgo.Client  // produces to and reads Topic
+	admc *kgo.Client  // admin requests (a client of its own: cl's consumer caches the topic's absence)
 	adm  *kadm.Client
 	elec *election
 
@@ -189,7 +195,10 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "registry"), st: newState(), ready: make(chan struct{})}
+	r := &Registry{cfg: cfg, log: cfg.Logger.With("component", "registry"), st: newState(), ready: make(chan struct{}), fwd: forwardClient}
+	if cfg.ForwardTLS != nil {
+		r.fwd = &http.Client{Timeout: forwardClient.Timeout, Transport: &http.Transport{TLSClientConfig: cfg.ForwardTLS, Proxy: http.ProxyFromEnvironment}}
+	}
 	r.progress = sync.NewCond(&r.mu)
 	r.metrics = newMetrics(r)
 	return r, nil

@@ -20,56 +20,30 @@ package stream
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tickertape/tickertape/internal/txn"
 )
 
-// EOSMode says whether the processor uses transactions.
-type EOSMode int
+// EOSMode says whether the processor uses transactions (shared with the
+// book builder: see internal/txn).
+type EOSMode = txn.Mode
 
 const (
 	// EOSAuto uses transactions when every broker supports them.
-	EOSAuto EOSMode = iota
+	EOSAuto = txn.Auto
 	// EOSOn requires transactions; Run fails when the brokers lack them.
-	EOSOn
+	EOSOn = txn.On
 	// EOSOff never uses transactions (at-least-once output, identical repeats).
-	EOSOff
+	EOSOff = txn.Off
 )
 
 // ParseEOSMode parses "auto", "on" or "off".
-func ParseEOSMode(s string) (EOSMode, error) {
-	switch s {
-	case "auto", "":
-		return EOSAuto, nil
-	case "on", "true":
-		return EOSOn, nil
-	case "off", "false":
-		return EOSOff, nil
-	}
-	return EOSAuto, fmt.Errorf("exactly-once mode %q: use auto, on or off", s)
-}
-
-func (m EOSMode) String() string {
-	switch m {
-	case EOSOn:
-		return "on"
-	case EOSOff:
-		return "off"
-	}
-	return "auto"
-}
-
-// endTxnKey is EndTxn's API key: its presence in ApiVersions means the
-// broker coordinates transactions.
-const endTxnKey = 26
+func ParseEOSMode(s string) (EOSMode, error) { return txn.ParseMode(s) }
 
 // ExactlyOnce reports whether the running processor uses transactions.
 func (p *Processor) ExactlyOnce() bool {
@@ -80,62 +54,22 @@ func (p *Processor) ExactlyOnce() bool {
 
 // useTransactions decides the mode from the config and the brokers.
 func (p *Processor) useTransactions(ctx context.Context) (bool, error) {
-	if p.cfg.ExactlyOnce == EOSOff {
-		return false, nil
-	}
-	supported := false
-	vs, err := p.adm.ApiVersions(ctx)
-	if err == nil {
-		supported = true
-		vs.Each(func(v kadm.BrokerApiVersions) {
-			if _, ok := v.KeyMaxVersion(endTxnKey); v.Err != nil || !ok {
-				supported = false
-			}
-		})
-	}
-	switch {
-	case supported:
-	case p.cfg.ExactlyOnce == EOSOn:
-		return false, fmt.Errorf("stream: exactly-once mode is on but the brokers do not support transactions (no EndTxn in ApiVersions%s); turn it off or to auto", errSuffix(err))
-	default:
-		p.log.Info("the brokers do not support transactions: final candles are at-least-once (identical repeats after a crash)", "err", err)
-		return false, nil
-	}
-	if p.cfg.TransactionalID == "" {
-		var b [6]byte
-		rand.Read(b[:])
-		p.cfg.TransactionalID = p.cfg.Group + "-" + hex.EncodeToString(b[:])
-	}
-	if p.cfg.TransactionTimeout <= 0 {
-		p.cfg.TransactionTimeout = 10 * time.Second
-	}
-	return true, nil
-}
-
-func errSuffix(err error) string {
-	if err == nil {
-		return ""
-	}
-	return ": " + err.Error()
+	s := txn.Settings{ID: p.cfg.TransactionalID, Timeout: p.cfg.TransactionTimeout}
+	ok, err := txn.Decide(ctx, p.adm, p.cfg.ExactlyOnce, p.cfg.Group, &s, "stream",
+		"final candles are at-least-once (identical repeats after a crash)", p.log.Info)
+	p.cfg.TransactionalID, p.cfg.TransactionTimeout = s.ID, s.Timeout
+	return ok, err
 }
 
 func (p *Processor) eosOpts() []kgo.Opt {
-	return []kgo.Opt{
-		kgo.TransactionalID(p.cfg.TransactionalID),
-		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
-	}
+	return txn.Opts(txn.Settings{ID: p.cfg.TransactionalID, Timeout: p.cfg.TransactionTimeout})
 }
 
 // transact writes recs and commits the dirty partitions in one transaction.
 // p.mu is held.
 func (p *Processor) transact(ctx context.Context, recs []*kgo.Record) error {
 	if err := p.cl.BeginTransaction(); err != nil {
-		if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
-			return p.notAuthorized(err)
-		}
-		return fmt.Errorf("stream: begin transaction: %w", err)
+		return fmt.Errorf("stream: %w", txn.BeginError(p.cfg.TransactionalID, err))
 	}
 	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return p.abort(ctx, fmt.Errorf("writing candles: %w", err))
@@ -153,49 +87,11 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record) error {
 
 // txnCommitOffsets adds the group's offsets to the open transaction.
 func (p *Processor) txnCommitOffsets(ctx context.Context) error {
-	if len(p.dirty) == 0 {
-		return nil
-	}
-	pid, epoch, err := p.cl.ProducerID(ctx)
-	if err != nil {
-		return fmt.Errorf("producer id: %w", err)
-	}
-	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
-	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = p.cfg.TransactionalID, pid, epoch, p.cfg.Group
-	aresp, err := ao.RequestWith(ctx, p.cl)
-	if err == nil {
-		err = kerr.ErrorForCode(aresp.ErrorCode)
-	}
-	if err != nil {
-		return fmt.Errorf("AddOffsetsToTxn: %w", err)
-	}
-	member, gen := p.cl.GroupMetadata()
-	req := kmsg.NewPtrTxnOffsetCommitRequest()
-	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = p.cfg.TransactionalID, p.cfg.Group, pid, epoch
-	req.Generation, req.MemberID = gen, member
-	rt := kmsg.NewTxnOffsetCommitRequestTopic()
-	rt.Topic, rt.TopicID = p.cfg.Topics.Events, p.topicID // v6+ names topics by id
+	t := txn.Topic{Name: p.cfg.Topics.Events, ID: p.topicID}
 	p.commitState(func(part int32, off int64, md string) {
-		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = part, off, -1, &md
-		rt.Partitions = append(rt.Partitions, rp)
+		t.Offsets = append(t.Offsets, txn.Offset{Partition: part, At: off, Metadata: md})
 	})
-	if len(rt.Partitions) == 0 {
-		return nil
-	}
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, p.cl)
-	if err != nil {
-		return fmt.Errorf("TxnOffsetCommit: %w", err)
-	}
-	for _, t := range resp.Topics {
-		for _, pr := range t.Partitions {
-			if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
-				return fmt.Errorf("TxnOffsetCommit of partition %d: %w", pr.Partition, err)
-			}
-		}
-	}
-	return nil
+	return txn.CommitOffsets(ctx, p.cl, p.cfg.TransactionalID, p.cfg.Group, []txn.Topic{t})
 }
 
 // abort ends the open transaction with an abort and rewinds the owned
@@ -203,21 +99,23 @@ func (p *Processor) txnCommitOffsets(ctx context.Context) error {
 // processor cannot go on (it was fenced by another instance with its
 // transactional id, or the abort itself failed).
 func (p *Processor) abort(ctx context.Context, cause error) error {
-	p.cl.AbortBufferedRecords(ctx)
-	if err := p.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
-		return fmt.Errorf("stream: aborting a transaction after %v: %w", cause, err)
+	if err := txn.Abort(ctx, p.cl, p.cfg.TransactionalID, cause); err != nil {
+		return fmt.Errorf("stream: %w", err)
 	}
-	if errors.Is(cause, kerr.TransactionalIDAuthorizationFailed) {
-		return p.notAuthorized(cause)
-	}
-	if errors.Is(cause, kerr.ProducerFenced) || errors.Is(cause, kerr.InvalidProducerEpoch) {
-		return fmt.Errorf("stream: fenced: another processor uses transactional id %q: %w", p.cfg.TransactionalID, cause)
-	}
-	rebalance := errors.Is(cause, kerr.IllegalGeneration) || errors.Is(cause, kerr.UnknownMemberID) || errors.Is(cause, kerr.RebalanceInProgress) || errors.Is(cause, kerr.FencedInstanceID)
-	if rebalance {
+	switch {
+	case ctx.Err() != nil:
+		p.log.Debug("transaction aborted at shutdown", "err", cause)
+	case txn.Rebalance(cause):
 		p.log.Debug("transaction aborted during a rebalance; rewinding to the committed state", "err", cause)
-	} else {
+	default:
 		p.log.Warn("transaction aborted; rewinding to the committed state", "err", cause)
+	}
+	if ctx.Err() != nil {
+		// The final flush of a shutdown follows: it must start from the
+		// committed state, not from the aborted batch's.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		return p.rewindLocked(rctx)
 	}
 	return p.rewindLocked(ctx)
 }
@@ -257,66 +155,5 @@ func (p *Processor) fetchCommitted(ctx context.Context) (kadm.OffsetResponses, e
 	if !p.eos {
 		return p.adm.FetchOffsets(ctx, p.cfg.Group)
 	}
-	deadline := time.Now().Add(p.cfg.TransactionTimeout + 10*time.Second)
-	for {
-		req := kmsg.NewPtrOffsetFetchRequest()
-		req.Group, req.RequireStable = p.cfg.Group, true
-		resp, err := req.RequestWith(ctx, p.cl)
-		if err != nil {
-			return nil, err
-		}
-		unstable := false
-		out := kadm.OffsetResponses{}
-		add := func(topic string, part int32, at int64, md *string, code int16) {
-			if code == kerr.UnstableOffsetCommit.Code {
-				unstable = true
-			}
-			if out[topic] == nil {
-				out[topic] = map[int32]kadm.OffsetResponse{}
-			}
-			o := kadm.OffsetResponse{Offset: kadm.Offset{Topic: topic, Partition: part, At: at, LeaderEpoch: -1}, Err: kerr.ErrorForCode(code)}
-			if md != nil {
-				o.Metadata = *md
-			}
-			out[topic][part] = o
-		}
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil && !errors.Is(err, kerr.UnstableOffsetCommit) {
-			return nil, err
-		}
-		unstable = resp.ErrorCode == kerr.UnstableOffsetCommit.Code
-		for _, t := range resp.Topics {
-			for _, pr := range t.Partitions {
-				add(t.Topic, pr.Partition, pr.Offset, pr.Metadata, pr.ErrorCode)
-			}
-		}
-		for _, g := range resp.Groups {
-			if g.ErrorCode == kerr.UnstableOffsetCommit.Code {
-				unstable = true
-			}
-			for _, t := range g.Topics {
-				for _, pr := range t.Partitions {
-					add(t.Topic, pr.Partition, pr.Offset, pr.Metadata, pr.ErrorCode)
-				}
-			}
-		}
-		if !unstable {
-			return out, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, errors.New("committed offsets stayed unstable (a transaction holds them) past the transaction timeout")
-		}
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
-// notAuthorized is the error for a principal without WRITE on the
-// transactional id, saying which ACL to create.
-func (p *Processor) notAuthorized(err error) error {
-	return fmt.Errorf("stream: not authorized to use transactional id %q: allow WRITE on it, e.g. for every processor of the group: tickertape acl create --principal User:<you> --operation write --transactional-id %s- --pattern prefixed (%w)", p.cfg.TransactionalID, p.cfg.Group, err)
+	return txn.FetchStable(ctx, p.cl, p.cfg.Group, p.cfg.TransactionTimeout+10*time.Second)
 }

@@ -89,8 +89,11 @@ func runBook(args []string, stdout, stderr io.Writer) error {
 	if consolidated {
 		ts = append(ts, bboTopic)
 	}
+	// read_committed: the builder writes in transactions. Control records
+	// are kept so that the position counts a transaction's commit marker
+	// (it takes an offset) and reaches the end offset.
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(bl...), kgo.ConsumeTopics(ts...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(250 * time.Millisecond)}, kopts...)...)
+		kgo.FetchMaxWait(250 * time.Millisecond), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords()}, kopts...)...)
 	if err != nil {
 		return err
 	}
@@ -127,6 +130,9 @@ func runBook(args []string, stdout, stderr io.Writer) error {
 		changed := false
 		for _, r := range fetches.Records() {
 			pos[r.Topic][r.Partition] = r.Offset + 1
+			if r.Attrs.IsControl() {
+				continue
+			}
 			var m map[string]any
 			switch r.Topic {
 			case booksTopic:

@@ -39,6 +39,12 @@ func TestUsageAndExitCodes(t *testing.T) {
 			"--brokers: Kafka broker 2 of 2 is empty\n--topic: topic \"a b\": ' ' is not allowed"},
 		{[]string{"registry", "--listen", "127.0.0.1:0", "--brokers", "127.0.0.1:9", "--advertised-url", "reg1:8081"}, 2,
 			"--advertised-url: advertised URL \"reg1:8081\" must be http://host:port"},
+		// The standalone registry's basic auth logs in to the brokers, so it needs SASL itself.
+		{[]string{"registry", "--brokers", "127.0.0.1:9", "--registry-auth", "basic"}, 2, "--registry-auth basic checks each user against the brokers' SASL"},
+		{[]string{"registry", "--brokers", "127.0.0.1:9", "--registry-writers", "alice"}, 2, "--registry-writers and --super-user need --registry-auth basic"},
+		{[]string{"registry", "--brokers", "127.0.0.1:9", "--registry-auth", "digest"}, 2, `--registry-auth "digest": use none or basic`},
+		{[]string{"registry", "--brokers", "127.0.0.1:9", "--tls-cert", "c.pem"}, 2, "--tls-cert and --tls-key go together"},
+		{[]string{"registry", "--help"}, 0, "--registry-auth basic --super-user admin --registry-writers alice"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

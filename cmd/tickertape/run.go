@@ -119,7 +119,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		fs.DurationVar(&f.lateness, "lateness", 5*time.Second, "how late (in exchange time) a trade may arrive and still count in its candle")
 		fs.DurationVar(&f.idleAfter, "idle-after", 30*time.Second, "a symbol without trades this long has its open candles closed by the clock")
 		fs.StringVar(&f.group, "group", "tickertape-candles", "consumer group of the candle processor")
-		fs.StringVar(&f.eos, "exactly-once", "auto", "candles in transactions, read by read_committed consumers: auto (when the brokers support transactions), on, or off (a crash may repeat a final candle, identical)")
+		fs.StringVar(&f.eos, "exactly-once", "auto", "candles and books in transactions, read by read_committed consumers: auto (when the brokers support transactions), on, or off (a crash may repeat a final candle or a book, identical)")
 		fs.BoolVar(&f.noBooks, "no-books", false, "do not run the book builder (verified books into market.books, best bid/ask into market.bbo)")
 		fs.IntVar(&f.bookDepth, "book-depth", book.DefaultDepth, "levels a side of each book in market.books")
 		fs.StringVar(&f.booksGroup, "books-group", book.DefaultGroup, "consumer group of the book builder")
@@ -234,7 +234,7 @@ func runPipeline(mode string, args []string, stdout, stderr io.Writer) error {
 		cfg.Candles = &pipeline.CandleConfig{Group: f.group, Intervals: intervals, Lateness: f.lateness, IdleAfter: f.idleAfter, ExactlyOnce: eos}
 	}
 	if mode != "ingest" && !f.noBooks {
-		cfg.Books = &pipeline.BooksConfig{Group: f.booksGroup, Depth: f.bookDepth}
+		cfg.Books = &pipeline.BooksConfig{Group: f.booksGroup, Depth: f.bookDepth, ExactlyOnce: eos}
 	}
 	p, err := pipeline.New(cfg)
 	if err != nil {

@@ -54,15 +54,23 @@ func (s *clientSecurity) registerTLS(fs *flag.FlagSet) {
 
 func (s *clientSecurity) tlsConfigured() bool { return s.tlsOn || s.tlsCA != "" || s.tlsCert != "" }
 
+// kafkaTLSOpts are the franz-go options for TLS alone.
+func (s *clientSecurity) kafkaTLSOpts() ([]kgo.Opt, error) {
+	if !s.tlsConfigured() {
+		return nil, nil
+	}
+	c, err := certs.ClientConfig(s.tlsCA, s.tlsCert, s.tlsKey)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--tls-ca / --tls-client-cert: %v", err)}
+	}
+	return []kgo.Opt{kgo.DialTLSConfig(c)}, nil
+}
+
 // kafkaOpts are the franz-go options for TLS and SASL.
 func (s *clientSecurity) kafkaOpts() ([]kgo.Opt, error) {
-	var opts []kgo.Opt
-	if s.tlsConfigured() {
-		c, err := certs.ClientConfig(s.tlsCA, s.tlsCert, s.tlsKey)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--tls-ca / --tls-client-cert: %v", err)}
-		}
-		opts = append(opts, kgo.DialTLSConfig(c))
+	opts, err := s.kafkaTLSOpts()
+	if err != nil {
+		return nil, err
 	}
 	if s.saslUser == "" {
 		if s.saslMech != "" || s.saslPwd != "" {

@@ -2,10 +2,18 @@
 // benchmarks: it creates a topic, produces fixed-size records for a duration
 // (acks=all, idempotent), records per-record produce latency, then optionally
 // consumes the topic from the start, and prints one JSON line of results.
+//
+// With -batch-records N it produces synchronously instead: batches of N
+// records, each to one partition in turn, the next batch sent when the last is
+// acknowledged; with -txn-batches K as well, a transaction commits every K
+// batches (K=0: idempotent, the baseline). With -tls-ca the client speaks TLS
+// and trusts that CA.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -42,12 +50,34 @@ func main() {
 	consume := flag.Bool("consume", true, "consume the topic afterwards and report MB/s")
 	codec := flag.String("compression", "none", "batch compression: none, zstd, gzip, lz4 or snappy")
 	warmup := flag.Duration("warmup", 0, "produce for this long first, leaving it out of the results (JIT and page-cache warm-up)")
+	tlsCA := flag.String("tls-ca", "", "speak TLS to the brokers, trusting this PEM CA")
+	batch := flag.Int("batch-records", 0, "produce synchronously in batches of this many records, one partition per batch (0 = asynchronously, the default)")
+	txnBatches := flag.Int("txn-batches", 0, "with -batch-records: commit a transaction every this many batches (0 = idempotent, no transactions)")
 	flag.Parse()
+	if *txnBatches > 0 && *batch == 0 {
+		must(fmt.Errorf("-txn-batches needs -batch-records"))
+	}
 
 	ctx := context.Background()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(*brokers), kgo.DefaultProduceTopic(*topic),
+	opts := []kgo.Opt{kgo.SeedBrokers(*brokers), kgo.DefaultProduceTopic(*topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchCompression(compression(*codec)),
-		kgo.MaxBufferedRecords(100_000))
+		kgo.MaxBufferedRecords(100_000)}
+	if *tlsCA != "" {
+		pem, err := os.ReadFile(*tlsCA)
+		must(err)
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			must(fmt.Errorf("%s: no PEM certificate in it", *tlsCA))
+		}
+		opts = append(opts, kgo.DialTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	}
+	if *batch > 0 {
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	}
+	if *txnBatches > 0 {
+		opts = append(opts, kgo.TransactionalID(fmt.Sprintf("loadgen-%s-%d", *topic, os.Getpid())), kgo.TransactionTimeout(time.Minute))
+	}
+	cl, err := kgo.NewClient(opts...)
 	must(err)
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, int32(*partitions), 1, nil, *topic); err != nil {
 		must(fmt.Errorf("create topic: %w", err))
@@ -55,6 +85,12 @@ func main() {
 	value := make([]byte, *size)
 	for i := range value {
 		value[i] = byte('a' + i%26)
+	}
+	if *batch > 0 {
+		res := produceBatches(ctx, cl, value, *partitions, *batch, *txnBatches, *warmup, *dur)
+		cl.Close()
+		json.NewEncoder(os.Stdout).Encode(res)
+		return
 	}
 	var (
 		mu    sync.Mutex
@@ -127,6 +163,65 @@ func main() {
 		cc.Close()
 	}
 	json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// produceBatches sends batches of n records synchronously, batch i to
+// partition i mod partitions, committing a transaction every perTxn batches
+// when perTxn > 0. Whole transactions (or, idempotent, whole batches) run for
+// the warm-up, then the clock starts at the next boundary and every record of
+// a unit begun within dur counts; latency is per batch, from sending it to
+// its acknowledgement (for the last batch of a transaction, to the commit).
+func produceBatches(ctx context.Context, cl *kgo.Client, value []byte, partitions, n, perTxn int, warmup, dur time.Duration) result {
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Value: value}
+	}
+	per := max(perTxn, 1) // batches per unit of work
+	var (
+		lats     []time.Duration
+		count    int64
+		i        int
+		measured bool
+		t0       time.Time
+	)
+	unit := func() {
+		if perTxn > 0 {
+			must(cl.BeginTransaction())
+		}
+		for range per {
+			for _, r := range recs {
+				r.Partition = int32(i % partitions)
+			}
+			i++
+			sent := time.Now()
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				must(fmt.Errorf("produce: %w", err))
+			}
+			if perTxn > 0 && i%per == 0 {
+				must(cl.EndTransaction(ctx, kgo.TryCommit))
+			}
+			if measured {
+				lats = append(lats, time.Since(sent))
+			}
+		}
+		if measured {
+			count += int64(per * n)
+		}
+	}
+	for end := time.Now().Add(warmup); time.Now().Before(end); {
+		unit()
+	}
+	measured, t0 = true, time.Now()
+	for time.Since(t0) < dur {
+		unit()
+	}
+	elapsed := time.Since(t0).Seconds()
+	pct := latency.Percentiles(lats)
+	return result{
+		Records: count, Seconds: elapsed, RecordsPerSec: float64(count) / elapsed,
+		MBPerSec: float64(count) * float64(len(value)) / elapsed / 1e6,
+		P50Ms:    pct(0.50), P99Ms: pct(0.99), P999Ms: pct(0.999),
+	}
 }
 
 func must(err error) {
