@@ -66,7 +66,7 @@ const maxMetadata = 4000
 // rewound. p.mu is held.
 func (p *Processor) transact(ctx context.Context, recs []*kgo.Record) (bool, error) {
 	if err := p.cl.BeginTransaction(); err != nil {
-		return false, fmt.Errorf("book: begin transaction: %w", err)
+		return false, fmt.Errorf("book: %w", txn.BeginError(p.cfg.TransactionalID, err))
 	}
 	if len(recs) > 0 {
 		if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {

@@ -24,6 +24,9 @@ type aclAPI struct {
 	topic   bool              // the resource is a topic to create first
 	deny    int16             // the code when denied
 	call    func(ctx context.Context, sb *secureBroker, cl *kgo.Client, res string) int16
+	// prep, when set, gives alice the API's other resources (the
+	// transactional id of a topic check, ...), so only this one is tested.
+	prep func(sb *secureBroker, res string)
 }
 
 // first returns a response, panicking on a request error (a failed test:
@@ -194,7 +197,6 @@ func aclAPIs(t *testing.T) []aclAPI {
 // user's ALLOW, and a super user.
 func TestACLMatrix(t *testing.T) {
 	sb := startSecureBroker(t)
-	ctx := testCtx(t)
 	admin, alice := sb.admin(), sb.alice()
 	sb.createTopic("acl-group-topic", 1)
 	sb.addACL(resTopic, "acl-group-topic", kmsg.ACLResourcePatternTypeLiteral, "User:alice", opRead, kmsg.ACLPermissionTypeAllow)
@@ -226,8 +228,9 @@ func TestACLMatrix(t *testing.T) {
 			sb.addACL(a.rt, res, lit, "User:alice", other, allow)
 		}},
 	}
-	for _, a := range aclAPIs(t) {
+	for _, a := range append(aclAPIs(t), txnACLAPIs(t, sb, admin)...) {
 		t.Run(a.name, func(t *testing.T) {
+			ctx := testCtx(t) // per API: the whole matrix takes longer than one deadline under -race
 			okCode := int16(-1)
 			for _, c := range cases {
 				if c.name == "implied" && a.implied == 0 {
@@ -236,6 +239,9 @@ func TestACLMatrix(t *testing.T) {
 				res := strings.ToLower(fmt.Sprintf("acl-%s-%s-res", a.name, c.name))
 				if a.topic {
 					sb.createTopic(res, 1)
+				}
+				if a.prep != nil {
+					a.prep(sb, res)
 				}
 				c.setup(a, res)
 				cl := alice

@@ -15,8 +15,9 @@ package broker
 //
 // How a handler uses it: c.allowed(op, resourceType, name) per resource, and
 // answer TOPIC_, GROUP_, CLUSTER_ or TRANSACTIONAL_ID_AUTHORIZATION_FAILED for
-// that resource only. New API handlers (transactions, KIP-848 groups) join by
-// calling the same function; the dispatcher's gate (sasl.go) runs before them.
+// that resource only. The transaction APIs (txn_apis.go, producerid.go,
+// produce.go) and the KIP-848 ones (consumer848.go) call it as Kafka's
+// KafkaApis does; the dispatcher's gate (sasl.go) runs before them all.
 
 import (
 	"net"
@@ -59,6 +60,16 @@ func (c *conn) allowed(op kmsg.ACLOperation, rt kmsg.ACLResourceType, name strin
 		return true
 	}
 	return c.b.acls.authorize(c.principal, c.host(), op, rt, name)
+}
+
+// allowedAs is allowed for a principal and host kept from an earlier request:
+// a KIP-848 member's regex subscription is resolved, on every reassignment,
+// to the topics its principal may DESCRIBE, as Kafka's group coordinator does.
+func (b *Broker) allowedAs(principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
+	if !b.authOn.Load() || b.supers[principal] {
+		return true
+	}
+	return b.acls.authorize(principal, host, op, rt, name)
 }
 
 // allowedCluster is allowed on the CLUSTER resource.

@@ -24,6 +24,15 @@ package broker
 // static membership semantics beyond accepting the instance id, rack-aware
 // assignment, client-side assignors, upgrades between the two protocols of a
 // group with members, ShareGroup.
+//
+// Authorization, as Kafka's: ConsumerGroupHeartbeat needs READ on the group
+// (GROUP_AUTHORIZATION_FAILED) and DESCRIBE on every topic it names in
+// SubscribedTopicNames (else TOPIC_AUTHORIZATION_FAILED and nothing changes);
+// a regex subscription matches only the topics the member's principal may
+// DESCRIBE. ConsumerGroupDescribe needs DESCRIBE on each group
+// (GROUP_AUTHORIZATION_FAILED for that group), and a group whose assignments
+// name a topic the principal may not DESCRIBE is answered
+// TOPIC_AUTHORIZATION_FAILED without its members, as Kafka 4.1 does.
 
 import (
 	"fmt"
@@ -70,6 +79,7 @@ type cmember struct {
 	sent                                         string                  // the assignment last sent, as a key
 	timer                                        *time.Timer
 	sessionEpoch                                 uint64
+	principal, host                              string // of its last heartbeat: whose DESCRIBE filters its regex
 }
 
 // cgroup is the KIP-848 side of a group; guarded by coordinator.mu.
@@ -133,6 +143,21 @@ func handleConsumerGroupHeartbeat(c *conn, kreq kmsg.Request) reply {
 		}
 		return respond(resp)
 	}
+	if !c.allowed(opRead, resGroup, req.Group) {
+		return fail(errGroupAuthorization, "")
+	}
+	if len(req.SubscribedTopicNames) > 0 {
+		var denied []string
+		for _, name := range req.SubscribedTopicNames {
+			if !c.allowed(opDescribe, resTopic, name) && !slices.Contains(denied, name) {
+				denied = append(denied, name)
+			}
+		}
+		if len(denied) > 0 {
+			slices.Sort(denied)
+			return fail(errTopicAuthorization, fmt.Sprintf("not authorized to describe subscribed topics %v: ask for DESCRIBE (or READ) ACLs on them", denied))
+		}
+	}
 	if req.Group == "" {
 		return fail(errInvalidGroupID, "the group id is empty")
 	}
@@ -184,6 +209,7 @@ func handleConsumerGroupHeartbeat(c *conn, kreq kmsg.Request) reply {
 	case req.MemberEpoch != m.epoch:
 		return fail(errFencedMemberEpoch, fmt.Sprintf("member epoch %d is not the member's current epoch %d", req.MemberEpoch, m.epoch))
 	}
+	m.principal, m.host = c.principal, c.host()
 	if req.InstanceID != nil {
 		m.instanceID = *req.InstanceID
 	}
@@ -300,7 +326,7 @@ func (co *coordinator) subscribedTopics(m *cmember) []*topic {
 	if m.regex != nil {
 		b.mu.RLock()
 		for name, t := range b.topics {
-			if !seen[name] && !isKafkaInternal(name) && m.regex.MatchString(name) {
+			if !seen[name] && !isKafkaInternal(name) && m.regex.MatchString(name) && b.allowedAs(m.principal, m.host, opDescribe, resTopic, name) {
 				out, seen[name] = append(out, t), true
 			}
 		}
@@ -494,6 +520,8 @@ func handleConsumerGroupDescribe(c *conn, kreq kmsg.Request) reply {
 		sg.Group = id
 		g := co.groups[id]
 		switch {
+		case !c.allowed(opDescribe, resGroup, id):
+			sg.ErrorCode = errGroupAuthorization
 		case g == nil || g.state == groupDead:
 			sg.ErrorCode, sg.ErrorMessage = errGroupIDNotFound, strp(fmt.Sprintf("group %q does not exist", id))
 		case g.cg == nil:
@@ -520,10 +548,33 @@ func handleConsumerGroupDescribe(c *conn, kreq kmsg.Request) reply {
 				sm.MemberType = 1 // consumer
 				sg.Members = append(sg.Members, sm)
 			}
+			if req.IncludeAuthorizedOperations {
+				sg.AuthorizedOperations = c.authorizedOps(resGroup, id, groupOps...)
+			}
+			if !c.mayDescribeAssignments(sg.Members) {
+				sg = kmsg.NewConsumerGroupDescribeResponseGroup()
+				sg.Group, sg.ErrorCode = id, errTopicAuthorization
+				sg.ErrorMessage = strp("The group has described topic(s) that the client is not authorized to describe.")
+			}
 		}
 		resp.Groups = append(resp.Groups, sg)
 	}
 	return respond(resp)
+}
+
+// mayDescribeAssignments reports whether the principal may DESCRIBE every
+// topic in the members' current and target assignments.
+func (c *conn) mayDescribeAssignments(members []kmsg.ConsumerGroupDescribeResponseGroupMember) bool {
+	for _, m := range members {
+		for _, a := range []kmsg.Assignment{m.Assignment, m.TargetAssignment} {
+			for _, tp := range a.TopicPartitions {
+				if !c.allowed(opDescribe, resTopic, tp.Topic) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 func cmpOr(a, b string) string {

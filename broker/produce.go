@@ -25,8 +25,9 @@ package broker
 // transactional, of the id's current producer id and epoch, to a partition
 // added with AddPartitionsToTxn (INVALID_PRODUCER_ID_MAPPING,
 // INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE otherwise); a transactional batch
-// without a TransactionalID is INVALID_RECORD (it would open a transaction
-// no coordinator closes).
+// without a TransactionalID is TRANSACTIONAL_ID_AUTHORIZATION_FAILED for the
+// whole request, as in Kafka (it would open a transaction no coordinator
+// closes), and so is one whose principal may not WRITE the transactional id.
 // Left out: per-record ErrorRecords, quotas/throttling.
 
 import (
@@ -62,6 +63,15 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 	var global int16
 	var globalMsg string
 	switch {
+	case hasTransactionalRecords(req) && (req.TransactionID == nil || !c.allowed(opWrite, resTxnID, *req.TransactionID)):
+		// Kafka's check before any other: transactional batches need WRITE
+		// on the request's transactional id.
+		global = errTransactionalIDAuth
+		if req.TransactionID == nil {
+			globalMsg = "transactional batches need the produce request's transactional id"
+		} else {
+			globalMsg = fmt.Sprintf("not authorized to write with transactional id %q: ask for a WRITE ACL on TRANSACTIONAL_ID %s", *req.TransactionID, *req.TransactionID)
+		}
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		global, globalMsg = errInvalidRequiredAcks, fmt.Sprintf("acks=%d: use 0, 1 or -1 (all)", req.Acks)
 	}
@@ -268,4 +278,17 @@ func checkBatch(version int16, records []byte, p *partition) (int16, string) {
 		return errUnsupportedCompression, "zstd needs produce v7 or newer"
 	}
 	return 0, ""
+}
+
+// hasTransactionalRecords is Kafka's RequestUtils.hasTransactionalRecords:
+// does some partition's first batch belong to a transaction?
+func hasTransactionalRecords(req *kmsg.ProduceRequest) bool {
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			if info, ok := commitlog.Info(req.Topics[i].Partitions[j].Records); ok && info.Transactional {
+				return true
+			}
+		}
+	}
+	return false
 }

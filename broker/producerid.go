@@ -8,6 +8,9 @@ package broker
 // so an id is never reused after a restart or a crash.
 // A transactional id is handed to the transaction coordinator (txn_apis.go):
 // its producer id is kept across calls and its epoch bumped.
+// Authorization as Kafka's: WRITE on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), or without one IDEMPOTENT_WRITE on
+// the cluster or WRITE on some topic (CLUSTER_AUTHORIZATION_FAILED).
 
 import (
 	"fmt"
@@ -48,6 +51,10 @@ func handleInitProducerID(c *conn, kreq kmsg.Request) reply {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
+		if !c.allowed(opWrite, resTxnID, *req.TransactionalID) {
+			resp.ErrorCode = errTransactionalIDAuth
+			return respond(resp)
+		}
 		return b.txns.initTxnProducer(req, resp)
 	}
 	if !c.mayWriteIdempotently() {

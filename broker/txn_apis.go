@@ -15,6 +15,21 @@ package broker
 // TxnOffsetCommit for a group not added with AddOffsetsToTxn is
 // INVALID_TXN_STATE, and one from a stale generation or unknown member gets
 // the group's ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID / FENCED_INSTANCE_ID.
+//
+// Authorization, as Kafka's KafkaApis checks it before the coordinator sees
+// the request: InitProducerId, AddPartitionsToTxn v0-v3, AddOffsetsToTxn,
+// EndTxn and TxnOffsetCommit need WRITE on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); AddPartitionsToTxn v0-v3 WRITE on
+// each topic (TOPIC_AUTHORIZATION_FAILED for that partition, Kafka's internal
+// topics included, and OPERATION_NOT_ATTEMPTED for the others: nothing is
+// added); AddPartitionsToTxn v4+ (broker to broker) CLUSTER_ACTION on the
+// cluster (CLUSTER_AUTHORIZATION_FAILED for the whole request);
+// AddOffsetsToTxn and TxnOffsetCommit READ on the group
+// (GROUP_AUTHORIZATION_FAILED); TxnOffsetCommit READ on each topic
+// (TOPIC_AUTHORIZATION_FAILED for that partition, the others are committed);
+// DescribeTransactions DESCRIBE on each id (TRANSACTIONAL_ID_AUTHORIZATION_
+// FAILED for that id) and lists only the topics the principal may DESCRIBE;
+// ListTransactions lists only the ids the principal may DESCRIBE.
 // Left out: EndTxn v5 and the transaction.version feature (KIP-890).
 
 import (
@@ -204,14 +219,54 @@ func (tc *txnCoordinator) addPartitionsLocked(t *txnMeta, pid int64, epoch int16
 	return codes, changed
 }
 
+// addPartitionsDenied is Kafka's check of a client's AddPartitionsToTxn
+// before the coordinator: WRITE on the transactional id, then per partition
+// WRITE on its topic (never granted for an internal topic) and its existence.
+// When one fails, nothing is added and the others are OPERATION_NOT_ATTEMPTED.
+func (c *conn) addPartitionsDenied(id string, tps []topicPartition) (codes []int16, refused bool) {
+	codes = make([]int16, len(tps))
+	if !c.allowed(opWrite, resTxnID, id) {
+		for i := range codes {
+			codes[i] = errTransactionalIDAuth
+		}
+		return codes, true
+	}
+	for i, tp := range tps {
+		switch {
+		case isKafkaInternal(tp.topic) || !c.allowed(opWrite, resTopic, tp.topic):
+			codes[i], refused = errTopicAuthorization, true
+		case c.b.partitionOf(c.b.lookup(tp.topic), tp.partition) == nil:
+			codes[i], refused = errUnknownTopicOrPartition, true
+		}
+	}
+	if refused {
+		for i := range codes {
+			if codes[i] == 0 {
+				codes[i] = errOperationNotAttempted
+			}
+		}
+	}
+	return codes, refused
+}
+
 func handleAddPartitionsToTxn(c *conn, kreq kmsg.Request) reply {
 	tc := c.b.txns
 	req := kreq.(*kmsg.AddPartitionsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	if req.Version >= 4 && !c.allowedCluster(opClusterAction) {
+		// The batched form is for brokers (KIP-890), as in Kafka.
+		resp.ErrorCode = errClusterAuthorization
+		return respond(resp)
+	}
 	return reply{wait: func() reply {
 		ctx, cancel := context.WithTimeout(c.b.ctx, txnOpTimeout)
 		defer cancel()
 		one := func(id string, pid int64, epoch int16, verify bool, tps []topicPartition) []int16 {
+			if req.Version < 4 {
+				if codes, refused := c.addPartitionsDenied(id, tps); refused {
+					return codes
+				}
+			}
 			t := tc.lockTxn(id)
 			defer unlockTxn(t)
 			codes, changed := tc.addPartitionsLocked(t, pid, epoch, req.Version, tps, verify)
@@ -280,6 +335,14 @@ func handleAddOffsetsToTxn(c *conn, kreq kmsg.Request) reply {
 	tc := b.txns
 	req := kreq.(*kmsg.AddOffsetsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+	switch {
+	case !c.allowed(opWrite, resTxnID, req.TransactionalID):
+		resp.ErrorCode = errTransactionalIDAuth
+		return respond(resp)
+	case !c.allowed(opRead, resGroup, req.Group):
+		resp.ErrorCode = errGroupAuthorization
+		return respond(resp)
+	}
 	if req.Group == "" {
 		resp.ErrorCode = errInvalidGroupID
 		return respond(resp)
@@ -322,6 +385,10 @@ func handleEndTxn(c *conn, kreq kmsg.Request) reply {
 	tc := b.txns
 	req := kreq.(*kmsg.EndTxnRequest)
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+	if !c.allowed(opWrite, resTxnID, req.TransactionalID) {
+		resp.ErrorCode = errTransactionalIDAuth
+		return respond(resp)
+	}
 	return reply{wait: func() reply {
 		ctx, cancel := context.WithTimeout(b.ctx, txnOpTimeout)
 		defer cancel()
@@ -357,21 +424,59 @@ func handleTxnOffsetCommit(c *conn, kreq kmsg.Request) reply {
 	tc, co := b.txns, b.groups
 	req := kreq.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewTxnOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			sp.Partition = rp.Partition
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	// pre holds the codes decided before the coordinator (topic authorization,
+	// unknown partitions): those partitions are left out, the others go on.
+	pre := make([][]int16, len(req.Topics))
 	fill := func(code int16) {
-		resp.Topics = resp.Topics[:0]
-		for _, rt := range req.Topics {
-			st := kmsg.NewTxnOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, code
-				st.Partitions = append(st.Partitions, sp)
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				if pre[i][j] == 0 {
+					resp.Topics[i].Partitions[j].ErrorCode = code
+				} else {
+					resp.Topics[i].Partitions[j].ErrorCode = pre[i][j]
+				}
 			}
-			resp.Topics = append(resp.Topics, st)
 		}
 	}
-	if req.Group == "" {
+	for i := range pre {
+		pre[i] = make([]int16, len(req.Topics[i].Partitions))
+	}
+	switch {
+	case !c.allowed(opWrite, resTxnID, req.TransactionalID):
+		fill(errTransactionalIDAuth)
+		return respond(resp)
+	case !c.allowed(opRead, resGroup, req.Group):
+		fill(errGroupAuthorization)
+		return respond(resp)
+	case req.Group == "":
 		fill(errInvalidGroupID)
+		return respond(resp)
+	}
+	left := 0
+	for i, rt := range req.Topics {
+		for j, rp := range rt.Partitions {
+			switch {
+			case !c.allowed(opRead, resTopic, rt.Topic):
+				pre[i][j] = errTopicAuthorization
+			case b.partitionOf(b.lookup(rt.Topic), rp.Partition) == nil:
+				pre[i][j] = errUnknownTopicOrPartition
+			default:
+				left++
+			}
+		}
+	}
+	if left == 0 {
+		fill(0) // nothing for the coordinator, as in Kafka
 		return respond(resp)
 	}
 	return reply{wait: func() reply {
@@ -412,6 +517,9 @@ func handleTxnOffsetCommit(c *conn, kreq kmsg.Request) reply {
 		var offs []committedOffset
 		for i, rt := range req.Topics {
 			for j, rp := range rt.Partitions {
+				if pre[i][j] != 0 {
+					continue
+				}
 				if b.partitionOf(b.lookup(rt.Topic), rp.Partition) == nil {
 					resp.Topics[i].Partitions[j].ErrorCode = errUnknownTopicOrPartition
 					continue
@@ -462,6 +570,11 @@ func handleDescribeTransactions(c *conn, kreq kmsg.Request) reply {
 	for _, id := range req.TransactionalIDs {
 		st := kmsg.NewDescribeTransactionsResponseTransactionState()
 		st.TransactionalID, st.ProducerID, st.ProducerEpoch, st.StartTimestamp = id, -1, -1, -1
+		if !c.allowed(opDescribe, resTxnID, id) {
+			st.ErrorCode = errTransactionalIDAuth
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
 		t := tc.lockTxn(id)
 		if t == nil || t.pid < 0 {
 			st.ErrorCode = errTransactionalIDNotFound
@@ -472,6 +585,9 @@ func handleDescribeTransactions(c *conn, kreq kmsg.Request) reply {
 			}
 			byTopic := map[string][]int32{}
 			for _, tp := range sortedPartitions(t.parts) {
+				if !c.allowed(opDescribe, resTopic, tp.topic) {
+					continue // as Kafka: only the topics the principal may describe
+				}
 				byTopic[tp.topic] = append(byTopic[tp.topic], tp.partition)
 			}
 			for _, name := range sortedKeys(byTopic) {
@@ -516,6 +632,7 @@ func handleListTransactions(c *conn, kreq kmsg.Request) reply {
 			len(req.StateFilters) > 0 && !slices.Contains(states, name),
 			len(req.ProducerIDFilters) > 0 && !slices.Contains(req.ProducerIDFilters, pid),
 			pattern != nil && !pattern.MatchString(t.id),
+			!c.allowed(opDescribe, resTxnID, t.id),
 			req.DurationFilterMillis >= 0 && req.Version >= 1 && (state != txnOngoing || start < 0 || now-start < req.DurationFilterMillis):
 			continue
 		}

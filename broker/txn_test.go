@@ -230,7 +230,8 @@ func TestTransactionBadInput(t *testing.T) {
 	expect("AddPartitions", addPartition(t, tb, 3, "tx-bad", pid2, epoch2, topic, 0), nil2(t))
 	expect("transactional produce", produceTxnRaw(t, tb, "tx-bad", topic, batch), nil2(t))
 	expect("non-transactional batch in a transactional produce", produceTxnRaw(t, tb, "tx-bad", topic, makeBatch(t, pid2, epoch2, 1, []string{"y"})), kerr.InvalidRecord)
-	expect("transactional batch without a transactional id", produceRaw(t, tb, topic, 0, txnBatch(t, pid2, epoch2, 1, "z"), -1).Topics[0].Partitions[0].ErrorCode, kerr.InvalidRecord)
+	// Kafka refuses it before any other check (KafkaApis.handleProduceRequest).
+	expect("transactional batch without a transactional id", produceRaw(t, tb, topic, 0, txnBatch(t, pid2, epoch2, 1, "z"), -1).Topics[0].Partitions[0].ErrorCode, kerr.TransactionalIDAuthorizationFailed)
 	expect("EndTxn commit", endTxn(t, tb, "tx-bad", pid2, epoch2, true), nil2(t))
 	expect("EndTxn commit retried", endTxn(t, tb, "tx-bad", pid2, epoch2, true), nil2(t))
 	expect("EndTxn abort after commit", endTxn(t, tb, "tx-bad", pid2, epoch2, false), kerr.InvalidTxnState)

@@ -69,7 +69,7 @@ func (p *Processor) eosOpts() []kgo.Opt {
 // p.mu is held.
 func (p *Processor) transact(ctx context.Context, recs []*kgo.Record) error {
 	if err := p.cl.BeginTransaction(); err != nil {
-		return fmt.Errorf("stream: begin transaction: %w", err)
+		return fmt.Errorf("stream: %w", txn.BeginError(p.cfg.TransactionalID, err))
 	}
 	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		return p.abort(ctx, fmt.Errorf("writing candles: %w", err))

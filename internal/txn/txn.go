@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -212,10 +213,34 @@ func Abort(ctx context.Context, cl *kgo.Client, id string, cause error) error {
 	if err := cl.EndTransaction(actx, kgo.TryAbort); err != nil {
 		return fmt.Errorf("aborting a transaction after %v: %w", cause, err)
 	}
+	if errors.Is(cause, kerr.TransactionalIDAuthorizationFailed) {
+		return NotAuthorized(id, cause)
+	}
 	if Fenced(cause) {
 		return fmt.Errorf("fenced: another instance uses transactional id %q: %w", id, cause)
 	}
 	return nil
+}
+
+// BeginError is the error for a failed BeginTransaction (franz-go
+// initializes the producer id there, so an ACL refusal shows first here).
+func BeginError(id string, err error) error {
+	if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		return NotAuthorized(id, err)
+	}
+	return fmt.Errorf("begin transaction: %w", err)
+}
+
+// NotAuthorized is the error for a principal without WRITE on the
+// transactional id (the broker's TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+// saying which ACL to create: on the id's prefix up to its last '-' (the
+// group's name for a generated id), which covers every instance.
+func NotAuthorized(id string, err error) error {
+	prefix := id
+	if i := strings.LastIndexByte(id, '-'); i > 0 {
+		prefix = id[:i+1]
+	}
+	return fmt.Errorf("not authorized to use transactional id %q: allow WRITE on it, e.g. for every instance: tickertape acl create --principal User:<you> --operation write --transactional-id %s --pattern prefixed (%w)", id, prefix, err)
 }
 
 // Fenced reports whether err means another producer holds the
