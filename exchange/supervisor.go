@@ -50,7 +50,10 @@ type SupervisorConfig struct {
 
 // Counters are the supervisor's running totals, safe to read at any time.
 type Counters struct {
-	Connects, DialErrors, Disconnects, Stalls      atomic.Int64
+	Connects, DialErrors, Disconnects, Stalls atomic.Int64
+	// SkippedTradeIDs counts streamed trades whose id skipped ahead of the
+	// cursor on a venue with consecutive ids (each backfilled).
+	SkippedTradeIDs                                atomic.Int64
 	Rollovers, RollOverErrors                      atomic.Int64
 	Trades, Tickers, BookUpdates                   atomic.Int64
 	Duplicates                                     atomic.Int64
@@ -569,6 +572,9 @@ func (s *Supervisor) handle(ctx context.Context, sess Session, ev Event) error {
 			s.Counters.Duplicates.Add(1)
 			return nil
 		}
+		if !t.Backfilled {
+			s.checkSkipped(t)
+		}
 		s.advanceCursor(t)
 		if !t.Backfilled {
 			s.endWindows(t)
@@ -627,6 +633,31 @@ func (s *Supervisor) handle(ctx context.Context, sess Session, ev Event) error {
 
 // advanceCursor remembers t if it is the newest trade of its symbol: by id
 // when both ids are integers, by time otherwise.
+// checkSkipped backfills from the cursor when a venue whose trade ids are
+// consecutive streams an id beyond the next one: trades were lost although
+// the connection held (e.g. made between the subscription's answer and the
+// stream's start, after the backfill had read the history). A backfill
+// already pending keeps its older start.
+func (s *Supervisor) checkSkipped(t *market.Trade) {
+	if !s.cfg.Connector.Info().TradeIDsConsecutive {
+		return
+	}
+	cur, ok := s.cursor[t.VenueSymbol]
+	if !ok {
+		return
+	}
+	a, aok := cur.NumericID()
+	b, err := strconv.ParseInt(t.TradeID, 10, 64)
+	if !aok || err != nil || b <= a+1 {
+		return
+	}
+	if _, pending := s.pending[t.VenueSymbol]; !pending {
+		s.Counters.SkippedTradeIDs.Add(1)
+		s.logRated("skipped:"+t.VenueSymbol, "trade ids skipped on the stream; backfilling them", "symbol", t.VenueSymbol, "after_id", cur.ID, "id", t.TradeID)
+	}
+	s.schedule(t.VenueSymbol)
+}
+
 func (s *Supervisor) advanceCursor(t *market.Trade) {
 	cur, ok := s.cursor[t.VenueSymbol]
 	if ok {

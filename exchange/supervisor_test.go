@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ type scripted struct {
 	asked    []TradeCursor
 	resyncs  []string
 	fail     int // the next calls of Trades that fail
+	// consecutive: the venue's trade ids are consecutive integers.
+	consecutive bool
 }
 
 type scriptSession struct {
@@ -56,8 +59,10 @@ func (s *scriptSession) Resync(_ context.Context, sym string) error {
 
 func (s *scriptSession) Close() error { s.once.Do(func() { close(s.closed) }); return nil }
 
-func (c *scripted) Name() string                              { return "scripted" }
-func (c *scripted) Info() Info                                { return Info{Name: "scripted"} }
+func (c *scripted) Name() string { return "scripted" }
+func (c *scripted) Info() Info {
+	return Info{Name: "scripted", TradeIDsConsecutive: c.consecutive}
+}
 func (c *scripted) Markets(context.Context) ([]Market, error) { return nil, nil }
 func (c *scripted) NewBookSync() BookSync                     { return &ChainSync{} }
 func (c *scripted) Dial(ctx context.Context, _ Subscription) (Session, error) {
@@ -231,5 +236,52 @@ func TestReportGapUnknownSize(t *testing.T) {
 	s.reportGap(TradeGap{Symbol: "X", AfterID: "1", BeforeID: "5", Missing: 3}, "lost")
 	if s.Counters.BackfillGaps.Load() != 2 || s.Counters.BackfillUnknown.Load() != 1 || s.Counters.BackfillMissing.Load() != 3 || len(s.Counters.TradeGaps()) != 2 {
 		t.Fatalf("gaps %d, unknown %d, missing %d", s.Counters.BackfillGaps.Load(), s.Counters.BackfillUnknown.Load(), s.Counters.BackfillMissing.Load())
+	}
+}
+
+// On a venue with consecutive trade ids, a streamed id that skips ahead on
+// a connection that held is a loss too: the supervisor backfills from the
+// cursor, and the skipped trades arrive once.
+func TestSkippedTradeIDsAreBackfilled(t *testing.T) {
+	c := &scripted{sessions: make(chan *scriptSession, 1), pages: map[string][]TradePage{}, consecutive: true}
+	s1 := newScriptSession(c)
+	c.sessions <- s1
+	k := &sink{}
+	sup, err := NewSupervisor(SupervisorConfig{Connector: c, Handler: k.handle, Subscription: Subscription{Symbols: []string{"BTCUSDT"}, Trades: true},
+		BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, StaleAfter: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	s1.frames <- []Event{{Trade: trade(10)}, {Trade: trade(11)}}
+	poll.Until(t, 10*time.Second, "the first trades", func() bool { n, _ := k.count(); return n == 2 })
+	c.mu.Lock()
+	c.pages["BTCUSDT"] = []TradePage{{Trades: []market.Trade{*trade(12), *trade(13), *trade(14)}}}
+	c.mu.Unlock()
+	s1.frames <- []Event{{Trade: trade(14)}}
+	poll.Until(t, 10*time.Second, "12 and 13 backfilled", func() bool {
+		select {
+		case s1.frames <- nil:
+		default:
+		}
+		n, _ := k.count()
+		return n == 5
+	})
+	if sup.Counters.SkippedTradeIDs.Load() != 1 || sup.Counters.Connects.Load() != 1 {
+		t.Fatalf("skipped %d, connects %d: want 1 and 1", sup.Counters.SkippedTradeIDs.Load(), sup.Counters.Connects.Load())
+	}
+	c.mu.Lock()
+	last := c.asked[len(c.asked)-1]
+	c.mu.Unlock()
+	if last.ID != "11" {
+		t.Fatalf("the backfill started after %q, want 11", last.ID)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if got := strings.Join(k.trades, ","); got != "10,11,14,12,13" {
+		t.Fatalf("trades %s, want 10,11,14,12,13 (each once)", got)
 	}
 }
