@@ -220,3 +220,45 @@ func ScaleOf(step string) int {
 	}
 	return len(frac)
 }
+
+// MarketCache is a connector's markets by venue symbol, listed once when
+// first needed. The zero value is empty and ready.
+type MarketCache struct {
+	mu     sync.Mutex
+	byName map[string]Market
+}
+
+// Set replaces the cache with ms (what the connector's Markets listed).
+func (c *MarketCache) Set(ms []Market) {
+	byName := make(map[string]Market, len(ms))
+	for _, m := range ms {
+		byName[m.VenueSymbol] = m
+	}
+	c.mu.Lock()
+	c.byName = byName
+	c.mu.Unlock()
+}
+
+// Get returns the market of venue symbol sym. Before anything was listed
+// it calls list once (which is expected to Set the cache); a symbol the
+// venue does not list, or a listing that failed, gets guess(sym).
+func (c *MarketCache) Get(ctx context.Context, sym string, list func(context.Context) ([]Market, error), guess func(string) Market) Market {
+	c.mu.Lock()
+	m, ok := c.byName[sym]
+	loaded := c.byName != nil
+	c.mu.Unlock()
+	if ok {
+		return m
+	}
+	if !loaded {
+		if _, err := list(ctx); err == nil {
+			c.mu.Lock()
+			m, ok = c.byName[sym]
+			c.mu.Unlock()
+			if ok {
+				return m
+			}
+		}
+	}
+	return guess(sym)
+}

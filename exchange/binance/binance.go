@@ -60,8 +60,7 @@ type Connector struct {
 	cfg        Config
 	usedWeight atomic.Int64 // X-MBX-USED-WEIGHT-1M of the last answer
 	weightAt   atomic.Int64 // its minute (unix)
-	mu         sync.Mutex
-	markets    map[string]exchange.Market
+	markets    exchange.MarketCache
 }
 
 var _ exchange.Connector = (*Connector)(nil)
@@ -126,7 +125,6 @@ func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
 		return nil, fmt.Errorf("binance: GET /api/v3/exchangeInfo: unexpected answer: %w", err)
 	}
 	out := make([]exchange.Market, 0, len(info.Symbols))
-	byName := map[string]exchange.Market{}
 	for _, s := range info.Symbols {
 		m := exchange.Market{VenueSymbol: s.Symbol, Symbol: exchange.Symbol(s.BaseAsset, s.QuoteAsset, nil), Base: exchange.NormalizeAsset(s.BaseAsset, nil),
 			Quote: exchange.NormalizeAsset(s.QuoteAsset, nil), PriceScale: -1, SizeScale: -1, Status: s.Status}
@@ -139,11 +137,8 @@ func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
 			}
 		}
 		out = append(out, m)
-		byName[m.VenueSymbol] = m
 	}
-	c.mu.Lock()
-	c.markets = byName
-	c.mu.Unlock()
+	c.markets.Set(out)
 	return out, nil
 }
 
@@ -151,24 +146,7 @@ func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
 // a symbol it does not list is still served with a split guessed from its
 // quote suffix.
 func (c *Connector) market(ctx context.Context, sym string) exchange.Market {
-	c.mu.Lock()
-	m, ok := c.markets[sym]
-	loaded := c.markets != nil
-	c.mu.Unlock()
-	if ok {
-		return m
-	}
-	if !loaded {
-		if _, err := c.Markets(ctx); err == nil {
-			c.mu.Lock()
-			m, ok = c.markets[sym]
-			c.mu.Unlock()
-			if ok {
-				return m
-			}
-		}
-	}
-	return guessMarket(sym)
+	return c.markets.Get(ctx, sym, c.Markets, guessMarket)
 }
 
 var quotes = []string{"USDT", "USDC", "FDUSD", "TUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "JPY", "USD"}

@@ -65,8 +65,7 @@ type Config struct {
 // Connector is the Bitstamp exchange.Connector.
 type Connector struct {
 	cfg     Config
-	mu      sync.Mutex
-	markets map[string]exchange.Market // url symbol → market
+	markets exchange.MarketCache // url symbol → market
 }
 
 var _ exchange.Connector = (*Connector)(nil)
@@ -131,13 +130,7 @@ func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
 		return nil, fmt.Errorf("bitstamp: GET %s: unexpected answer: %w", path, err)
 	}
 	slices.SortFunc(ms, func(a, b exchange.Market) int { return strings.Compare(a.VenueSymbol, b.VenueSymbol) })
-	byName := make(map[string]exchange.Market, len(ms))
-	for _, m := range ms {
-		byName[m.VenueSymbol] = m
-	}
-	c.mu.Lock()
-	c.markets = byName
-	c.mu.Unlock()
+	c.markets.Set(ms)
 	return ms, nil
 }
 
@@ -145,24 +138,7 @@ func (c *Connector) Markets(ctx context.Context) ([]exchange.Market, error) {
 // a pair it does not list is still served with a split guessed from its
 // quote suffix.
 func (c *Connector) market(ctx context.Context, sym string) exchange.Market {
-	c.mu.Lock()
-	m, ok := c.markets[sym]
-	loaded := c.markets != nil
-	c.mu.Unlock()
-	if ok {
-		return m
-	}
-	if !loaded {
-		if _, err := c.Markets(ctx); err == nil {
-			c.mu.Lock()
-			m, ok = c.markets[sym]
-			c.mu.Unlock()
-			if ok {
-				return m
-			}
-		}
-	}
-	return guessMarket(sym)
+	return c.markets.Get(ctx, sym, c.Markets, guessMarket)
 }
 
 // venueSymbol accepts btcusd, BTCUSD and BTC/USD (or BTC-USD), as
