@@ -236,7 +236,8 @@ func FuzzBasicAuth(f *testing.F) {
 		h.ServeHTTP(w, req)
 		user, pass, ok := req.BasicAuth()
 		valid := ok && (user == "r" || user == "w") && pass == "pw-"+user
-		read := method == "GET" || method == "HEAD"
+		// NewRequest turns an empty method into GET: judge what was sent.
+		read := req.Method == "GET" || req.Method == "HEAD"
 		switch {
 		case !valid:
 			if w.Code != 401 || !strings.Contains(w.Body.String(), `"error_code":401`) || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Basic ") {
