@@ -124,7 +124,8 @@ type Processor struct {
 	processed map[int32]int64 // next offset to read per partition
 	dirty     map[int32]bool
 	killed    atomic.Bool
-	eos       bool // transactions in use (decided in Run)
+	closer    atomic.Pointer[kclose.Closer] // set once the client exists; the rebalance callbacks lock through it
+	eos       bool                          // transactions in use (decided in Run)
 }
 
 // Validate reports every problem of cfg at once; zero values are defaults.
@@ -248,6 +249,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		return fmt.Errorf("stream: %w", err)
 	}
 	closer := kclose.New(p.cl)
+	p.closer.Store(closer)
 	defer closer.Watch(ctx, stopGrace, p.log, "candle processor")()
 	defer func() {
 		if !p.killed.Load() {
@@ -548,7 +550,9 @@ func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[st
 		p.log.Warn("cannot read committed state; windows start empty", "err", err)
 		return
 	}
-	p.mu.Lock()
+	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
+		return
+	}
 	defer p.mu.Unlock()
 	p.restoreLocked(offs, parts)
 }
@@ -573,7 +577,9 @@ func (p *Processor) restoreLocked(offs kadm.OffsetResponses, parts []int32) {
 
 // revoked commits and forgets partitions leaving this member.
 func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	p.mu.Lock()
+	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
+		return
+	}
 	defer p.mu.Unlock()
 	if p.killed.Load() {
 		return
@@ -600,7 +606,9 @@ func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 
 // lost forgets partitions without committing (the session expired).
 func (p *Processor) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	p.mu.Lock()
+	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
+		return
+	}
 	defer p.mu.Unlock()
 	for _, part := range lost[p.cfg.Topics.Events] {
 		p.agg.Drop(part)
