@@ -41,9 +41,9 @@ func init() { zeroCopyMinBytes.Store(defaultZeroCopyMinBytes) }
 
 const defaultZeroCopyMinBytes = 16 << 10
 
-// sendfileBytes counts the record bytes sent with sendfile (tests check that
-// the zero-copy path ran).
-var sendfileBytes atomic.Int64
+// sendfileBytes counts the record bytes sent with sendfile and regionsTaken
+// the regions queued for it (tests check that the zero-copy path ran).
+var sendfileBytes, regionsTaken atomic.Int64
 
 // fileRegion is one partition's records in a queued fetch response.
 type fileRegion struct {
@@ -117,6 +117,7 @@ func readBatches(p *partition, offset int64, limit int, stop int64, regs *[]*fil
 	fr := &fileRegion{r: r}
 	crand.Read(fr.mark[:])
 	*regs = append(*regs, fr)
+	regionsTaken.Add(1)
 	return fr.mark[:], int(r.Len), r.Next, nil
 }
 

@@ -135,6 +135,11 @@ func TestRegionOutlivesRetentionAndCompaction(t *testing.T) {
 	if _, err := l.Compact(time.Hour); err != nil {
 		t.Fatal(err)
 	}
+	wantCompacted, _ := l.Read(0, 1<<20)
+	third, err := l.ReadRegion(0, 1<<20, 1<<62) // of the rewritten file, which deletion closes
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := l.DeleteRecords(l.HighWatermark() - 1); err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +151,9 @@ func TestRegionOutlivesRetentionAndCompaction(t *testing.T) {
 	}
 	if got := regionBytes(t, &second); !bytes.Equal(got, wantMid) {
 		t.Fatalf("region of a compacted then deleted segment reads other bytes")
+	}
+	if got := regionBytes(t, &third); !bytes.Equal(got, wantCompacted) {
+		t.Fatalf("region of a deleted segment (compacted before) reads other bytes")
 	}
 	if err := first.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
