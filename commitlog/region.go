@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 
 	"golang.org/x/sys/unix"
 )
@@ -70,7 +71,7 @@ func (l *Log) ReadRegion(offset int64, maxBytes int, stop int64) (Region, error)
 		l.mu.RUnlock()
 		return Region{}, fmt.Errorf("%w: offset %d is outside [%d, %d]", ErrOffsetOutOfRange, offset, start, hw)
 	}
-	if offset >= stop {
+	if offset == hw {
 		l.mu.RUnlock()
 		return Region{}, nil
 	}
@@ -79,7 +80,7 @@ func (l *Log) ReadRegion(offset int64, maxBytes int, stop int64) (Region, error)
 		i++
 	}
 	s := l.segs[i]
-	size, pos := s.size, s.posFor(offset)
+	size, pos, idx := s.size, s.posFor(offset), s.index // index entries are only appended (or the slice replaced)
 	// Duplicate the descriptor while the lock keeps the segment open: the
 	// copy names the same file even once retention closes and unlinks it.
 	f, err := dupFile(s.f)
@@ -87,7 +88,7 @@ func (l *Log) ReadRegion(offset int64, maxBytes int, stop int64) (Region, error)
 	if err != nil {
 		return Region{}, err
 	}
-	r, err := cutRegion(f, pos, size, offset, int64(maxBytes), stop)
+	r, err := cutRegion(f, idx, pos, size, offset, int64(maxBytes), stop)
 	if err != nil || r.Len == 0 {
 		f.Close()
 		if err != nil {
@@ -100,8 +101,9 @@ func (l *Log) ReadRegion(offset int64, maxBytes int, stop int64) (Region, error)
 }
 
 // cutRegion walks batch headers in f from pos (below size) to the batch that
-// holds offset, then on to where Read would cut.
-func cutRegion(f *os.File, pos, size, offset, maxBytes, stop int64) (Region, error) {
+// holds offset, then on to where Read would cut, skipping with the segment's
+// index the batches that certainly fit.
+func cutRegion(f *os.File, idx []indexEntry, pos, size, offset, maxBytes, stop int64) (Region, error) {
 	var hdr [offFirstTs]byte
 	from, first := int64(-1), int64(0)
 	for pos+batchHeaderSize <= size {
@@ -133,6 +135,18 @@ func cutRegion(f *os.File, pos, size, offset, maxBytes, stop int64) (Region, err
 		return Region{}, err
 	}
 	last = int64(binary.BigEndian.Uint64(hdr[offBaseOffset:])) + int64(int32(binary.BigEndian.Uint32(hdr[offLastDelta:])))
+	// Every batch before an index entry k at or below the cut whose batch is
+	// below stop is returned: start the walk at entry k-1 (a batch that ends
+	// by entry k's position, so it is returned too and gives last), when that
+	// is past the first batch. Reading one header per batch would cost a
+	// syscall per batch of a large fetch.
+	k := sort.Search(len(idx), func(k int) bool { return idx[k].pos > from+want }) - 1
+	for k >= 1 && idx[k].last >= stop {
+		k--
+	}
+	if k >= 1 && idx[k-1].pos >= from+first {
+		end = idx[k-1].pos - from
+	}
 	for end+batchHeaderSize <= want {
 		if _, err := f.ReadAt(hdr[:], from+end); err != nil {
 			return Region{}, err

@@ -33,44 +33,77 @@ func lastNext(data []byte) int64 {
 	}
 }
 
-// TestReadRegionCutsAsRead compares ReadRegion with Read for every offset and
-// a spread of maxBytes over batches of varying size across segment rolls.
-func TestReadRegionCutsAsRead(t *testing.T) {
-	l := openLog(t, t.TempDir(), func(o *Options) { o.Config.SegmentBytes = 2000 })
-	for i := range 60 {
-		var vals []string
-		for j := range 1 + i%4 {
-			vals = append(vals, fmt.Sprintf("v%03d-%d-%s", i, j, bytes.Repeat([]byte{'x'}, i*3%50)))
+// cutAt is readCommitted's cut: the batches of data before the first whose
+// base offset is at or above stop, and the offset after the last kept.
+func cutAt(data []byte, stop int64) ([]byte, int64) {
+	n, next := 0, int64(-1)
+	for rest := data; ; {
+		b, r, nx, ok := NextBatch(rest)
+		if !ok {
+			break
 		}
-		mustAppend(t, l, batch(vals...))
+		if info, _ := Info(b); info.BaseOffset >= stop {
+			break
+		}
+		n, next, rest = n+len(b), nx, r
+	}
+	return data[:n], next
+}
+
+// TestReadRegionCutsAsRead compares ReadRegion with Read (cut at stop as
+// read_committed cuts) for every offset, a spread of maxBytes and stops,
+// over batches of varying size across segment rolls with a dense index,
+// before and after compaction leaves gaps in the offsets.
+func TestReadRegionCutsAsRead(t *testing.T) {
+	now := time.Now()
+	l := openLog(t, t.TempDir(), func(o *Options) {
+		o.Config.SegmentBytes, o.Config.IndexIntervalBytes = 2000, 150
+		o.Now = func() time.Time { return now }
+	})
+	for i := range 60 {
+		var recs []Record
+		for j := range 1 + i%4 {
+			recs = append(recs, Record{TimestampMs: now.UnixMilli(), Key: []byte(fmt.Sprintf("k%d", (i+j)%7)), Value: []byte(fmt.Sprintf("v%03d-%d-%s", i, j, bytes.Repeat([]byte{'x'}, i*3%50)))})
+		}
+		mustAppend(t, l, EncodeBatch(now.UnixMilli(), recs))
 	}
 	if l.Segments() < 3 {
 		t.Fatalf("want several segments, got %d", l.Segments())
 	}
-	hw := l.HighWatermark()
-	for off := int64(0); off <= hw; off++ {
-		for _, max := range []int{0, 1, 61, 100, 250, 700, 1999, 5000, 1 << 20} {
-			want, err := l.Read(off, max)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := l.ReadRegion(off, max, 1<<62)
-			if err != nil {
-				t.Fatal(err)
-			}
-			next := r.Next
-			got := regionBytes(t, &r)
-			if !bytes.Equal(got, want) {
-				t.Fatalf("offset %d max %d: region has %d bytes, Read %d", off, max, len(got), len(want))
-			}
-			if len(want) > 0 && next != lastNext(want) {
-				t.Fatalf("offset %d max %d: Next %d, want %d", off, max, next, lastNext(want))
+	compare := func(stage string) {
+		hw := l.HighWatermark()
+		for off := l.StartOffset(); off <= hw; off++ {
+			for _, max := range []int{0, 1, 61, 100, 250, 700, 1999, 5000, 1 << 20} {
+				for _, stop := range []int64{1 << 62, hw, off + 1, off + 5, off + 17, off} {
+					data, err := l.Read(off, max)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, wantNext := cutAt(data, stop)
+					r, err := l.ReadRegion(off, max, stop)
+					if err != nil {
+						t.Fatal(err)
+					}
+					next := r.Next
+					got := regionBytes(t, &r)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%s: offset %d max %d stop %d: region has %d bytes, Read %d", stage, off, max, stop, len(got), len(want))
+					}
+					if len(want) > 0 && next != wantNext {
+						t.Fatalf("%s: offset %d max %d stop %d: Next %d, want %d", stage, off, max, stop, next, wantNext)
+					}
+				}
 			}
 		}
+		if _, err := l.ReadRegion(hw+1, 100, 1<<62); !errors.Is(err, ErrOffsetOutOfRange) {
+			t.Fatalf("past the end: %v", err)
+		}
 	}
-	if _, err := l.ReadRegion(hw+1, 100, 1<<62); !errors.Is(err, ErrOffsetOutOfRange) {
-		t.Fatalf("past the end: %v", err)
+	compare("appended")
+	if n, err := l.Compact(time.Hour); err != nil || n == 0 {
+		t.Fatalf("compaction removed %d records: %v", n, err)
 	}
+	compare("compacted")
 }
 
 // TestReadRegionStop: no batch whose base offset is at or above stop.
