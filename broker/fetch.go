@@ -14,6 +14,8 @@ package broker
 // read_committed (IsolationLevel 1) reads up to the last stable offset and
 // gets the aborted transactions of the range it read (fetch_txn.go);
 // read_uncommitted reads up to the high watermark, as before.
+// On PLAINTEXT and SASL_PLAINTEXT connections the batches are sent from the
+// segment files with sendfile (fetch_sendfile.go); TLS connections copy them.
 // Left out: follower fetching (replica ids), preferred read replicas, diverging
 // epoch detection (we have a single leader epoch per partition).
 
