@@ -171,6 +171,7 @@ func (c *conn) readLoop() error {
 		select {
 		case c.pending <- p:
 		case <-c.b.ctx.Done():
+			go func() { closeRegions((<-p.done).regions) }() // no writer will see this reply
 			return net.ErrClosed
 		}
 		if r.closeAfter {
