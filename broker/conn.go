@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -136,7 +137,12 @@ func (c *conn) readLoop() error {
 		if size < 8 || size > c.b.cfg.MaxRequestBytes {
 			return fmt.Errorf("request frame of %d bytes is outside [8, %d] (socket.request.max.bytes)", size, c.b.cfg.MaxRequestBytes)
 		}
-		body, err := c.readBody(br, int(size))
+		rawSASL := c.sasl != nil && c.sasl.raw && !c.sasl.done
+		pooled := false
+		if k, err := br.Peek(2); err == nil && !rawSASL && k[0] == 0 && k[1] == 0 {
+			pooled = true // a Produce: its body is not kept after the handler returns
+		}
+		body, err := c.readBody(br, int(size), pooled)
 		if err != nil {
 			c.b.queued.release(int64(len(body)))
 			return err
@@ -145,10 +151,13 @@ func (c *conn) readLoop() error {
 		began := time.Now()
 		var p *pendingReply
 		var r reply
-		if c.sasl != nil && c.sasl.raw && !c.sasl.done {
+		if rawSASL {
 			p, r = &pendingReply{key: saslAuthenticateKey}, c.rawSASLToken(body)
 		} else {
 			p, r, err = c.handle(body)
+		}
+		if pooled {
+			putFrame(body)
 		}
 		c.b.queued.release(int64(size))
 		if err != nil {
@@ -185,9 +194,19 @@ func (c *conn) readLoop() error {
 // size prefix alone reserves nothing, and a stalled sender holds only what
 // it sent (plus one chunk) until connections.max.idle.ms closes it. On error
 // the returned body holds what was counted so far.
-func (c *conn) readBody(br *bufio.Reader, size int) ([]byte, error) {
+func (c *conn) readBody(br *bufio.Reader, size int, pooled bool) ([]byte, error) {
 	const chunkMax = 256 << 10
-	body := make([]byte, 0, min(size, chunkMax))
+	var body []byte
+	limit := size // the capacity the body grows to
+	if pooled {
+		body = getFrame(size)
+		if class := max(bits.Len(uint(size-1)), frameClassMin); class <= frameClassMax {
+			limit = 1 << class // a whole size class, so the pool can give it out again
+		}
+	}
+	if body == nil {
+		body = make([]byte, 0, min(limit, chunkMax))
+	}
 	for len(body) < size {
 		chunk := min(size-len(body), chunkMax)
 		if err := c.b.queued.acquire(c.b.closed, int64(chunk), queuedWait); err != nil {
@@ -196,7 +215,7 @@ func (c *conn) readBody(br *bufio.Reader, size int) ([]byte, error) {
 		if cap(body)-len(body) < chunk {
 			// Double what has arrived (never past the frame): at most twice
 			// the received bytes are held, and a large frame costs a few copies.
-			nb := make([]byte, len(body), min(size, max(2*cap(body), len(body)+chunk)))
+			nb := make([]byte, len(body), min(limit, max(2*cap(body), len(body)+chunk)))
 			copy(nb, body)
 			body = nb
 		}
@@ -210,6 +229,43 @@ func (c *conn) readBody(br *bufio.Reader, size int) ([]byte, error) {
 		body = body[:len(body)+n]
 	}
 	return body, nil
+}
+
+// Produce frames are read into buffers kept in size-class pools: allocating
+// (and zeroing) a fresh frame and growing it while it arrives cost about a
+// sixth of the broker's CPU at peak produce. A pool only hands out buffers
+// legitimate frames already made (a size prefix alone still reserves
+// nothing), and the garbage collector empties it when traffic stops.
+const (
+	frameClassMin = 16 // 64 KiB
+	frameClassMax = 24 // 16 MiB
+)
+
+var framePools [frameClassMax + 1]sync.Pool
+
+// getFrame returns an empty buffer with room for size bytes, or nil.
+func getFrame(size int) []byte {
+	class := bits.Len(uint(size - 1)) // the smallest class whose buffers hold size
+	if class < frameClassMin {
+		class = frameClassMin
+	}
+	if class > frameClassMax {
+		return nil
+	}
+	if b, ok := framePools[class].Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+// putFrame keeps b for a later frame that fits in it.
+func putFrame(b []byte) {
+	class := bits.Len(uint(cap(b))) - 1 // the largest class b holds
+	if class < frameClassMin || class > frameClassMax {
+		return
+	}
+	b = b[:0]
+	framePools[class].Put(&b)
 }
 
 // queuedWait is how long a reader waits for queued.max.request.bytes to free

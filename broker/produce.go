@@ -137,7 +137,7 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 				code, msg = validateRecords(rpReq.Records, p, now)
 			}
 			if code == 0 {
-				res, err := p.log.Append(rpReq.Records)
+				res, err := p.log.AppendOwned(rpReq.Records) // the request buffer is ours (conn.go reads produce frames into pooled buffers)
 				if err != nil {
 					code, msg = logErrorCode(err), err.Error()
 					if code == errKafkaStorage {

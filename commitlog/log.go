@@ -373,12 +373,23 @@ func (l *Log) Append(batch []byte) (AppendResult, error) {
 	if len(batch) >= batchHeaderSize && binary.BigEndian.Uint16(batch[offAttributes:])&attrControl != 0 {
 		return AppendResult{}, fmt.Errorf("%w: control batches cannot be produced", ErrInvalidRecord)
 	}
-	return l.appendBatch(batch, false)
+	return l.appendBatch(batch, false, false)
+}
+
+// AppendOwned is Append for a batch the caller gives up: its BaseOffset and
+// PartitionLeaderEpoch (and, with LogAppendTime, timestamp and CRC) are set
+// in place instead of in a copy. The broker hands it produce requests'
+// batches, which it reads into buffers of its own.
+func (l *Log) AppendOwned(batch []byte) (AppendResult, error) {
+	if len(batch) >= batchHeaderSize && binary.BigEndian.Uint16(batch[offAttributes:])&attrControl != 0 {
+		return AppendResult{}, fmt.Errorf("%w: control batches cannot be produced", ErrInvalidRecord)
+	}
+	return l.appendBatch(batch, false, true)
 }
 
 // appendBatch appends a validated batch. unsequenced batches (markers and the
 // broker's own producer batches) are checked for their epoch only.
-func (l *Log) appendBatch(batch []byte, unsequenced bool) (AppendResult, error) {
+func (l *Log) appendBatch(batch []byte, unsequenced, owned bool) (AppendResult, error) {
 	h, err := validateBatch(batch)
 	if err != nil {
 		return AppendResult{}, err
@@ -415,11 +426,14 @@ func (l *Log) appendBatch(batch []byte, unsequenced bool) (AppendResult, error) 
 		}
 		act = l.active()
 	}
-	if cap(l.scratch) < len(batch) {
-		l.scratch = make([]byte, len(batch))
+	buf := batch
+	if !owned {
+		if cap(l.scratch) < len(batch) {
+			l.scratch = make([]byte, len(batch))
+		}
+		buf = l.scratch[:len(batch)]
+		copy(buf, batch)
 	}
-	buf := l.scratch[:len(batch)]
-	copy(buf, batch)
 	binary.BigEndian.PutUint64(buf[offBaseOffset:], uint64(l.end))
 	binary.BigEndian.PutUint32(buf[offLeaderEpoch:], uint32(l.epoch))
 	res := AppendResult{BaseOffset: l.end, LastOffset: l.end + int64(h.lastDelta), LogAppendTimeMs: -1}

@@ -111,7 +111,7 @@ func (l *Log) AppendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch
 	if pid < 0 {
 		return AppendResult{}, fmt.Errorf("%w: a marker needs a producer id", ErrInvalidRecord)
 	}
-	return l.appendBatch(controlBatch(pid, epoch, commit, coordinatorEpoch, l.now().UnixMilli()), true)
+	return l.appendBatch(controlBatch(pid, epoch, commit, coordinatorEpoch, l.now().UnixMilli()), true, true)
 }
 
 // AppendUnsequenced appends a batch written by the broker itself on behalf of
@@ -122,7 +122,7 @@ func (l *Log) AppendUnsequenced(batch []byte) (AppendResult, error) {
 	if len(batch) >= batchHeaderSize && binary.BigEndian.Uint16(batch[offAttributes:])&attrControl != 0 {
 		return AppendResult{}, fmt.Errorf("%w: use AppendMarker for control batches", ErrInvalidRecord)
 	}
-	return l.appendBatch(batch, true)
+	return l.appendBatch(batch, true, false)
 }
 
 // EncodeProducerBatch is EncodeBatch with producer fields and no sequence,
