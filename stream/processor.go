@@ -475,11 +475,42 @@ func (p *Processor) flushAndCommit(ctx context.Context, outs []Output, extra []*
 		return p.transact(ctx, recs)
 	}
 	if len(recs) > 0 {
-		if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		if err := produceNow(ctx, p.cl, recs); err != nil {
 			return fmt.Errorf("stream: writing candles: %w", err)
 		}
 	}
 	return p.commit(ctx, false)
+}
+
+// produceNow produces recs and waits for every ack, as ProduceSync does,
+// but flushes at once instead of waiting out the linger: a batch's outputs
+// are all buffered here, so they go in one request without the wait (the
+// linger is only there so that the first record does not leave alone).
+func produceNow(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	wg.Add(len(recs))
+	for _, r := range recs {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	ferr := cl.Flush(ctx)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ferr
 }
 
 // commit commits every dirty partition (all assigned ones when force).
