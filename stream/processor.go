@@ -23,6 +23,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -125,6 +126,9 @@ type Processor struct {
 	dirty     map[int32]bool
 	killed    atomic.Bool
 	eos       bool // transactions in use (decided in Run)
+	// ourTrade: per writer schema id, whether it is market.TradeSchema
+	// (decoded by market.DecodeTrade); the poll loop's alone.
+	ourTrade map[int]bool
 }
 
 // Validate reports every problem of cfg at once; zero values are defaults.
@@ -180,7 +184,7 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}, ourTrade: map[int]bool{}}
 	p.Counters.latest = map[string]market.Candle{}
 	p.Counters.watermarks = map[string]int64{}
 	updates := cfg.UpdateEvery
@@ -401,6 +405,14 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 				p.Counters.SkippedUnknown.Add(1)
 				return nil, nil, nil
 			}
+			if p.writtenAsOurTrade(id, writer) {
+				if _, payload, _ := serde.ParseHeader(r.Value); payload != nil {
+					if t, err := market.DecodeTrade(payload); err == nil {
+						return &t, nil, nil
+					}
+					// Not one whole Trade: the generic decoder says why.
+				}
+			}
 			var m map[string]any
 			if err = p.cfg.Serde.Decode(ctx, r.Value, market.TradeSchema, &m); err == nil {
 				t, terr := market.TradeFromMap(m)
@@ -430,6 +442,22 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 		case <-t.C:
 		}
 	}
+}
+
+// writtenAsOurTrade reports whether writer, the schema with registry id id,
+// is market.TradeSchema itself (the same full JSON: logical types and
+// decimal scales included, which the canonical form leaves out), so that
+// market.DecodeTrade reads its records exactly as schema resolution would.
+// Decided once per id; only the poll loop calls it.
+func (p *Processor) writtenAsOurTrade(id int, writer avro.Schema) bool {
+	if ok, known := p.ourTrade[id]; known {
+		return ok
+	}
+	w, err1 := json.Marshal(writer)
+	ours, err2 := json.Marshal(market.TradeSchema)
+	ok := err1 == nil && err2 == nil && bytes.Equal(w, ours)
+	p.ourTrade[id] = ok
+	return ok
 }
 
 // deadLetter builds the dead-letter copy of a record with headers saying why.
