@@ -149,7 +149,7 @@ func main() {
 			if r.Topic == "market.events" {
 				// Decode trades only: the consumer must keep up with the
 				// full-speed stream or it measures its own queue.
-				id, _, err := serde.ParseHeader(r.Value)
+				id, payload, err := serde.ParseHeader(r.Value)
 				if err != nil {
 					continue
 				}
@@ -163,10 +163,13 @@ func main() {
 					trd = n != nil && n.FullName() == market.TradeName
 					isTrade[id] = trd
 				}
-				if !trd || sd.Decode(ctx, r.Value, market.TradeSchema, &m) != nil {
+				if !trd {
 					continue
 				}
-				t, _ := market.TradeFromMap(m)
+				t, err := market.DecodeTrade(payload) // ingest writes with market.TradeSchema
+				if err != nil {
+					continue
+				}
 				k := wk{t.Symbol, t.ExchangeTimeUs / 1e6 * 1e6}
 				tradeTimes[k] = append(tradeTimes[k], trade{t.ExchangeTimeUs, offset{r.Topic, r.Partition, r.Offset}})
 				continue
