@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"math/big"
 	"testing"
 	"time"
 
@@ -152,5 +153,16 @@ func TestAggregatorFirstUpdateOfAWindowAtOnce(t *testing.T) {
 	u = updates(a.Tick(now + 1_000_000))
 	if len(u) != 1 || u[0].OpenTimeUs != 10_000_000 || u[0].TradeCount != 2 || u[0].Close.String() != "11" {
 		t.Fatalf("after UpdateEvery: updates %+v", u)
+	}
+}
+
+// unscaled18 is exact over the whole decimal(38,18) range, both signs.
+func TestUnscaled18(t *testing.T) {
+	for _, s := range []string{"0", "1", "-1", "0.000000000000000001", "-0.000000000000000001", "97000.5", "-12345678901234.123456789012345678",
+		"99999999999999999999.999999999999999999", "-99999999999999999999.999999999999999999", "18446744073709551616", "-18446744073709551616"} {
+		d := market.MustDecimal(s)
+		if got := new(big.Rat).SetFrac(unscaled18(d), e18); got.Cmp(d.Rat()) != 0 {
+			t.Errorf("%s: %s", s, got.FloatString(18))
+		}
 	}
 }
