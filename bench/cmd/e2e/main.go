@@ -13,14 +13,18 @@
 // record when ingest hands it to the producer and when the broker acks
 // it, when the processor's consumer has it fetched, and each candle when
 // the processor hands it to the producer and when it is acked. With the
-// consumer's receipt that splits the total into six hops:
+// consumer's receipt and the trade's own received_time that splits the
+// total into seven hops:
 //
-//	fake_to_ingest     the trade made and sent → ingest's Produce call (WebSocket, parse, Avro encode)
-//	ingest_produce     Produce → broker ack (linger, request, append, fsync)
-//	ack_to_processor   ack → the processor's fetch holds it (fetch wait)
-//	processor          fetched → the candle's Produce call (poll, decode, aggregate, the previous batch's commit)
-//	candle_produce     Produce → ack (linger, append, fsync)
-//	ack_to_consumer    ack → this consumer has it (transaction commit when exactly-once, fetch wait)
+//	fake_to_connector    the trade made and sent → the connector has read its frame (WebSocket; the fake's
+//	                     times are whole milliseconds, as Poloniex's are: this hop includes 0–1 ms of that)
+//	connector_to_ingest  read → ingest's Produce call (parse, de-duplicate, Avro encode)
+//	ingest_produce       Produce → broker ack (linger, request, append, fsync)
+//	ack_to_processor     ack → the processor's fetch holds it (fetch wait; can be negative: the broker
+//	                     serves a durable record at once, the producer's client may handle the ack later)
+//	processor            fetched → the candle's Produce call (poll, decode, aggregate, the previous batch's commit)
+//	candle_produce       Produce → ack (linger, append, fsync)
+//	ack_to_consumer      ack → this consumer has it (transaction commit when exactly-once, fetch wait)
 //
 // Percentiles of each hop are over the same updates as the total; hop
 // percentiles do not add up to the total's.
@@ -122,8 +126,8 @@ func main() {
 	defer cl.Close()
 	sd := serde.New(srcl)
 	type trade struct {
-		timeUs int64
-		off    offset
+		timeUs, receivedUs int64
+		off                offset
 	}
 	type wk struct {
 		sym   string
@@ -171,7 +175,7 @@ func main() {
 					continue
 				}
 				k := wk{t.Symbol, t.ExchangeTimeUs / 1e6 * 1e6}
-				tradeTimes[k] = append(tradeTimes[k], trade{t.ExchangeTimeUs, offset{r.Topic, r.Partition, r.Offset}})
+				tradeTimes[k] = append(tradeTimes[k], trade{t.ExchangeTimeUs, t.ReceivedTimeUs, offset{r.Topic, r.Partition, r.Offset}})
 				continue
 			}
 			if sd.Decode(ctx, r.Value, market.CandleSchema, &m) != nil {
@@ -189,7 +193,8 @@ func main() {
 			sent := time.UnixMicro(t.timeUs)
 			lat = append(lat, now.Sub(sent))
 			if st, ok := h.stamps(t.off, offset{r.Topic, r.Partition, r.Offset}); ok {
-				for i, d := range []time.Duration{st[0].Sub(sent), st[1].Sub(st[0]), st[2].Sub(st[1]), st[3].Sub(st[2]), st[4].Sub(st[3]), now.Sub(st[4])} {
+				recv := time.UnixMicro(t.receivedUs)
+				for i, d := range []time.Duration{recv.Sub(sent), st[0].Sub(recv), st[1].Sub(st[0]), st[2].Sub(st[1]), st[3].Sub(st[2]), st[4].Sub(st[3]), now.Sub(st[4])} {
 					hops[i] = append(hops[i], d)
 				}
 			}
@@ -216,7 +221,7 @@ func main() {
 	fmt.Println(string(out))
 }
 
-var hopNames = []string{"fake_to_ingest", "ingest_produce", "ack_to_processor", "processor", "candle_produce", "ack_to_consumer"}
+var hopNames = []string{"fake_to_connector", "connector_to_ingest", "ingest_produce", "ack_to_processor", "processor", "candle_produce", "ack_to_consumer"}
 
 type offset struct {
 	topic string
