@@ -39,6 +39,9 @@ type Config struct {
 	DefaultPartitions int32
 	// Fsync is the durability policy for every partition.
 	Fsync commitlog.FsyncPolicy
+	// Preallocate says how active segment files grow ahead of the appends
+	// (zero value: auto, zeros ahead unless fsync is never).
+	Preallocate commitlog.Prealloc
 	// MaxRequestBytes bounds one request frame (socket.request.max.bytes).
 	MaxRequestBytes int32
 	// QueuedMaxRequestBytes bounds the bytes of all requests read but not yet

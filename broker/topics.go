@@ -168,11 +168,12 @@ func (b *Broker) openPartition(t *topic, i int32) (*partition, error) {
 		}
 	}
 	l, err := commitlog.Open(commitlog.Options{
-		Dir:     dir,
-		Config:  b.logConfig(t),
-		Fsync:   b.cfg.Fsync,
-		Logger:  b.log,
-		OnFsync: b.metrics.fsynced,
+		Dir:         dir,
+		Config:      b.logConfig(t),
+		Fsync:       b.cfg.Fsync,
+		Logger:      b.log,
+		OnFsync:     b.metrics.fsynced,
+		Preallocate: b.cfg.Preallocate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s: %w", p.dirName(), err)

@@ -54,6 +54,9 @@ type Options struct {
 	// data (group commit or interval flush) with what it covered; it must be
 	// quick (it runs before waiting producers are released).
 	OnFsync func(FsyncRound)
+	// Preallocate says how the active segment's file is grown ahead of the
+	// appends (prealloc.go); the zero value is PreallocAuto.
+	Preallocate Prealloc
 }
 
 // FsyncRound describes one fsync round: how long the fsyncs took and how

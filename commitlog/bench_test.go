@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tickertape/tickertape/internal/batchtest"
 )
@@ -81,5 +83,42 @@ func BenchmarkRawPwrite(b *testing.B) {
 			b.Fatal(err)
 		}
 		pos += int64(len(raw))
+	}
+}
+
+// BenchmarkDurableAppendPrealloc appends 16 KiB batches one at a time, each
+// waiting for its fsync, with each way of growing the segment file: the
+// latency of an acknowledged append is one fsync, so p50/p99 show what the
+// filesystem adds for a growing file. Run with -count to alternate modes.
+func BenchmarkDurableAppendPrealloc(b *testing.B) {
+	vals := make([]string, 16)
+	for i := range vals {
+		vals[i] = strings.Repeat("x", 1024)
+	}
+	raw := batchtest.Build(batchtest.Spec{ProducerID: -1, Values: vals})
+	for _, mode := range []Prealloc{PreallocOff, PreallocFallocate, PreallocZero} {
+		b.Run("preallocate="+mode.String(), func(b *testing.B) {
+			l, err := Open(Options{Dir: b.TempDir(), Fsync: FsyncPolicy{Mode: FsyncAlways}, Logger: quiet(), Preallocate: mode})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			b.SetBytes(int64(len(raw)))
+			lats := make([]time.Duration, 0, 4096)
+			for b.Loop() {
+				t := time.Now()
+				r, err := l.Append(raw)
+				if err == nil {
+					err = l.WaitDurable(context.Background(), r.LastOffset+1)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				lats = append(lats, time.Since(t))
+			}
+			slices.Sort(lats)
+			b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
+		})
 	}
 }

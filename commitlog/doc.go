@@ -29,7 +29,15 @@
 // (outside the CRC) are set, plus MaxTimestamp and the timestamp-type bit with
 // a new CRC when the topic uses LogAppendTime. It knows nothing about topics,
 // the wire protocol or other partitions, and it never logs in normal operation
-// (one warning when recovery cuts a torn tail).
+// (one warning when recovery cuts a torn tail, one if preallocation fails).
+//
+// Preallocation (prealloc.go): unless turned off, the active segment's file
+// is grown ahead of the appends by a background goroutine (zeros written under
+// mu, only past the end where no append writes, then pushed to disk), so an
+// fdatasync finds the blocks allocated and written and commits no metadata. A
+// segment is cut back to its batches when it stops being active (roll,
+// Close), as Kafka's trimToValidSize does; a zero tail found by recovery is
+// the end of the log, not a tear.
 //
 // Durability: Append writes with one pwrite and never fsyncs. With FsyncAlways,
 // WaitDurable runs an fsync round that covers every append made before it

@@ -185,6 +185,9 @@ func (l *Log) Close() error {
 	var errs []error
 	act := l.active()
 	act.seal()
+	if err := act.trimLocked(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := act.writeIndexes(l.dir); err != nil {
 		errs = append(errs, err)
 	}

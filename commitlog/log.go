@@ -94,9 +94,10 @@ type Log struct {
 	txn       txnState      // open and aborted transactions (txn.go)
 	changed   chan struct{} // closed when the high watermark moves; nil until asked for
 	closed    bool
-	dirDirty  bool   // a segment file was created or removed since the last directory fsync
-	scratch   []byte // Append's copy of the caller's batch, reused under mu
-	failed    error  // sticky: an fsync failed, so what the page cache holds is unknown
+	dirDirty  bool     // a segment file was created or removed since the last directory fsync
+	scratch   []byte   // Append's copy of the caller's batch, reused under mu
+	failed    error    // sticky: an fsync failed, so what the page cache holds is unknown
+	prealloc  Prealloc // resolved mode; set to PreallocOff if preallocating fails
 
 	endA atomic.Int64 // copy of end, for lock-free reads
 
@@ -145,8 +146,9 @@ func Open(opts Options) (*Log, error) {
 	l := &Log{
 		dir: opts.Dir, fsync: opts.Fsync, onFsync: opts.OnFsync, epoch: opts.LeaderEpoch, log: opts.Logger, now: opts.Now,
 		cfg: opts.Config.withDefaults(), producers: map[int64]*producerState{}, flushSem: make(chan struct{}, 1),
-		txn:    txnState{open: map[int64]int64{}},
-		snapAt: -1,
+		txn:      txnState{open: map[int64]int64{}},
+		snapAt:   -1,
+		prealloc: opts.Preallocate.resolve(opts.Fsync),
 	}
 	if err := l.recover(); err != nil {
 		l.closeFiles()
@@ -238,7 +240,17 @@ func (l *Log) recover() error {
 		}
 		l.segs = append(l.segs, s)
 		l.end = s.next
-		if scanErr != nil || good < st.Size() {
+		if good < st.Size() && (last || bases[i+1] == s.next) && zeroTail(f, good, st.Size()) {
+			// Preallocated space a crashed (or killed) process had not
+			// filled yet: the end of the segment, not a tear (an earlier
+			// segment's zeros count as its end only when the next segment
+			// starts right after its last batch). Cut it so the file is
+			// exactly its batches again.
+			if err := f.Truncate(good); err != nil {
+				return err
+			}
+			scanErr = nil
+		} else if scanErr != nil || good < st.Size() {
 			// Later segments cannot follow a hole.
 			dropped := bases[i+1:]
 			l.log.Warn("commitlog: truncating a torn or corrupt log tail",
@@ -419,6 +431,7 @@ func (l *Log) appendBatch(batch []byte, unsequenced bool) (AppendResult, error) 
 	}
 	if _, err := act.f.WriteAt(buf, act.size); err != nil {
 		// Cut whatever part of the batch reached the file so the log stays well formed.
+		act.alloc = act.size
 		if terr := act.f.Truncate(act.size); terr != nil {
 			l.failed = fmt.Errorf("commitlog: %s is in an unknown state after a failed write (%v); reopen the log: %w", act.f.Name(), terr, err)
 		}
@@ -450,6 +463,7 @@ func (l *Log) appendBatch(batch []byte, unsequenced bool) (AppendResult, error) 
 		}
 	}
 	res.LogStartOffset = l.start
+	l.maybePreallocLocked(act)
 	if l.fsync.Mode != FsyncAlways {
 		l.notifyLocked()
 	}
@@ -462,6 +476,9 @@ func (l *Log) appendBatch(batch []byte, unsequenced bool) (AppendResult, error) 
 func (l *Log) rollLocked() error {
 	old := l.active()
 	old.seal()
+	if err := old.trimLocked(); err != nil {
+		return err
+	}
 	if err := old.writeIndexes(l.dir); err != nil {
 		return fmt.Errorf("commitlog: write indexes of %s: %w", old.f.Name(), err)
 	}

@@ -124,6 +124,8 @@ type segment struct {
 	maxTsAt   int64     // file position of the batch holding maxTs
 	created   time.Time // time of the first append; zero while empty
 	idxFiles  bool      // the .index and .timeindex files exist (possibly empty)
+	alloc     int64     // the file is preallocated (zeros) up to here; <= size when not
+	extending bool      // the preallocator is at work on it (prealloc.go)
 }
 
 func newSegment(base int64, f *os.File) *segment {

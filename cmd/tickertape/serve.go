@@ -37,6 +37,7 @@ type stackFlags struct {
 	registryWriters                 listFlag
 	certs                           *certs.Reloader // loaded by config, reloaded on SIGHUP
 	fsync                           string
+	prealloc                        string
 	noAutoCreate                    bool
 	partitions                      int
 	maxRequestBytes                 int
@@ -61,6 +62,7 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.registryAuth, "registry-auth", "none", "none, or basic: the registry asks for HTTP basic auth against the SCRAM users (reads for any user, writes for super users and --registry-writers)")
 	fs.Var(&f.registryWriters, "registry-writers", "users who may write to the registry besides the super users (comma-separated or repeatable)")
 	fs.StringVar(&f.fsync, "fsync", "always", "when acked data is forced to disk: always (acks wait for fsync, group commit), interval=<duration> (e.g. interval=100ms), or never")
+	fs.StringVar(&f.prealloc, "preallocate", "auto", "how segment files grow ahead of the appends so an fsync writes only data: zero (zeros written ahead in the background), fallocate (Kafka's file.preallocate), off, or auto (zero unless --fsync=never)")
 	fs.BoolVar(&f.noAutoCreate, "no-auto-create-topics", false, "refuse produce and metadata requests for unknown topics instead of creating them")
 	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
@@ -82,6 +84,10 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 	if err != nil {
 		return app.Config{}, nil, usageError{fmt.Errorf("--fsync: %v", err)}
 	}
+	prealloc, err := commitlog.ParsePrealloc(f.prealloc)
+	if err != nil {
+		return app.Config{}, nil, usageError{fmt.Errorf("--preallocate: %v", err)}
+	}
 	if f.partitions < 1 {
 		return app.Config{}, nil, usageError{fmt.Errorf("--default-partitions %d: must be at least 1", f.partitions)}
 	}
@@ -91,6 +97,7 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 	bc := broker.Config{
 		DataDir:           f.dataDir,
 		Fsync:             policy,
+		Preallocate:       prealloc,
 		DisableAutoCreate: f.noAutoCreate,
 		DefaultPartitions: int32(f.partitions),
 		MaxRequestBytes:   int32(f.maxRequestBytes),

@@ -18,6 +18,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +40,10 @@ type result struct {
 	P999Ms        float64 `json:"p999_ms"`
 	Errors        int64   `json:"errors"`
 	ConsumeMBps   float64 `json:"consume_mb_per_sec,omitempty"`
+	// Broker CPU (user+system, from /proc/<server-pid>/stat) per GB of
+	// record values produced in the measured window and consumed.
+	ProduceCPUPerGB float64 `json:"produce_cpu_s_per_gb,omitempty"`
+	ConsumeCPUPerGB float64 `json:"consume_cpu_s_per_gb,omitempty"`
 }
 
 func main() {
@@ -52,6 +58,7 @@ func main() {
 	warmup := flag.Duration("warmup", 0, "produce for this long first, leaving it out of the results (JIT and page-cache warm-up)")
 	tlsCA := flag.String("tls-ca", "", "speak TLS to the brokers, trusting this PEM CA")
 	batch := flag.Int("batch-records", 0, "produce synchronously in batches of this many records, one partition per batch (0 = asynchronously, the default)")
+	serverPid := flag.Int("server-pid", 0, "the broker's process id: report its CPU seconds per GB produced and consumed (from /proc)")
 	txnBatches := flag.Int("txn-batches", 0, "with -batch-records: commit a transaction every this many batches (0 = idempotent, no transactions)")
 	flag.Parse()
 	if *txnBatches > 0 && *batch == 0 {
@@ -107,8 +114,12 @@ func main() {
 	// that moment, so a broker that falls behind is charged for the queueing it
 	// causes (no coordinated omission).
 	var i int64
+	cpuFrom := -1.0
 	for time.Now().Before(deadline) {
 		sent := time.Now()
+		if cpuFrom < 0 && !sent.Before(measureFrom) {
+			cpuFrom = cpuSeconds(*serverPid)
+		}
 		if *rate > 0 {
 			due := start.Add(time.Duration(i * int64(time.Second) / int64(*rate)))
 			if d := time.Until(due); d > 0 {
@@ -138,6 +149,7 @@ func main() {
 		})
 	}
 	wg.Wait()
+	cpuProduce := cpuSeconds(*serverPid) - cpuFrom
 	elapsed := time.Since(measureFrom).Seconds()
 	pct := latency.Percentiles(lats)
 	n := count.Load()
@@ -146,12 +158,16 @@ func main() {
 		MBPerSec: float64(n) * float64(*size) / elapsed / 1e6,
 		P50Ms:    pct(0.50), P99Ms: pct(0.99), P999Ms: pct(0.999), Errors: errs.Load(),
 	}
+	if *serverPid > 0 && n > 0 {
+		res.ProduceCPUPerGB = cpuProduce / (float64(n) * float64(*size) / 1e9)
+	}
 	cl.Close()
 	if *consume {
 		cc, err := kgo.NewClient(kgo.SeedBrokers(*brokers), kgo.ConsumeTopics(*topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(64<<20))
 		must(err)
 		cstart := time.Now()
+		cpu0 := cpuSeconds(*serverPid)
 		var got, bytes int64
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		for got < total.Load() && cctx.Err() == nil {
@@ -160,6 +176,9 @@ func main() {
 		}
 		cancel()
 		res.ConsumeMBps = float64(bytes) / time.Since(cstart).Seconds() / 1e6
+		if *serverPid > 0 && bytes > 0 {
+			res.ConsumeCPUPerGB = (cpuSeconds(*serverPid) - cpu0) / (float64(bytes) / 1e9)
+		}
 		cc.Close()
 	}
 	json.NewEncoder(os.Stdout).Encode(res)
@@ -243,4 +262,20 @@ func compression(name string) kgo.CompressionCodec {
 		return kgo.SnappyCompression()
 	}
 	return kgo.NoCompression()
+}
+
+// cpuSeconds is the user+system CPU time of a process so far, from fields 14
+// and 15 of /proc/<pid>/stat (clock ticks of 1/100 s on Linux); 0 without a pid.
+func cpuSeconds(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	must(err)
+	// The command name (field 2) may hold spaces: count fields after its ')'.
+	st := string(raw)
+	f := strings.Fields(st[strings.LastIndexByte(st, ')')+1:])
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
 }
