@@ -241,10 +241,14 @@ func (p *Processor) Run(ctx context.Context) error {
 	if tds, err := p.adm.ListTopics(sctx, p.cfg.Topics.Events); err == nil {
 		p.topicID = tds[p.cfg.Topics.Events].ID
 	}
-	if p.eos, err = p.useTransactions(sctx); err != nil {
+	eos, err := p.useTransactions(sctx)
+	if err != nil {
 		return err
 	}
-	if p.eos {
+	p.mu.Lock() // ExactlyOnce reads it from other goroutines (Snapshot)
+	p.eos = eos
+	p.mu.Unlock()
+	if eos {
 		opts = append(opts, p.eosOpts()...)
 		p.log.Info("exactly-once mode: outputs and offsets commit in one transaction per batch", "transactional_id", p.cfg.TransactionalID)
 	}
