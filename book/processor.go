@@ -148,6 +148,7 @@ type Processor struct {
 	owned  map[string]map[int32]bool  // topic → partitions assigned
 	read   bool                       // records read since the last commit (exactly-once mode)
 	killed atomic.Bool
+	closer atomic.Pointer[kclose.Closer] // set once the client exists; the rebalance callbacks lock through it
 
 	eos      bool // transactions in use (decided in Run)
 	topicIDs map[string][16]byte
@@ -263,6 +264,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		return nil
 	}
 	closer := kclose.New(p.cl)
+	p.closer.Store(closer)
 	defer closer.Watch(ctx, stopGrace, p.log, "book builder")()
 	defer func() {
 		if !p.killed.Load() {
@@ -558,7 +560,9 @@ func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[st
 	if err != nil {
 		p.log.Warn("cannot read the committed and end offsets; books are published without waiting for the replay", "err", err)
 	}
-	p.mu.Lock()
+	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
+		return
+	}
 	defer p.mu.Unlock()
 	for topic, parts := range assigned {
 		for _, part := range parts {
@@ -569,7 +573,9 @@ func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[st
 
 // revoked publishes, commits and forgets partitions leaving this member.
 func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	p.mu.Lock()
+	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
+		return
+	}
 	defer p.mu.Unlock()
 	if p.killed.Load() {
 		return
@@ -589,7 +595,9 @@ func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 
 // lost forgets partitions without committing (the session expired).
 func (p *Processor) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	p.mu.Lock()
+	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
+		return
+	}
 	defer p.mu.Unlock()
 	p.forget(lost)
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -30,8 +31,9 @@ type conn struct {
 	stopping atomic.Bool // set by stopReading; the reader no longer extends its deadline
 
 	lst       *listenerState
-	principal string     // "User:ANONYMOUS" until TLS client certificates or SASL say otherwise
-	sasl      *saslState // the SASL exchange in progress or done (SASL listeners)
+	principal string          // "User:ANONYMOUS" until TLS client certificates or SASL say otherwise
+	sasl      *saslState      // the SASL exchange in progress or done (SASL listeners)
+	sendfile  syscall.RawConn // non-nil: fetches send records from files with sendfile (fetch_sendfile.go)
 }
 
 // pendingReply is a response slot in request order.
@@ -59,6 +61,9 @@ type reply struct {
 	// raw, if set, is sent as a bare size-prefixed frame without a response
 	// header (SASL tokens after a v0 SaslHandshake).
 	raw []byte
+	// regions are the file regions whose marks stand in for records in a
+	// fetch response (fetch_sendfile.go); the writer sends and closes them.
+	regions []*fileRegion
 }
 
 func respond(r kmsg.Response) reply { return reply{resp: r} }
@@ -73,6 +78,7 @@ func newConn(b *Broker, nc net.Conn, ls *listenerState) *conn {
 		// stopReading reaches the TLS connection too.
 		c.nc = tls.Server(nc, ls.TLS)
 	}
+	c.sendfile = sendfileConn(c.nc, ls)
 	return c
 }
 
@@ -165,6 +171,7 @@ func (c *conn) readLoop() error {
 		select {
 		case c.pending <- p:
 		case <-c.b.ctx.Done():
+			go func() { closeRegions((<-p.done).regions) }() // no writer will see this reply
 			return net.ErrClosed
 		}
 		if r.closeAfter {
@@ -339,6 +346,7 @@ func (c *conn) writeLoop() {
 			c.b.metrics.replied(p.key, p.began, r.resp)
 		}
 		if broken || (r.resp == nil && r.raw == nil) {
+			closeRegions(r.regions)
 			continue
 		}
 		if r.raw != nil {
@@ -366,7 +374,27 @@ func (c *conn) writeLoop() {
 			copy(nb, buf)
 			buf = nb
 		}
+		hdr := len(buf)
 		buf = r.resp.AppendTo(buf)
+		if len(r.regions) > 0 {
+			n, err := c.writeWithRegions(bw, buf, hdr, p.flexible, r)
+			closeRegions(r.regions)
+			if err != nil {
+				c.b.log.Debug("fetch response not sent", "client", c.nc.RemoteAddr().String(), "err", err)
+				broken = true
+				c.nc.Close()
+				continue
+			}
+			c.b.metrics.bytesOut.Add(float64(n))
+			if len(c.pending) == 0 {
+				if err := bw.Flush(); err != nil {
+					broken = true
+					c.nc.Close()
+				}
+			}
+			buf = buf[:0]
+			continue
+		}
 		binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
 		if _, err := bw.Write(buf); err != nil {
 			broken = true
@@ -388,4 +416,51 @@ func (c *conn) writeLoop() {
 	if !broken {
 		bw.Flush()
 	}
+}
+
+// writeWithRegions writes a fetch response whose encoding enc (frame header
+// of hdr bytes first, size not yet set) holds the marks of r.regions: the
+// bytes between regions through bw, each region with sendfile after a flush,
+// so the frame is whole and after every earlier response. It returns the
+// frame's size. When the marks cannot be found (never expected) the regions'
+// bytes are read and the response re-encoded with them inline.
+func (c *conn) writeWithRegions(bw *bufio.Writer, enc []byte, hdr int, flexible bool, r reply) (int, error) {
+	resp := r.resp.(*kmsg.FetchResponse)
+	ordered, err := orderRegions(resp, r.regions)
+	var out []byte
+	var at []int
+	if err == nil {
+		out, at, err = spliceRegions(make([]byte, 0, len(enc)+16), enc, hdr, ordered, flexible)
+	}
+	if err != nil || c.sendfile == nil {
+		if err := inlineRegions(resp, r.regions); err != nil {
+			return 0, err
+		}
+		enc = resp.AppendTo(enc[:hdr])
+		binary.BigEndian.PutUint32(enc, uint32(len(enc)-4))
+		_, err := bw.Write(enc)
+		return len(enc), err
+	}
+	size := len(out)
+	for _, fr := range ordered {
+		size += int(fr.r.Len)
+	}
+	binary.BigEndian.PutUint32(out, uint32(size-4))
+	last := 0
+	for i, fr := range ordered {
+		if _, err := bw.Write(out[last:at[i]]); err != nil {
+			return 0, err
+		}
+		if err := bw.Flush(); err != nil {
+			return 0, err
+		}
+		if err := sendRegion(c.sendfile, &fr.r); err != nil {
+			return 0, err
+		}
+		last = at[i]
+	}
+	if _, err := bw.Write(out[last:]); err != nil {
+		return 0, err
+	}
+	return size, nil
 }

@@ -14,10 +14,13 @@ package broker
 // read_committed (IsolationLevel 1) reads up to the last stable offset and
 // gets the aborted transactions of the range it read (fetch_txn.go);
 // read_uncommitted reads up to the high watermark, as before.
+// On PLAINTEXT and SASL_PLAINTEXT connections the batches are sent from the
+// segment files with sendfile (fetch_sendfile.go); TLS connections copy them.
 // Left out: follower fetching (replica ids), preferred read replicas, diverging
 // epoch detection (we have a single leader epoch per partition).
 
 import (
+	"math"
 	"reflect"
 	"time"
 
@@ -37,10 +40,11 @@ func handleFetch(c *conn, kreq kmsg.Request) reply {
 		return respond(resp)
 	}
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
-	resp, ready, wake := b.fetchOnce(c, req)
+	resp, regs, ready, wake := b.fetchOnce(c, req)
 	if ready || req.MaxWaitMillis <= 0 {
-		return respond(resp)
+		return reply{resp: resp, regions: regs}
 	}
+	closeRegions(regs)
 	return reply{wait: func() reply {
 		for {
 			cases := make([]reflect.SelectCase, 0, len(wake)+2)
@@ -53,10 +57,11 @@ func handleFetch(c *conn, kreq kmsg.Request) reply {
 			}
 			chosen, _, _ := reflect.Select(cases)
 			timer.Stop()
-			resp, ready, wake = b.fetchOnce(c, req)
+			resp, regs, ready, wake = b.fetchOnce(c, req)
 			if ready || chosen < 2 || !time.Now().Before(deadline) {
-				return respond(resp)
+				return reply{resp: resp, regions: regs}
 			}
+			closeRegions(regs)
 		}
 	}}
 }
@@ -64,9 +69,15 @@ func handleFetch(c *conn, kreq kmsg.Request) reply {
 // fetchOnce builds a fetch response from what is readable now. ready reports
 // whether it should be sent at once (MinBytes reached or an error to report);
 // wake holds the channels that signal new data for the requested partitions,
-// taken before reading so that no append is missed.
-func (b *Broker) fetchOnce(c *conn, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, ready bool, wake []<-chan struct{}) {
+// taken before reading so that no append is missed. On a connection that
+// sends with sendfile, regs holds the file regions whose marks stand in for
+// records in resp (fetch_sendfile.go); the caller owns them.
+func (b *Broker) fetchOnce(c *conn, req *kmsg.FetchRequest) (resp *kmsg.FetchResponse, regs []*fileRegion, ready bool, wake []<-chan struct{}) {
 	resp = req.ResponseKind().(*kmsg.FetchResponse)
+	var regp *[]*fileRegion
+	if c.sendfile != nil {
+		regp = &regs
+	}
 	maxBytes := int(req.MaxBytes)
 	if req.Version < 3 || maxBytes <= 0 {
 		maxBytes = defaultFetchMaxBytes
@@ -96,9 +107,9 @@ func (b *Broker) fetchOnce(c *conn, req *kmsg.FetchRequest) (resp *kmsg.FetchRes
 		if p != nil {
 			wake = append(wake, p.log.Changed())
 			if req.IsolationLevel == 1 {
-				total += b.readCommitted(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0)
+				total += b.readCommitted(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0, regp)
 			} else {
-				total += b.readPartition(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0)
+				total += b.readPartition(p, rp, &sp, min(int(rp.PartitionMaxBytes), maxBytes-total), total > 0, regp)
 			}
 		}
 		if sp.ErrorCode != 0 {
@@ -110,19 +121,20 @@ func (b *Broker) fetchOnce(c *conn, req *kmsg.FetchRequest) (resp *kmsg.FetchRes
 		st.Partitions = append(st.Partitions, sp)
 	}
 	resp.Topics = answerPartitions(c, opRead, req.Topics, missing, topicOf, at, answer, add)
-	return resp, hasErr || total >= int(req.MinBytes) || total > 0 && total >= maxBytes, wake
+	return resp, regs, hasErr || total >= int(req.MinBytes) || total > 0 && total >= maxBytes, wake
 }
 
 // readPartition fills sp from p: offsets, and up to limit bytes of batches
 // from the fetch offset (the first batch of a response whole even if over
-// the limit, KIP-74, unless notFirst). It returns the bytes it added.
-func (b *Broker) readPartition(p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, limit int, notFirst bool) int {
+// the limit, KIP-74, unless notFirst). It returns the bytes it added. regs
+// is non-nil when the batches may go as a file region (readBatches).
+func (b *Broker) readPartition(p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, limit int, notFirst bool, regs *[]*fileRegion) int {
 	hw := p.log.HighWatermark()
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, p.log.StartOffset()
 	if limit <= 0 || rp.FetchOffset == hw {
 		return 0
 	}
-	data, err := p.log.Read(rp.FetchOffset, limit)
+	data, n, _, err := readBatches(p, rp.FetchOffset, limit, math.MaxInt64, regs)
 	if err != nil {
 		sp.ErrorCode = logErrorCode(err)
 		if sp.ErrorCode == errKafkaStorage {
@@ -130,9 +142,10 @@ func (b *Broker) readPartition(p *partition, rp *kmsg.FetchRequestTopicPartition
 		}
 		return 0
 	}
-	if notFirst && len(data) > limit {
+	if notFirst && n > limit {
+		dropRegion(regs, data)
 		return 0
 	}
 	sp.RecordBatches = data
-	return len(data)
+	return n
 }

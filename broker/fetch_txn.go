@@ -14,7 +14,7 @@ import (
 )
 
 // readCommitted is readPartition for read_committed consumers.
-func (b *Broker) readCommitted(p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, limit int, notFirst bool) int {
+func (b *Broker) readCommitted(p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, limit int, notFirst bool, regs *[]*fileRegion) int {
 	hw := p.log.HighWatermark()
 	lso := min(p.log.LastStableOffset(), hw)
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, lso, p.log.StartOffset()
@@ -22,7 +22,8 @@ func (b *Broker) readCommitted(p *partition, rp *kmsg.FetchRequestTopicPartition
 	if limit <= 0 || rp.FetchOffset >= lso && rp.FetchOffset <= hw {
 		return 0
 	}
-	data, err := p.log.Read(rp.FetchOffset, limit)
+	// Cut at the LSO: a batch starting at or after it is not decided yet.
+	data, n, end, err := readBatches(p, rp.FetchOffset, limit, lso, regs)
 	if err != nil {
 		sp.ErrorCode = logErrorCode(err)
 		if sp.ErrorCode == errKafkaStorage {
@@ -30,21 +31,8 @@ func (b *Broker) readCommitted(p *partition, rp *kmsg.FetchRequestTopicPartition
 		}
 		return 0
 	}
-	// Cut at the LSO: a batch starting at or after it is not decided yet.
-	n, end := 0, rp.FetchOffset
-	for rest := data; ; {
-		batch, r, next, ok := commitlog.NextBatch(rest)
-		if !ok {
-			break
-		}
-		if info, _ := commitlog.Info(batch); info.BaseOffset >= lso {
-			break
-		}
-		n += len(batch)
-		end, rest = next, r
-	}
-	data = data[:n]
-	if len(data) == 0 || notFirst && len(data) > limit {
+	if n == 0 || notFirst && n > limit {
+		dropRegion(regs, data)
 		return 0
 	}
 	for _, a := range p.log.AbortedTxns(rp.FetchOffset, end) {
@@ -53,7 +41,7 @@ func (b *Broker) readCommitted(p *partition, rp *kmsg.FetchRequestTopicPartition
 		sp.AbortedTransactions = append(sp.AbortedTransactions, at)
 	}
 	sp.RecordBatches = data
-	return len(data)
+	return n
 }
 
 // checkTxnBatch applies the transaction rules of Produce to one batch; txn

@@ -61,7 +61,7 @@ func (l *Log) flushHeld(indexes bool) error {
 	var bytes int64
 	for _, s := range l.segs {
 		if s.synced < s.size {
-			work = append(work, rolled{s, s.size})
+			work = append(work, rolled{s, s.f, s.size})
 			bytes += s.size - s.synced
 		}
 	}
@@ -111,8 +111,8 @@ func (l *Log) flushHeld(indexes bool) error {
 // by retention) needs no fsync.
 func syncSegments(work []rolled) error {
 	for _, w := range work {
-		if err := w.s.f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
-			return fmt.Errorf("commitlog: fsync %s: %w", w.s.f.Name(), err)
+		if err := w.f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			return fmt.Errorf("commitlog: fsync %s: %w", w.f.Name(), err)
 		}
 	}
 	return nil

@@ -124,6 +124,7 @@ type Log struct {
 
 type rolled struct {
 	s    *segment
+	f    *os.File // s.f when queued, read under mu: compaction may replace s.f later
 	size int64
 }
 
@@ -490,7 +491,7 @@ func (l *Log) rollLocked() error {
 		return err
 	}
 	l.rollMu.Lock()
-	l.rollSegs = append(l.rollSegs, rolled{old, old.size})
+	l.rollSegs = append(l.rollSegs, rolled{old, old.f, old.size})
 	l.rollSnap = snap
 	if !l.rollRunning {
 		l.rollRunning = true

@@ -37,6 +37,11 @@ type Config struct {
 	Exchange   exchange.SupervisorConfig // Connector, Subscription, watchdog, backoff; Handler is set by Ingest
 	KafkaOpts  []kgo.Opt
 	Logger     *slog.Logger
+	// StopGrace bounds a stop: how long after the run's context ends the
+	// producer may still wait for the brokers to take what was accepted
+	// (0 is 30 s). Past it the run returns an error naming what was not
+	// delivered; the next start backfills trades from what Kafka holds.
+	StopGrace time.Duration
 }
 
 // Counters are the delivery counters, safe to read at any time.
@@ -87,8 +92,9 @@ type Ingest struct {
 	Supervisor *exchange.Supervisor // its Counters are the venue's
 
 	cl       *kgo.Client
-	exchange string // the connector's name, the metrics' exchange label
-	ids      [3]int // schema ids: trade, ticker, book
+	pctx     context.Context // the producer's: ends StopGrace after the run's (Run)
+	exchange string          // the connector's name, the metrics' exchange label
+	ids      [3]int          // schema ids: trade, ticker, book
 	failure  atomic.Pointer[error]
 }
 
@@ -177,11 +183,24 @@ func (in *Ingest) Run(ctx context.Context) error {
 		}
 		in.ids[i] = id
 	}
+	// Produce and the final Flush wait on pctx: a full producer buffer (the
+	// brokers gone) would otherwise block the stop for ever. It ends
+	// StopGrace after the run's context (or after the supervisor returned).
+	grace := in.cfg.StopGrace
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	pctx, pcancel := context.WithCancel(context.Background())
+	defer pcancel()
+	var graceOnce sync.Once
+	startGrace := func() { graceOnce.Do(func() { time.AfterFunc(grace, pcancel) }) }
+	defer context.AfterFunc(ctx, startGrace)()
+	in.pctx = pctx
 	err = in.Supervisor.Run(ctx)
-	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer fcancel()
-	if ferr := cl.Flush(fctx); ferr != nil && err == nil {
-		err = fmt.Errorf("ingest: flushing on shutdown: %w", ferr)
+	startGrace()
+	if ferr := cl.Flush(pctx); ferr != nil && err == nil {
+		err = fmt.Errorf("ingest: stopping: the brokers did not take the last %d events within %s (%w); trades are backfilled from what Kafka holds on the next start",
+			max(in.Counters.EventsIn.Load()-in.Counters.Produced.Load(), 0), grace, ferr)
 	}
 	if f := in.failure.Load(); f != nil {
 		return *f
@@ -215,8 +234,13 @@ func (in *Ingest) handle(ctx context.Context, ev exchange.Event) error {
 		return nil
 	}
 	start := time.Now()
-	// Not ctx: a cancelled run still delivers what it accepted (Run flushes).
-	in.cl.Produce(context.Background(), &kgo.Record{Key: key, Value: b}, func(r *kgo.Record, err error) {
+	// Not ctx: a cancelled run still delivers what it accepted (Run flushes),
+	// within the stop's grace.
+	in.cl.Produce(in.pctx, &kgo.Record{Key: key, Value: b}, func(r *kgo.Record, err error) {
+		if err != nil && in.pctx.Err() != nil {
+			in.Counters.Failed.Add(1)
+			return // the stop's grace ran out; Run reports it
+		}
 		if err != nil {
 			in.Counters.Failed.Add(1)
 			e := fmt.Errorf("ingest: Kafka refused an event after retries (the run stops rather than lose it): %w", err)

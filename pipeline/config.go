@@ -52,6 +52,9 @@ type Config struct {
 	// RegistryURL; the embedded stack's registry needs none.
 	RegistryOpts []sr.ClientOpt
 	Logger       *slog.Logger
+	// StopGrace bounds how long a stop waits for the brokers to take the
+	// events ingest accepted (0 is 30 s); see ingest.Config.StopGrace.
+	StopGrace time.Duration
 }
 
 // VenueConfig is one venue to ingest from.

@@ -230,7 +230,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		sc.Connector = v.Connector
 		sc.Subscription = exchange.Subscription{Symbols: vc.Symbols, Trades: true, Tickers: !vc.NoTickers, Books: !vc.NoBooks}
 		in, err := ingest.New(ingest.Config{Brokers: brokers, Serde: serde.New(srcl), Topics: n, Partitions: cfg.Partitions,
-			Exchange: sc, KafkaOpts: kafkaOpts, Logger: cfg.Logger})
+			Exchange: sc, KafkaOpts: kafkaOpts, Logger: cfg.Logger, StopGrace: cfg.StopGrace})
 		if err != nil {
 			return err
 		}

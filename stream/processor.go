@@ -125,7 +125,8 @@ type Processor struct {
 	processed map[int32]int64 // next offset to read per partition
 	dirty     map[int32]bool
 	killed    atomic.Bool
-	eos       bool // transactions in use (decided in Run)
+	closer    atomic.Pointer[kclose.Closer] // set once the client exists; the rebalance callbacks lock through it
+	eos       bool                          // transactions in use (decided in Run)
 	// ourTrade: per writer schema id, whether it is market.TradeSchema
 	// (decoded by market.DecodeTrade); the poll loop's alone.
 	ourTrade map[int]bool
@@ -256,6 +257,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		return fmt.Errorf("stream: %w", err)
 	}
 	closer := kclose.New(p.cl)
+	p.closer.Store(closer)
 	defer closer.Watch(ctx, stopGrace, p.log, "candle processor")()
 	defer func() {
 		if !p.killed.Load() {
@@ -611,7 +613,9 @@ func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[st
 		p.log.Warn("cannot read committed state; windows start empty", "err", err)
 		return
 	}
-	p.mu.Lock()
+	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
+		return
+	}
 	defer p.mu.Unlock()
 	p.restoreLocked(offs, parts)
 }
@@ -636,7 +640,9 @@ func (p *Processor) restoreLocked(offs kadm.OffsetResponses, parts []int32) {
 
 // revoked commits and forgets partitions leaving this member.
 func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	p.mu.Lock()
+	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
+		return
+	}
 	defer p.mu.Unlock()
 	if p.killed.Load() {
 		return
@@ -663,7 +669,9 @@ func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 
 // lost forgets partitions without committing (the session expired).
 func (p *Processor) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	p.mu.Lock()
+	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
+		return
+	}
 	defer p.mu.Unlock()
 	for _, part := range lost[p.cfg.Topics.Events] {
 		p.agg.Drop(part)

@@ -25,19 +25,48 @@ const LeaveWait = 5 * time.Second
 
 // Closer closes one client at most once.
 type Closer struct {
-	cl     *kgo.Client
-	once   sync.Once
-	forced atomic.Bool
+	cl      *kgo.Client
+	once    sync.Once
+	forced  atomic.Bool
+	closing chan struct{} // closed when Close begins
 }
 
 // New returns a Closer of cl.
-func New(cl *kgo.Client) *Closer { return &Closer{cl: cl} }
+func New(cl *kgo.Client) *Closer { return &Closer{cl: cl, closing: make(chan struct{})} }
+
+// Lock takes mu for a rebalance callback (OnPartitionsAssigned, Revoked,
+// Lost), or gives up and returns false once Close has begun. Closing a
+// group client waits for its rebalance callbacks, and the owner may hold mu
+// while it waits in a produce that only the close can fail: a callback that
+// blocked on mu would deadlock the stop. A nil Closer just locks.
+func (c *Closer) Lock(mu *sync.Mutex) bool {
+	if c == nil {
+		mu.Lock()
+		return true
+	}
+	if mu.TryLock() {
+		return true
+	}
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.closing:
+			return false
+		case <-t.C:
+			if mu.TryLock() {
+				return true
+			}
+		}
+	}
+}
 
 // Close allows a blocked rebalance, leaves the group (waiting at most
 // LeaveWait), and closes the client, failing whatever is still in flight.
 // It is safe to call more than once and from several goroutines.
 func (c *Closer) Close() {
 	c.once.Do(func() {
+		close(c.closing)
 		c.cl.AllowRebalance() // a poll may hold the rebalance (BlockRebalanceOnPoll)
 		ctx, cancel := context.WithTimeout(context.Background(), LeaveWait)
 		defer cancel()

@@ -128,3 +128,89 @@ func TestWatchStoppedInTimeDoesNothing(t *testing.T) {
 	c.Close()
 	c.Close() // twice is fine
 }
+
+// The owner holds its lock while a produce to a gone broker waits; closing
+// the group client runs the revoke callback, which wants that lock. With
+// Lock the callback gives up once the close has begun, so the close fails
+// the produce instead of waiting for ever (seen as `tickertape process`
+// never exiting after its broker was stopped).
+func TestLockLetsAClosingGroupClientFailAStuckProduce(t *testing.T) {
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := int32(pl.Addr().(*net.TCPAddr).Port)
+	b, err := broker.New(broker.Config{DataDir: t.TempDir(), AdvertisedHost: "127.0.0.1", AdvertisedPort: port,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NoGroupInitialRebalanceDelay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(bl)
+	defer b.Close(context.Background())
+	h := &blackhole{ln: pl}
+	go h.serve(t, bl.Addr().String())
+	defer func() { pl.Close(); h.wg.Wait() }()
+
+	var mu sync.Mutex
+	var closer atomic.Pointer[kclose.Closer]
+	callback := func(context.Context, *kgo.Client, map[string][]int32) {
+		if !closer.Load().Lock(&mu) {
+			return
+		}
+		mu.Unlock()
+	}
+	assigned := make(chan struct{}, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(pl.Addr().String()), kgo.DefaultProduceTopic("in"), kgo.AllowAutoTopicCreation(),
+		kgo.ConsumerGroup("g"), kgo.ConsumeTopics("in"),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
+			select {
+			case assigned <- struct{}{}:
+			default:
+			}
+		}),
+		kgo.OnPartitionsRevoked(callback), kgo.OnPartitionsLost(callback))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := kclose.New(cl)
+	closer.Store(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
+		t.Fatalf("produce before the freeze: %v", err)
+	}
+	go func() {
+		for ctx.Err() == nil {
+			cl.PollFetches(ctx)
+		}
+	}()
+	select {
+	case <-assigned:
+	case <-ctx.Done():
+		t.Fatal("the group never assigned the partition")
+	}
+
+	h.frozen.Store(true)
+	runCtx, stop := context.WithCancel(context.Background())
+	defer c.Watch(runCtx, 300*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), "test")()
+	done := make(chan error, 1)
+	go func() {
+		mu.Lock() // as a processor holds its state while it writes a batch
+		defer mu.Unlock()
+		done <- cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("lost")}).FirstErr()
+	}()
+	time.Sleep(200 * time.Millisecond) // the request is on the wire
+	stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, kgo.ErrClientClosed) {
+			t.Fatalf("produce ended with %v, want ErrClientClosed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("closing the group client deadlocked on the revoke callback")
+	}
+}
