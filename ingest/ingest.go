@@ -155,7 +155,10 @@ func (in *Ingest) Run(ctx context.Context) error {
 		kgo.SeedBrokers(in.cfg.Brokers...),
 		kgo.DefaultProduceTopic(in.cfg.Topics.Events),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(5 * time.Millisecond),
+		// No linger: a trade goes to the broker at once. Batching needs no
+		// wait: franz-go keeps one produce request in flight per broker, so
+		// while one waits for its fsync the next batch fills by itself.
+		kgo.ProducerLinger(0),
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
 		kgo.WithHooks(retryHook{&in.Counters}),
 	}, in.cfg.KafkaOpts...)

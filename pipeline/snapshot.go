@@ -84,6 +84,9 @@ type CandleSnapshot struct {
 	DeadLettered, Late           int64
 	FinalCandles, UpdateCandles  int64
 	Commits                      int64
+	// ExactlyOnce: outputs and offsets commit in one transaction per batch
+	// (consumers of the candles topic read committed).
+	ExactlyOnce bool
 	// Lag is the group's total lag on the events topic (end minus committed
 	// offset), as of the last sample; -1 while unknown (LagError says why,
 	// when there was an error). The committed offset stays at the oldest
@@ -124,7 +127,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 		s.Candles = &CandleSnapshot{Group: p.proc.Group(),
 			Records: c.Records.Load(), Trades: c.Trades.Load(), SkippedKnown: c.SkippedKnown.Load(), SkippedUnknown: c.SkippedUnknown.Load(),
 			DeadLettered: c.DeadLettered.Load(), Late: c.Late.Load(), FinalCandles: c.FinalCandles.Load(), UpdateCandles: c.UpdateCandles.Load(),
-			Commits: c.Commits.Load(), Lag: smp.lag, Behind: smp.behind, LatestCandles: latest, Watermarks: c.Watermarks()}
+			Commits: c.Commits.Load(), ExactlyOnce: p.proc.ExactlyOnce(), Lag: smp.lag, Behind: smp.behind, LatestCandles: latest, Watermarks: c.Watermarks()}
 		if smp.lagErr != nil {
 			s.Candles.LagError = smp.lagErr.Error()
 		}

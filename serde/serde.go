@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/hamba/avro/v2"
@@ -73,7 +74,15 @@ type Serde struct {
 	schemas  map[int]avro.Schema
 	resolved map[resolution]avro.Schema
 	others   map[int]*other // JSON Schema and Protobuf writer schemas
+	// readers memoizes each reader schema's digest (the SHA-256 of its full
+	// JSON) by the schema's identity: computing it marshals the whole
+	// schema, which for every record decoded was most of a consumer's CPU.
+	readers map[avro.Schema][32]byte
 }
+
+// maxReaders bounds readers: a caller that builds a new reader schema for
+// every record pays the marshal each time instead of growing the map.
+const maxReaders = 256
 
 type subjectSchema struct{ subject, canonical string }
 
@@ -90,6 +99,7 @@ func New(cl *sr.Client) *Serde {
 		schemas:  map[int]avro.Schema{},
 		resolved: map[resolution]avro.Schema{},
 		others:   map[int]*other{},
+		readers:  map[avro.Schema][32]byte{},
 	}
 }
 
@@ -197,11 +207,11 @@ func (s *Serde) Decode(ctx context.Context, b []byte, reader avro.Schema, v any)
 }
 
 func (s *Serde) resolve(id int, writer, reader avro.Schema) (avro.Schema, error) {
-	full, err := json.Marshal(reader)
+	digest, err := s.readerDigest(reader)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reader schema: %v", ErrIncompatible, err)
+		return nil, err
 	}
-	key := resolution{writerID: id, reader: sha256.Sum256(full)}
+	key := resolution{writerID: id, reader: digest}
 	s.mu.RLock()
 	sch, ok := s.resolved[key]
 	s.mu.RUnlock()
@@ -219,6 +229,35 @@ func (s *Serde) resolve(id int, writer, reader avro.Schema) (avro.Schema, error)
 	s.resolved[key] = sch
 	s.mu.Unlock()
 	return sch, nil
+}
+
+// readerDigest is the SHA-256 of reader's full JSON, memoized by the
+// schema's identity when it is a pointer (hamba/avro's schemas are; they
+// are not changed once parsed).
+func (s *Serde) readerDigest(reader avro.Schema) ([32]byte, error) {
+	byIdentity := reflect.TypeOf(reader).Kind() == reflect.Pointer
+	if byIdentity {
+		s.mu.RLock()
+		d, ok := s.readers[reader]
+		s.mu.RUnlock()
+		if ok {
+			return d, nil
+		}
+	}
+	full, err := json.Marshal(reader)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("%w: reader schema: %v", ErrIncompatible, err)
+	}
+	d := sha256.Sum256(full)
+	if byIdentity {
+		s.mu.Lock()
+		if len(s.readers) >= maxReaders {
+			clear(s.readers)
+		}
+		s.readers[reader] = d
+		s.mu.Unlock()
+	}
+	return d, nil
 }
 
 // Client is the registry client the Serde uses.

@@ -3,6 +3,7 @@ package serde_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -91,6 +92,19 @@ func TestEncodeDecodeAcrossVersions(t *testing.T) {
 	}
 	if err := fresh.Decode(ctx, old, otherDefault, &d2); err != nil || d2.Side != "n/a" {
 		t.Fatalf("a reader differing only in its default got %q (%v)", d2.Side, err)
+	}
+	// Reader digests are memoized per schema, in a bounded map: more
+	// readers than it holds, each parsed afresh, still get their own
+	// default, and the first reader's is still its own afterwards.
+	for i := range 300 {
+		r := avro.MustParse(fmt.Sprintf(`{"type":"record","name":"Trade","namespace":"serdetest","fields":[{"name":"id","type":"long"},{"name":"price","type":"string"},{"name":"side","type":"string","default":"d%d"}]}`, i))
+		var d tradeV2
+		if err := fresh.Decode(ctx, old, r, &d); err != nil || d.Side != fmt.Sprintf("d%d", i) {
+			t.Fatalf("reader %d: side %q (%v)", i, d.Side, err)
+		}
+	}
+	if err := fresh.Decode(ctx, old, schemaV2, &d1); err != nil || d1.Side != "unknown" {
+		t.Fatalf("first reader after many others: %+v %v", d1, err)
 	}
 	// Without a reader, the writer's schema decodes into a generic map.
 	var m map[string]any

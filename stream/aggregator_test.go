@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"math/big"
 	"testing"
 	"time"
 
@@ -112,6 +113,56 @@ func TestParseIntervals(t *testing.T) {
 	for _, bad := range []string{"", "7s", "500ms", "abc", "25h"} {
 		if _, err := ParseIntervals(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// The first update of a window is emitted on the first Tick after its first
+// trade, whatever UpdateEvery is: UpdateEvery only spaces the updates that
+// follow (a new window of a busy key is not held back by the previous
+// window's last update).
+func TestAggregatorFirstUpdateOfAWindowAtOnce(t *testing.T) {
+	ivs, _ := ParseIntervals("1s")
+	a := NewAggregator(ivs, time.Second, time.Second, time.Minute)
+	now := int64(50_000_000)
+	updates := func(outs []Output) []*market.Candle {
+		var u []*market.Candle
+		for _, o := range outs {
+			if o.Candle != nil && !o.Candle.Final {
+				u = append(u, o.Candle)
+			}
+		}
+		return u
+	}
+	a.Add(trade("1", 10_100, "10", "1"), 0, 0, now)
+	if u := updates(a.Tick(now)); len(u) != 1 || u[0].TradeCount != 1 || u[0].OpenTimeUs != 10_000_000 {
+		t.Fatalf("first trade of a window: updates %+v", u)
+	}
+	a.Add(trade("2", 10_200, "11", "1"), 0, 1, now+10_000)
+	if u := updates(a.Tick(now + 10_000)); len(u) != 0 {
+		t.Fatalf("a second update 10 ms after the first: %+v", u)
+	}
+	// The next window's first trade, 20 ms after the previous window's
+	// update: emitted at once.
+	a.Add(trade("3", 11_050, "12", "1"), 0, 2, now+20_000)
+	u := updates(a.Tick(now + 20_000))
+	if len(u) != 1 || u[0].OpenTimeUs != 11_000_000 || u[0].TradeCount != 1 {
+		t.Fatalf("first trade of the next window: updates %+v", u)
+	}
+	// A second later the held-back trade of the first window shows.
+	u = updates(a.Tick(now + 1_000_000))
+	if len(u) != 1 || u[0].OpenTimeUs != 10_000_000 || u[0].TradeCount != 2 || u[0].Close.String() != "11" {
+		t.Fatalf("after UpdateEvery: updates %+v", u)
+	}
+}
+
+// unscaled18 is exact over the whole decimal(38,18) range, both signs.
+func TestUnscaled18(t *testing.T) {
+	for _, s := range []string{"0", "1", "-1", "0.000000000000000001", "-0.000000000000000001", "97000.5", "-12345678901234.123456789012345678",
+		"99999999999999999999.999999999999999999", "-99999999999999999999.999999999999999999", "18446744073709551616", "-18446744073709551616"} {
+		d := market.MustDecimal(s)
+		if got := new(big.Rat).SetFrac(unscaled18(d), e18); got.Cmp(d.Rat()) != 0 {
+			t.Errorf("%s: %s", s, got.FloatString(18))
 		}
 	}
 }

@@ -71,7 +71,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record) error {
 	if err := p.cl.BeginTransaction(); err != nil {
 		return fmt.Errorf("stream: %w", txn.BeginError(p.cfg.TransactionalID, err))
 	}
-	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	if err := produceNow(ctx, p.cl, recs); err != nil {
 		return p.abort(ctx, fmt.Errorf("writing candles: %w", err))
 	}
 	if err := p.txnCommitOffsets(ctx); err != nil {

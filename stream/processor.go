@@ -23,6 +23,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,6 +127,9 @@ type Processor struct {
 	killed    atomic.Bool
 	closer    atomic.Pointer[kclose.Closer] // set once the client exists; the rebalance callbacks lock through it
 	eos       bool                          // transactions in use (decided in Run)
+	// ourTrade: per writer schema id, whether it is market.TradeSchema
+	// (decoded by market.DecodeTrade); the poll loop's alone.
+	ourTrade map[int]bool
 }
 
 // Validate reports every problem of cfg at once; zero values are defaults.
@@ -181,7 +185,7 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("component", "process"), processed: map[int32]int64{}, dirty: map[int32]bool{}, ourTrade: map[int]bool{}}
 	p.Counters.latest = map[string]market.Candle{}
 	p.Counters.watermarks = map[string]int64{}
 	updates := cfg.UpdateEvery
@@ -238,10 +242,14 @@ func (p *Processor) Run(ctx context.Context) error {
 	if tds, err := p.adm.ListTopics(sctx, p.cfg.Topics.Events); err == nil {
 		p.topicID = tds[p.cfg.Topics.Events].ID
 	}
-	if p.eos, err = p.useTransactions(sctx); err != nil {
+	eos, err := p.useTransactions(sctx)
+	if err != nil {
 		return err
 	}
-	if p.eos {
+	p.mu.Lock() // ExactlyOnce reads it from other goroutines (Snapshot)
+	p.eos = eos
+	p.mu.Unlock()
+	if eos {
 		opts = append(opts, p.eosOpts()...)
 		p.log.Info("exactly-once mode: outputs and offsets commit in one transaction per batch", "transactional_id", p.cfg.TransactionalID)
 	}
@@ -403,6 +411,14 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 				p.Counters.SkippedUnknown.Add(1)
 				return nil, nil, nil
 			}
+			if p.writtenAsOurTrade(id, writer) {
+				if _, payload, _ := serde.ParseHeader(r.Value); payload != nil {
+					if t, err := market.DecodeTrade(payload); err == nil {
+						return &t, nil, nil
+					}
+					// Not one whole Trade: the generic decoder says why.
+				}
+			}
 			var m map[string]any
 			if err = p.cfg.Serde.Decode(ctx, r.Value, market.TradeSchema, &m); err == nil {
 				t, terr := market.TradeFromMap(m)
@@ -432,6 +448,22 @@ func (p *Processor) decode(ctx context.Context, r *kgo.Record) (*market.Trade, *
 		case <-t.C:
 		}
 	}
+}
+
+// writtenAsOurTrade reports whether writer, the schema with registry id id,
+// is market.TradeSchema itself (the same full JSON: logical types and
+// decimal scales included, which the canonical form leaves out), so that
+// market.DecodeTrade reads its records exactly as schema resolution would.
+// Decided once per id; only the poll loop calls it.
+func (p *Processor) writtenAsOurTrade(id int, writer avro.Schema) bool {
+	if ok, known := p.ourTrade[id]; known {
+		return ok
+	}
+	w, err1 := json.Marshal(writer)
+	ours, err2 := json.Marshal(market.TradeSchema)
+	ok := err1 == nil && err2 == nil && bytes.Equal(w, ours)
+	p.ourTrade[id] = ok
+	return ok
 }
 
 // deadLetter builds the dead-letter copy of a record with headers saying why.
@@ -477,11 +509,42 @@ func (p *Processor) flushAndCommit(ctx context.Context, outs []Output, extra []*
 		return p.transact(ctx, recs)
 	}
 	if len(recs) > 0 {
-		if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		if err := produceNow(ctx, p.cl, recs); err != nil {
 			return fmt.Errorf("stream: writing candles: %w", err)
 		}
 	}
 	return p.commit(ctx, false)
+}
+
+// produceNow produces recs and waits for every ack, as ProduceSync does,
+// but flushes at once instead of waiting out the linger: a batch's outputs
+// are all buffered here, so they go in one request without the wait (the
+// linger is only there so that the first record does not leave alone).
+func produceNow(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	wg.Add(len(recs))
+	for _, r := range recs {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	ferr := cl.Flush(ctx)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ferr
 }
 
 // commit commits every dirty partition (all assigned ones when force).
