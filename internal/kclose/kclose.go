@@ -47,17 +47,16 @@ func (c *Closer) Lock(mu *sync.Mutex) bool {
 	if mu.TryLock() {
 		return true
 	}
-	t := time.NewTicker(time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.closing:
-			return false
-		case <-t.C:
-			if mu.TryLock() {
-				return true
-			}
-		}
+	// Wait in mu.Lock itself (fair: a waiter is not starved by an owner that
+	// takes the lock again and again), from a goroutine we can walk away from.
+	got := make(chan struct{})
+	go func() { mu.Lock(); close(got) }()
+	select {
+	case <-got:
+		return true
+	case <-c.closing:
+		go func() { <-got; mu.Unlock() }() // hand the lock back whenever it comes
+		return false
 	}
 }
 
