@@ -40,7 +40,7 @@ type Config struct {
 	// Fsync is the durability policy for every partition.
 	Fsync commitlog.FsyncPolicy
 	// Preallocate says how active segment files grow ahead of the appends
-	// (zero value: auto, zeros ahead unless fsync is never).
+	// (zero value: off, the file grows with the appends).
 	Preallocate commitlog.Prealloc
 	// MaxRequestBytes bounds one request frame (socket.request.max.bytes).
 	MaxRequestBytes int32

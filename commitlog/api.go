@@ -55,7 +55,7 @@ type Options struct {
 	// quick (it runs before waiting producers are released).
 	OnFsync func(FsyncRound)
 	// Preallocate says how the active segment's file is grown ahead of the
-	// appends (prealloc.go); the zero value is PreallocAuto.
+	// appends (prealloc.go); the zero value is PreallocOff.
 	Preallocate Prealloc
 }
 

@@ -144,10 +144,10 @@ func TestEarlierSegmentZeroTailKeepsLaterSegments(t *testing.T) {
 // TestPreallocatedSegmentsTrimmedWhenInactive: a rolled segment and the
 // active one at Close are exactly their batches on disk (so Kafka's tools,
 // which read a file to its end, see no zeros), and nothing is preallocated
-// with PreallocOff or with fsync=never under auto.
+// with PreallocOff or with fsync=never.
 func TestPreallocatedSegmentsTrimmedWhenInactive(t *testing.T) {
 	dir := t.TempDir()
-	l, err := Open(Options{Dir: dir, Fsync: FsyncPolicy{Mode: FsyncAlways}, Logger: quiet(), Config: Config{SegmentBytes: 64 << 10}})
+	l, err := Open(Options{Dir: dir, Fsync: FsyncPolicy{Mode: FsyncAlways}, Logger: quiet(), Config: Config{SegmentBytes: 64 << 10}, Preallocate: PreallocZero})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestPreallocatedSegmentsTrimmedWhenInactive(t *testing.T) {
 
 	for name, o := range map[string]Options{
 		"off":         {Fsync: FsyncPolicy{Mode: FsyncAlways}, Preallocate: PreallocOff},
-		"auto, never": {Fsync: FsyncPolicy{Mode: FsyncNever}},
+		"zero, never": {Fsync: FsyncPolicy{Mode: FsyncNever}, Preallocate: PreallocZero},
 	} {
 		d := t.TempDir()
 		o.Dir, o.Logger = d, quiet()
@@ -203,7 +203,7 @@ func TestPreallocatedSegmentsTrimmedWhenInactive(t *testing.T) {
 }
 
 func TestParsePrealloc(t *testing.T) {
-	for in, want := range map[string]Prealloc{"auto": PreallocAuto, "zero": PreallocZero, "fallocate": PreallocFallocate, "off": PreallocOff} {
+	for in, want := range map[string]Prealloc{"": PreallocOff, "zero": PreallocZero, "fallocate": PreallocFallocate, "off": PreallocOff} {
 		if got, err := ParsePrealloc(in); err != nil || got != want {
 			t.Errorf("ParsePrealloc(%q) = %v, %v", in, got, err)
 		}

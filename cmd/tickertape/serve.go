@@ -62,7 +62,7 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.registryAuth, "registry-auth", "none", "none, or basic: the registry asks for HTTP basic auth against the SCRAM users (reads for any user, writes for super users and --registry-writers)")
 	fs.Var(&f.registryWriters, "registry-writers", "users who may write to the registry besides the super users (comma-separated or repeatable)")
 	fs.StringVar(&f.fsync, "fsync", "always", "when acked data is forced to disk: always (acks wait for fsync, group commit), interval=<duration> (e.g. interval=100ms), or never")
-	fs.StringVar(&f.prealloc, "preallocate", "auto", "how segment files grow ahead of the appends so an fsync writes only data: zero (zeros written ahead in the background), fallocate (Kafka's file.preallocate), off, or auto (zero unless --fsync=never)")
+	fs.StringVar(&f.prealloc, "preallocate", "off", "grow segment files ahead of the appends so an fsync has less metadata to commit: zero (zeros written ahead in the background), fallocate (Kafka's file.preallocate) or off; neither beat off on ext4 over virtio (docs/BENCHMARKS.md)")
 	fs.BoolVar(&f.noAutoCreate, "no-auto-create-topics", false, "refuse produce and metadata requests for unknown topics instead of creating them")
 	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
