@@ -31,7 +31,7 @@
 // the wire protocol or other partitions, and it never logs in normal operation
 // (one warning when recovery cuts a torn tail, one if preallocation fails).
 //
-// Preallocation (prealloc.go): unless turned off, the active segment's file
+// Preallocation (prealloc.go): when turned on, the active segment's file
 // is grown ahead of the appends by a background goroutine (zeros written under
 // mu, only past the end where no append writes, then pushed to disk), so an
 // fdatasync finds the blocks allocated and written and commits no metadata. A
