@@ -456,8 +456,13 @@ func (p *Processor) flushAndCommit(ctx context.Context, out *Outputs) error {
 		recs = append(recs, &kgo.Record{Topic: p.cfg.Topics.BBO, Key: []byte(q.Symbol), Value: v})
 	}
 	if p.eos {
-		if len(recs) == 0 && !p.read {
-			return nil // nothing new to commit
+		if len(recs) == 0 {
+			// Nothing to write: the offsets read go with the next batch that
+			// writes. A transaction holding only offsets is one franz-go does
+			// not end (it sends EndTxn only after a produce), and ending it
+			// ourselves would, with Kafka's transactions v2, bump the epoch
+			// under the client.
+			return nil
 		}
 		ok, err := p.transact(ctx, recs)
 		if err != nil {

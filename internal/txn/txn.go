@@ -209,7 +209,10 @@ var offsetsIn sync.Map // *kgo.Client → struct{}
 
 // End ends cl's open transaction (commit or abort, as try says). When
 // nothing was produced in it, franz-go sends no EndTxn, so End sends it for
-// the offsets CommitOffsets put there.
+// the offsets CommitOffsets put there. The processors do not open such
+// transactions (a batch with nothing to write commits nothing): against
+// Kafka's transactions v2 an EndTxn sent around franz-go would bump the
+// producer epoch without it knowing.
 func End(ctx context.Context, cl *kgo.Client, id string, try kgo.TransactionEndTry, produced bool) error {
 	if err := cl.EndTransaction(ctx, try); err != nil {
 		offsetsIn.Delete(cl)
@@ -258,11 +261,7 @@ func Abort(ctx context.Context, cl *kgo.Client, id string, cause error) error {
 		offsetsIn.Delete(cl)
 		return fmt.Errorf("aborting a transaction after %v: %w", cause, err)
 	}
-	// Whether franz-go sent the abort or not (it does only when something
-	// was produced), end what CommitOffsets added.
-	if err := endOffsets(actx, cl, id, false, true); err != nil {
-		return fmt.Errorf("aborting a transaction after %v: %w", cause, err)
-	}
+	offsetsIn.Delete(cl) // the processors add offsets only after producing, so franz-go ended it
 	if errors.Is(cause, kerr.TransactionalIDAuthorizationFailed) {
 		return NotAuthorized(id, cause)
 	}
