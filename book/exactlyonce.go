@@ -119,22 +119,7 @@ func (p *Processor) abort(ctx context.Context, cause error) error {
 		return fmt.Errorf("book: %w", err)
 	}
 	p.Counters.Aborts.Add(1)
-	switch {
-	case ctx.Err() != nil:
-		p.log.Debug("transaction aborted at shutdown", "err", cause)
-	case txn.Rebalance(cause):
-		p.log.Debug("transaction aborted during a rebalance; rebuilding from the committed state", "err", cause)
-	default:
-		p.log.Warn("transaction aborted; rebuilding from the committed state", "err", cause)
-	}
-	if ctx.Err() != nil {
-		// The final flush of a shutdown follows: it must start from the
-		// committed state, not from the aborted batch's.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		return p.rewindLocked(rctx)
-	}
-	return p.rewindLocked(ctx)
+	return txn.AfterAbort(ctx, p.log, cause, "rebuilding from the committed state", p.rewindLocked)
 }
 
 // rewindLocked forgets every owned partition and rebuilds it from the

@@ -102,22 +102,7 @@ func (p *Processor) abort(ctx context.Context, cause error) error {
 	if err := txn.Abort(ctx, p.cl, p.cfg.TransactionalID, cause); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	switch {
-	case ctx.Err() != nil:
-		p.log.Debug("transaction aborted at shutdown", "err", cause)
-	case txn.Rebalance(cause):
-		p.log.Debug("transaction aborted during a rebalance; rewinding to the committed state", "err", cause)
-	default:
-		p.log.Warn("transaction aborted; rewinding to the committed state", "err", cause)
-	}
-	if ctx.Err() != nil {
-		// The final flush of a shutdown follows: it must start from the
-		// committed state, not from the aborted batch's.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		defer cancel()
-		return p.rewindLocked(rctx)
-	}
-	return p.rewindLocked(ctx)
+	return txn.AfterAbort(ctx, p.log, cause, "rewinding to the committed state", p.rewindLocked)
 }
 
 // rewindLocked forgets the windows of every owned partition and restarts

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -269,6 +270,28 @@ func Abort(ctx context.Context, cl *kgo.Client, id string, cause error) error {
 		return fmt.Errorf("fenced: another instance uses transactional id %q: %w", id, cause)
 	}
 	return nil
+}
+
+// AfterAbort logs an aborted transaction at the level its cause deserves and
+// runs rewind, which rebuilds a processor's state from what is committed
+// (next says how, for the log). When ctx is done, a shutdown's final flush
+// follows and must start from the committed state, so rewind gets a context
+// of its own.
+func AfterAbort(ctx context.Context, log *slog.Logger, cause error, next string, rewind func(context.Context) error) error {
+	switch {
+	case ctx.Err() != nil:
+		log.Debug("transaction aborted at shutdown", "err", cause)
+	case Rebalance(cause):
+		log.Debug("transaction aborted during a rebalance; "+next, "err", cause)
+	default:
+		log.Warn("transaction aborted; "+next, "err", cause)
+	}
+	if ctx.Err() != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		return rewind(rctx)
+	}
+	return rewind(ctx)
 }
 
 // BeginError is the error for a failed BeginTransaction (franz-go
