@@ -55,18 +55,18 @@ func (h *blackhole) serve(t *testing.T, to string) {
 	}
 }
 
-// A record sent to a broker that never answers is failed by no context:
-// ProduceSync would wait for ever. Watch closes the client after its grace
-// and the produce returns ErrClientClosed.
-func TestWatchClosesAClientStuckOnAGoneBroker(t *testing.T) {
+// brokerBehind starts a broker reachable only through a blackhole proxy
+// (its metadata names the proxy, so every connection goes through it) and
+// returns the proxy and its address; both stop when the test ends.
+func brokerBehind(t *testing.T) (*blackhole, string) {
+	t.Helper()
 	pl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Metadata must name the proxy, so every connection goes through it.
 	port := int32(pl.Addr().(*net.TCPAddr).Port)
 	b, err := broker.New(broker.Config{DataDir: t.TempDir(), AdvertisedHost: "127.0.0.1", AdvertisedPort: port,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NoGroupInitialRebalanceDelay: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,11 +75,19 @@ func TestWatchClosesAClientStuckOnAGoneBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	go b.Serve(bl)
-	defer b.Close(context.Background())
+	t.Cleanup(func() { b.Close(context.Background()) })
 	h := &blackhole{ln: pl}
 	go h.serve(t, bl.Addr().String())
-	defer func() { pl.Close(); h.wg.Wait() }()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(pl.Addr().String()), kgo.DefaultProduceTopic("stuck"), kgo.AllowAutoTopicCreation())
+	t.Cleanup(func() { pl.Close(); h.wg.Wait() })
+	return h, pl.Addr().String()
+}
+
+// A record sent to a broker that never answers is failed by no context:
+// ProduceSync would wait for ever. Watch closes the client after its grace
+// and the produce returns ErrClientClosed.
+func TestWatchClosesAClientStuckOnAGoneBroker(t *testing.T) {
+	h, addr := brokerBehind(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("stuck"), kgo.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,25 +143,7 @@ func TestWatchStoppedInTimeDoesNothing(t *testing.T) {
 // the produce instead of waiting for ever (seen as `tickertape process`
 // never exiting after its broker was stopped).
 func TestLockLetsAClosingGroupClientFailAStuckProduce(t *testing.T) {
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := int32(pl.Addr().(*net.TCPAddr).Port)
-	b, err := broker.New(broker.Config{DataDir: t.TempDir(), AdvertisedHost: "127.0.0.1", AdvertisedPort: port,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NoGroupInitialRebalanceDelay: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go b.Serve(bl)
-	defer b.Close(context.Background())
-	h := &blackhole{ln: pl}
-	go h.serve(t, bl.Addr().String())
-	defer func() { pl.Close(); h.wg.Wait() }()
+	h, addr := brokerBehind(t)
 
 	var mu sync.Mutex
 	var closer atomic.Pointer[kclose.Closer]
@@ -164,7 +154,7 @@ func TestLockLetsAClosingGroupClientFailAStuckProduce(t *testing.T) {
 		mu.Unlock()
 	}
 	assigned := make(chan struct{}, 1)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(pl.Addr().String()), kgo.DefaultProduceTopic("in"), kgo.AllowAutoTopicCreation(),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("in"), kgo.AllowAutoTopicCreation(),
 		kgo.ConsumerGroup("g"), kgo.ConsumeTopics("in"),
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
 			select {
