@@ -461,3 +461,62 @@ func TestEncodeBatchRoundTrip(t *testing.T) {
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// TestSharedFsyncRounds: logs sharing a Syncer are fsynced in one round:
+// waiting on one makes the others' appends durable too, and six partitions
+// waited on at once take one fsync each.
+func TestSharedFsyncRounds(t *testing.T) {
+	s := NewSyncer()
+	dir := t.TempDir()
+	var logs []*Log
+	for i := range 6 {
+		logs = append(logs, openLog(t, filepath.Join(dir, fmt.Sprintf("p-%d", i)), func(o *Options) { o.Syncer = s }))
+	}
+	before := make([]int64, len(logs))
+	for i, l := range logs {
+		before[i] = l.fsyncs.Load()
+		if _, err := l.Append(batch("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := logs[0].WaitDurable(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range logs {
+		if l.HighWatermark() != 1 {
+			t.Fatalf("partition %d: high watermark %d after a wait on partition 0, want 1 (one round covers all)", i, l.HighWatermark())
+		}
+	}
+	for _, l := range logs {
+		if _, err := l.Append(batch("y")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, l := range logs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.WaitDurable(context.Background(), 2); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, l := range logs {
+		if n := l.fsyncs.Load() - before[i]; n != 2 {
+			t.Fatalf("partition %d: %d fsync rounds for two shared rounds, want 2", i, n)
+		}
+		if l.HighWatermark() != 2 {
+			t.Fatalf("partition %d: high watermark %d, want 2", i, l.HighWatermark())
+		}
+	}
+	// A closed log drops out of the rounds; the others go on.
+	if err := logs[5].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := logs[5].Append(batch("z")); err == nil {
+		t.Fatal("append to a closed log succeeded")
+	}
+	mustAppend(t, logs[0], batch("z"))
+}
