@@ -42,9 +42,6 @@ type Config struct {
 	// Preallocate says how active segment files grow ahead of the appends
 	// (zero value: off, the file grows with the appends).
 	Preallocate commitlog.Prealloc
-	// PartitionFsyncRounds gives every partition fsync rounds of its own
-	// instead of rounds shared by all partitions (commitlog.Syncer).
-	PartitionFsyncRounds bool
 	// MaxRequestBytes bounds one request frame (socket.request.max.bytes).
 	MaxRequestBytes int32
 	// QueuedMaxRequestBytes bounds the bytes of all requests read but not yet
@@ -223,7 +220,6 @@ type Broker struct {
 	groups       *coordinator
 	txns         *txnCoordinator // txn.go
 	metrics      *metrics
-	syncer       *commitlog.Syncer // shared fsync rounds; nil: per partition
 
 	lnMu     sync.Mutex
 	lns      []net.Listener
@@ -293,9 +289,6 @@ func New(cfg Config) (*Broker, error) {
 	b.groups = &coordinator{b: b, groups: map[string]*group{}}
 	b.txns = newTxnCoordinator(b)
 	b.metrics = newMetrics(b)
-	if cfg.Fsync.Mode == commitlog.FsyncAlways && !cfg.PartitionFsyncRounds {
-		b.syncer = commitlog.NewSyncer()
-	}
 	if err := b.loadCatalogue(); err != nil {
 		cancel()
 		b.closeLogs()

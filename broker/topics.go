@@ -174,7 +174,6 @@ func (b *Broker) openPartition(t *topic, i int32) (*partition, error) {
 		Logger:      b.log,
 		OnFsync:     b.metrics.fsynced,
 		Preallocate: b.cfg.Preallocate,
-		Syncer:      b.syncer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s: %w", p.dirName(), err)

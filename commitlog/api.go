@@ -57,9 +57,6 @@ type Options struct {
 	// Preallocate says how the active segment's file is grown ahead of the
 	// appends (prealloc.go); the zero value is PreallocOff.
 	Preallocate Prealloc
-	// Syncer, if set (FsyncAlways), runs this log's fsync rounds together
-	// with the other logs that share it (syncer.go).
-	Syncer *Syncer
 }
 
 // FsyncRound describes one fsync round: how long the fsyncs took and how

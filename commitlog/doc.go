@@ -42,10 +42,7 @@
 // Durability: Append writes with one pwrite and never fsyncs. With FsyncAlways,
 // WaitDurable runs an fsync round that covers every append made before it
 // started; callers queued behind it re-check and usually find themselves
-// covered (group commit). Logs opened with one Syncer (the broker's default)
-// share their rounds: a round fsyncs, in parallel, every log with appends
-// since its last, so one produce request over many partitions waits for one
-// round (syncer.go). The high watermark is the fsynced end, so readers
+// covered (group commit). The high watermark is the fsynced end, so readers
 // never see data a crash could take back. A segment that stops being active is
 // fsynced (in every mode, as Kafka does) by a background goroutine owned by the
 // Log, which also writes the producer snapshot taken at the roll; Close and
@@ -62,8 +59,8 @@
 // the snapshot plus a re-scan of the batches after the offset it covers (all
 // batches when there is no usable snapshot).
 //
-// Lock order: the owner's locks, then Syncer.flushSem, then flushSem (the fsync
-// token), then mu, then Syncer.mu and rollMu. snapMu is taken under flushSem+mu (Close) or alone (the roll syncer).
+// Lock order: the owner's locks, then flushSem (the fsync token), then mu, then
+// rollMu. snapMu is taken under flushSem+mu (Close) or alone (the roll syncer).
 // mu is never held during an fsync of segment data, so reads and appends go on
 // while an fsync runs; Read and the timestamp lookups release mu before their
 // preads (a segment deleted meanwhile reads as ErrOffsetOutOfRange).

@@ -16,9 +16,6 @@ func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
 	if l.fsync.Mode != FsyncAlways {
 		return nil
 	}
-	if l.syncer != nil {
-		return l.syncer.waitDurable(ctx, l, offset)
-	}
 	for l.durable.Load() < offset {
 		select {
 		case l.flushSem <- struct{}{}:

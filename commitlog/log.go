@@ -98,7 +98,6 @@ type Log struct {
 	scratch   []byte   // Append's copy of the caller's batch, reused under mu
 	failed    error    // sticky: an fsync failed, so what the page cache holds is unknown
 	prealloc  Prealloc // resolved mode; set to PreallocOff if preallocating fails
-	syncer    *Syncer  // shared fsync rounds (FsyncAlways); nil: the log's own
 
 	endA atomic.Int64 // copy of end, for lock-free reads
 
@@ -151,9 +150,6 @@ func Open(opts Options) (*Log, error) {
 		txn:      txnState{open: map[int64]int64{}},
 		snapAt:   -1,
 		prealloc: opts.Preallocate.resolve(opts.Fsync),
-	}
-	if opts.Fsync.Mode == FsyncAlways {
-		l.syncer = opts.Syncer
 	}
 	if err := l.recover(); err != nil {
 		l.closeFiles()
@@ -483,9 +479,6 @@ func (l *Log) appendBatch(batch []byte, unsequenced, owned bool) (AppendResult, 
 	}
 	res.LogStartOffset = l.start
 	l.maybePreallocLocked(act)
-	if l.syncer != nil {
-		l.syncer.mark(l)
-	}
 	if l.fsync.Mode != FsyncAlways {
 		l.notifyLocked()
 	}

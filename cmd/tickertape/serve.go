@@ -38,7 +38,6 @@ type stackFlags struct {
 	certs                           *certs.Reloader // loaded by config, reloaded on SIGHUP
 	fsync                           string
 	prealloc                        string
-	fsyncRounds                     string
 	noAutoCreate                    bool
 	partitions                      int
 	maxRequestBytes                 int
@@ -64,7 +63,6 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.registryWriters, "registry-writers", "users who may write to the registry besides the super users (comma-separated or repeatable)")
 	fs.StringVar(&f.fsync, "fsync", "always", "when acked data is forced to disk: always (acks wait for fsync, group commit), interval=<duration> (e.g. interval=100ms), or never")
 	fs.StringVar(&f.prealloc, "preallocate", "off", "grow segment files ahead of the appends so an fsync has less metadata to commit: zero (zeros written ahead in the background), fallocate (Kafka's file.preallocate) or off; neither beat off on ext4 over virtio (docs/BENCHMARKS.md)")
-	fs.StringVar(&f.fsyncRounds, "fsync-rounds", "shared", "with --fsync=always: shared (one fsync round covers every partition with new data, the partitions' files fsynced in parallel) or partition (each partition runs rounds of its own)")
 	fs.BoolVar(&f.noAutoCreate, "no-auto-create-topics", false, "refuse produce and metadata requests for unknown topics instead of creating them")
 	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
@@ -90,9 +88,6 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 	if err != nil {
 		return app.Config{}, nil, usageError{fmt.Errorf("--preallocate: %v", err)}
 	}
-	if f.fsyncRounds != "shared" && f.fsyncRounds != "partition" {
-		return app.Config{}, nil, usageError{fmt.Errorf("--fsync-rounds %q: use shared or partition", f.fsyncRounds)}
-	}
 	if f.partitions < 1 {
 		return app.Config{}, nil, usageError{fmt.Errorf("--default-partitions %d: must be at least 1", f.partitions)}
 	}
@@ -100,14 +95,13 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 		return app.Config{}, nil, usageError{fmt.Errorf("--max-request-bytes %d: must be between 1024 and 1073741824", f.maxRequestBytes)}
 	}
 	bc := broker.Config{
-		DataDir:              f.dataDir,
-		Fsync:                policy,
-		Preallocate:          prealloc,
-		PartitionFsyncRounds: f.fsyncRounds == "partition",
-		DisableAutoCreate:    f.noAutoCreate,
-		DefaultPartitions:    int32(f.partitions),
-		MaxRequestBytes:      int32(f.maxRequestBytes),
-		Logger:               logger,
+		DataDir:           f.dataDir,
+		Fsync:             policy,
+		Preallocate:       prealloc,
+		DisableAutoCreate: f.noAutoCreate,
+		DefaultPartitions: int32(f.partitions),
+		MaxRequestBytes:   int32(f.maxRequestBytes),
+		Logger:            logger,
 	}
 	if f.maxConns < 0 || f.maxConnsPerIP < 0 || f.idle < 0 || f.queuedBytes < 0 {
 		return app.Config{}, nil, usageError{fmt.Errorf("--max-connections, --max-connections-per-ip, --connections-max-idle and --queued-max-request-bytes take 0 (no limit) or a positive value")}

@@ -68,7 +68,6 @@ func main() {
 	trades := flag.Int("trades", 3, "max trades per tick per symbol")
 	eos := flag.String("exactly-once", "auto", "the candle processor's mode: auto (transactions, as the embedded broker has them), on or off (at-least-once)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole process to this file")
-	rounds := flag.String("fsync-rounds", "shared", "the broker's --fsync-rounds: shared (one round covers every partition) or partition")
 	stampHops := flag.Bool("hops", true, "stamp records per hop (franz-go hooks; -hops=false measures their cost)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage: e2e [flags]\n\nExamples:\n  e2e                                  demo pace, exactly-once\n  e2e -exactly-once off                demo pace, at-least-once\n  e2e -tick 1ms -trades 40 -duration 20s   full speed\n\n")
@@ -93,7 +92,7 @@ func main() {
 		kafkaOpts = append(kafkaOpts, kgo.WithHooks(h))
 	}
 	p, err := pipeline.New(pipeline.Config{
-		Stack:     app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet, Broker: broker.Config{DataDir: dir, Logger: quiet, PartitionFsyncRounds: *rounds == "partition"}},
+		Stack:     app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet, Broker: broker.Config{DataDir: dir, Logger: quiet}},
 		Venues:    []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Fake: true, Seed: 1, FakeTick: *tick, FakeTradesPerTick: *trades}},
 		Candles:   &pipeline.CandleConfig{Intervals: ivs, Lateness: time.Second, UpdateEvery: time.Millisecond, IdleAfter: time.Second, ExactlyOnce: mode},
 		KafkaOpts: kafkaOpts,
