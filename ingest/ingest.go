@@ -156,8 +156,9 @@ func (in *Ingest) Run(ctx context.Context) error {
 		kgo.DefaultProduceTopic(in.cfg.Topics.Events),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		// No linger: a trade goes to the broker at once. Batching needs no
-		// wait: franz-go keeps one produce request in flight per broker, so
-		// while one waits for its fsync the next batch fills by itself.
+		// wait: franz-go keeps at most five produce requests in flight per
+		// broker, so under load the next batch fills by itself while those
+		// wait for their fsyncs.
 		kgo.ProducerLinger(0),
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
 		kgo.WithHooks(retryHook{&in.Counters}),
