@@ -106,37 +106,41 @@ func independent(dir string, chunk int, dur time.Duration) {
 func rounds(dir string, chunk int, dur time.Duration) {
 	fs := open(dir, 6)
 	defer closeAll(fs)
-	var lat []time.Duration
-	var bytes int64
-	start := time.Now()
-	for time.Since(start) < dur {
+	write := func() int64 {
 		for _, f := range fs {
 			f.Write(buf[:chunk])
 		}
-		t := time.Now()
+		return int64(6 * chunk)
+	}
+	fsyncAll := func() {
 		var wg sync.WaitGroup
 		for _, f := range fs {
 			wg.Add(1)
 			go func() { unix.Fdatasync(int(f.Fd())); wg.Done() }()
 		}
 		wg.Wait()
-		lat, bytes = append(lat, time.Since(t)), bytes+int64(6*chunk)
 	}
-	report(fmt.Sprintf("6 files, shared rounds, %d KiB", chunk>>10), lat, bytes, time.Since(start))
+	loop(fmt.Sprintf("6 files, shared rounds, %d KiB", chunk>>10), dur, write, fsyncAll)
 }
 
 // single: one file taking the six chunks of a round in one write.
 func single(dir string, chunk int, dur time.Duration) {
 	fs := open(dir, 1)
 	defer closeAll(fs)
+	write := func() int64 { fs[0].Write(buf[:6*chunk]); return int64(6 * chunk) }
+	loop(fmt.Sprintf("1 file, %d KiB a round", 6*chunk>>10), dur, write, func() { unix.Fdatasync(int(fs[0].Fd())) })
+}
+
+// loop runs write then fsync for dur, timing each fsync, and reports.
+func loop(name string, dur time.Duration, write func() int64, fsync func()) {
 	var lat []time.Duration
 	var bytes int64
 	start := time.Now()
 	for time.Since(start) < dur {
-		fs[0].Write(buf[:6*chunk])
+		n := write()
 		t := time.Now()
-		unix.Fdatasync(int(fs[0].Fd()))
-		lat, bytes = append(lat, time.Since(t)), bytes+int64(6*chunk)
+		fsync()
+		lat, bytes = append(lat, time.Since(t)), bytes+n
 	}
-	report(fmt.Sprintf("1 file, %d KiB a round", 6*chunk>>10), lat, bytes, time.Since(start))
+	report(name, lat, bytes, time.Since(start))
 }
