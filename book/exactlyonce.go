@@ -76,7 +76,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record) (bool, err
 	if err := txn.CommitOffsets(ctx, p.cl, p.cfg.TransactionalID, p.cfg.Group, p.txnTopics()); err != nil {
 		return false, p.abort(ctx, err)
 	}
-	if err := txn.End(ctx, p.cl, p.cfg.TransactionalID, kgo.TryCommit, len(recs) > 0); err != nil {
+	if err := p.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return false, p.abort(ctx, fmt.Errorf("committing the transaction: %w", err))
 	}
 	p.Counters.Commits.Add(1)

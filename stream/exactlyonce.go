@@ -77,7 +77,7 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record) error {
 	if err := p.txnCommitOffsets(ctx); err != nil {
 		return p.abort(ctx, err)
 	}
-	if err := txn.End(ctx, p.cl, p.cfg.TransactionalID, kgo.TryCommit, len(recs) > 0); err != nil {
+	if err := p.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return p.abort(ctx, fmt.Errorf("committing the transaction: %w", err))
 	}
 	p.Counters.Commits.Add(1)

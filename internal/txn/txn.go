@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -167,7 +166,6 @@ func CommitOffsets(ctx context.Context, cl *kgo.Client, id, group string, topics
 	if err != nil {
 		return fmt.Errorf("AddOffsetsToTxn: %w", err)
 	}
-	offsetsIn.Store(cl, struct{}{})
 	member, gen := cl.GroupMetadata()
 	req := kmsg.NewPtrTxnOffsetCommitRequest()
 	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = id, group, pid, epoch
@@ -200,51 +198,6 @@ func CommitOffsets(ctx context.Context, cl *kgo.Client, id, group string, topics
 	return nil
 }
 
-// offsetsIn holds the clients whose open transaction has offsets that
-// CommitOffsets added with its own requests. franz-go does not see those:
-// its EndTransaction sends no EndTxn for a transaction in which the client
-// produced nothing, so such a transaction would stay open on the broker,
-// holding the group's offsets unstable, until its timeout aborted it and
-// fenced the producer.
-var offsetsIn sync.Map // *kgo.Client → struct{}
-
-// End ends cl's open transaction (commit or abort, as try says). When
-// nothing was produced in it, franz-go sends no EndTxn, so End sends it for
-// the offsets CommitOffsets put there. The processors do not open such
-// transactions (a batch with nothing to write commits nothing): against
-// Kafka's transactions v2 an EndTxn sent around franz-go would bump the
-// producer epoch without it knowing.
-func End(ctx context.Context, cl *kgo.Client, id string, try kgo.TransactionEndTry, produced bool) error {
-	if err := cl.EndTransaction(ctx, try); err != nil {
-		offsetsIn.Delete(cl)
-		return err
-	}
-	return endOffsets(ctx, cl, id, bool(try), !produced)
-}
-
-// endOffsets ends a transaction that holds offsets CommitOffsets added,
-// when need says franz-go may not have. An EndTxn for a transaction
-// franz-go already ended the same way is answered as a retry (no error).
-func endOffsets(ctx context.Context, cl *kgo.Client, id string, commit, need bool) error {
-	if _, ok := offsetsIn.LoadAndDelete(cl); !ok || !need {
-		return nil
-	}
-	pid, epoch, err := cl.ProducerID(ctx)
-	if err != nil {
-		return fmt.Errorf("producer id: %w", err)
-	}
-	req := kmsg.NewPtrEndTxnRequest()
-	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = id, pid, epoch, commit
-	resp, err := req.RequestWith(ctx, cl)
-	if err == nil {
-		err = kerr.ErrorForCode(resp.ErrorCode)
-	}
-	if err != nil {
-		return fmt.Errorf("EndTxn of a transaction holding only offsets: %w", err)
-	}
-	return nil
-}
-
 // Abort ends cl's open transaction with an abort, dropping buffered
 // records. It returns an error when the abort failed or when cause says
 // the producer was fenced (another instance took its transactional id):
@@ -259,10 +212,8 @@ func Abort(ctx context.Context, cl *kgo.Client, id string, cause error) error {
 	defer cancel()
 	cl.AbortBufferedRecords(actx)
 	if err := cl.EndTransaction(actx, kgo.TryAbort); err != nil {
-		offsetsIn.Delete(cl)
 		return fmt.Errorf("aborting a transaction after %v: %w", cause, err)
 	}
-	offsetsIn.Delete(cl) // the processors add offsets only after producing, so franz-go ended it
 	if errors.Is(cause, kerr.TransactionalIDAuthorizationFailed) {
 		return NotAuthorized(id, cause)
 	}
