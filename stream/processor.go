@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -124,9 +125,12 @@ type Processor struct {
 	agg       *Aggregator
 	processed map[int32]int64 // next offset to read per partition
 	dirty     map[int32]bool
-	killed    atomic.Bool
-	closer    atomic.Pointer[kclose.Closer] // set once the client exists; the rebalance callbacks lock through it
-	eos       bool                          // transactions in use (decided in Run)
+	// inflight is the at-least-once offset commit still on its way (one at
+	// most: the next waits for it, so commits land in order); p.mu.
+	inflight *inflightCommit
+	killed   atomic.Bool
+	closer   atomic.Pointer[kclose.Closer] // set once the client exists; the rebalance callbacks lock through it
+	eos      bool                          // transactions in use (decided in Run)
 	// ourTrade: per writer schema id, whether it is market.TradeSchema
 	// (decoded by market.DecodeTrade); the poll loop's alone.
 	ourTrade map[int]bool
@@ -304,6 +308,9 @@ func (p *Processor) Run(ctx context.Context) error {
 	defer fcancel()
 	p.mu.Lock()
 	err = p.flushAndCommit(fctx, p.agg.Tick(p.cfg.Now().UnixMicro()), nil)
+	if werr := p.waitCommit(); err == nil {
+		err = werr
+	}
 	p.mu.Unlock()
 	if closer.Forced() {
 		return nil // logged by the closer; the batch is recomputed on the next start
@@ -513,7 +520,7 @@ func (p *Processor) flushAndCommit(ctx context.Context, outs []Output, extra []*
 			return fmt.Errorf("stream: writing candles: %w", err)
 		}
 	}
-	return p.commit(ctx, false)
+	return p.commit(ctx)
 }
 
 // produceNow produces recs and waits for every ack, as ProduceSync does,
@@ -547,9 +554,17 @@ func produceNow(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) error {
 	return ferr
 }
 
-// commit commits every dirty partition (all assigned ones when force).
-func (p *Processor) commit(ctx context.Context, force bool) error {
-	if len(p.dirty) == 0 && !force {
+// commit sends the offsets of every dirty partition, whose outputs are all
+// acknowledged by now, without waiting for the answer: the next batch is
+// read and aggregated while the commit's write is made durable, and its own
+// commit waits for this one first (waitCommit), so commits land in order and
+// a failure stops the processor one batch later. A restart replays from the
+// last commit that landed, as at-least-once allows. p.mu is held.
+func (p *Processor) commit(ctx context.Context) error {
+	if err := p.waitCommit(); err != nil {
+		return err
+	}
+	if len(p.dirty) == 0 {
 		return nil
 	}
 	member, gen := p.cl.GroupMetadata()
@@ -563,6 +578,50 @@ func (p *Processor) commit(ctx context.Context, force bool) error {
 		rt.Partitions = append(rt.Partitions, rp)
 	})
 	req.Topics = append(req.Topics, rt)
+	ic := &inflightCommit{done: make(chan struct{}), parts: slices.Collect(maps.Keys(p.dirty))}
+	clear(p.dirty)
+	p.inflight = ic
+	go func() {
+		defer close(ic.done)
+		ic.err = p.sendCommit(ctx, req)
+	}()
+	return nil
+}
+
+// inflightCommit is an offset commit on its way.
+type inflightCommit struct {
+	done  chan struct{}
+	parts []int32 // the partitions it covers
+	err   error   // set before done closes
+}
+
+// waitCommit waits for the commit in flight, if any. When it failed, the
+// partitions it covered (those still owned) are dirty again, so that the next
+// commit sends their newest state; a commit cut short by a cancelled context
+// is not an error (the stop commits again). p.mu is held.
+func (p *Processor) waitCommit() error {
+	ic := p.inflight
+	if ic == nil {
+		return nil
+	}
+	<-ic.done
+	p.inflight = nil
+	if ic.err == nil {
+		return nil
+	}
+	for _, part := range ic.parts {
+		if _, owned := p.processed[part]; owned {
+			p.dirty[part] = true
+		}
+	}
+	if errors.Is(ic.err, context.Canceled) || errors.Is(ic.err, context.DeadlineExceeded) {
+		return nil
+	}
+	return ic.err
+}
+
+// sendCommit sends one OffsetCommit and checks every partition's answer.
+func (p *Processor) sendCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) error {
 	resp, err := req.RequestWith(ctx, p.cl)
 	if err != nil {
 		return fmt.Errorf("stream: committing: %w", err)
@@ -579,7 +638,6 @@ func (p *Processor) commit(ctx context.Context, force bool) error {
 		}
 	}
 	p.Counters.Commits.Add(1)
-	clear(p.dirty)
 	return nil
 }
 
@@ -658,7 +716,11 @@ func (p *Processor) revoked(ctx context.Context, _ *kgo.Client, revoked map[stri
 		}
 		return
 	}
-	if err := p.flushAndCommit(ctx, p.agg.Tick(p.cfg.Now().UnixMicro()), nil); err != nil {
+	err := p.flushAndCommit(ctx, p.agg.Tick(p.cfg.Now().UnixMicro()), nil)
+	if werr := p.waitCommit(); err == nil {
+		err = werr
+	}
+	if err != nil {
 		p.log.Warn("commit on revoke failed; the next owner replays from the previous commit", "err", err)
 	}
 	for _, part := range revoked[p.cfg.Topics.Events] {
