@@ -39,6 +39,11 @@ type FakeOptions struct {
 	// FirstTradeID is one less than each symbol's first trade id; 0 is the
 	// fake's default (the clock).
 	FirstTradeID int64
+	// OnTrade, if set, is called for every trade the fake makes, with the
+	// exact time it was made (the trades' own times are whole milliseconds,
+	// as an exchange's are): latency measurements start from it. It runs on
+	// the market's clock and must not block.
+	OnTrade func(venueSymbol string, id int64, made time.Time)
 }
 
 // FakeFactory starts a venue's fake, for tickertape demo and tests.

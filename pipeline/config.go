@@ -72,8 +72,12 @@ type VenueConfig struct {
 	Fake bool
 	Seed uint64
 	// Fake exchange knobs (zero: the fake's defaults).
-	FakeTick           time.Duration
-	FakeTradesPerTick  int
+	FakeTick          time.Duration
+	FakeTradesPerTick int
+	// FakeOnTrade, if set, is called for every trade the fake makes, with
+	// the exact time (benchmarks measure latency from it; see
+	// exchange.FakeOptions.OnTrade).
+	FakeOnTrade        func(venueSymbol string, id int64, made time.Time)
 	NoTickers, NoBooks bool // trades are always ingested
 	// Connector, when set, is used as is instead of one from the Factory
 	// (tests with their own fake).

@@ -80,7 +80,7 @@ func DefaultFactory(vc VenueConfig) (Venue, error) {
 // makes), so a demo restarted on the same data directory never repeats an
 // id it wrote before.
 func fakeOptions(vc VenueConfig, now time.Time) exchange.FakeOptions {
-	return exchange.FakeOptions{Seed: vc.Seed, Tick: vc.FakeTick, TradesPerTick: vc.FakeTradesPerTick, FirstTradeID: now.UnixMicro()}
+	return exchange.FakeOptions{Seed: vc.Seed, Tick: vc.FakeTick, TradesPerTick: vc.FakeTradesPerTick, FirstTradeID: now.UnixMicro(), OnTrade: vc.FakeOnTrade}
 }
 
 // resolver checks symbols against the venue's market list (cached).

@@ -24,6 +24,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/exchangetest"
 	"github.com/tickertape/tickertape/market"
 )
 
@@ -70,7 +71,7 @@ func init() {
 		return New(Config{WSURL: o.WSURL, RESTURL: o.RESTURL, Exchange: o.Exchange, HTTPClient: o.HTTPClient}), nil
 	})
 	exchange.RegisterFake(Name, func(o exchange.FakeOptions) (exchange.FakeServer, error) {
-		return NewFake(FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick, FirstTradeID: o.FirstTradeID})
+		return NewFake(exchangetest.ConfigFrom(o))
 	})
 }
 

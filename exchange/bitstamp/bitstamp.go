@@ -30,6 +30,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/exchangetest"
 	"github.com/tickertape/tickertape/market"
 )
 
@@ -75,7 +76,7 @@ func init() {
 		return New(Config{WSURL: o.WSURL, RESTURL: o.RESTURL, Exchange: o.Exchange, HTTPClient: o.HTTPClient, Logger: o.Logger}), nil
 	})
 	exchange.RegisterFake(Name, func(o exchange.FakeOptions) (exchange.FakeServer, error) {
-		return NewFake(FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick, FirstTradeID: o.FirstTradeID})
+		return NewFake(exchangetest.ConfigFrom(o))
 	})
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/exchangetest"
 	"github.com/tickertape/tickertape/exchange/internal/jsonf"
 	"github.com/tickertape/tickertape/market"
 )
@@ -77,7 +78,7 @@ func init() {
 		return New(Config{WSURL: o.WSURL, RESTURL: o.RESTURL, Exchange: o.Exchange, HTTPClient: o.HTTPClient, Logger: o.Logger})
 	})
 	exchange.RegisterFake(Name, func(o exchange.FakeOptions) (exchange.FakeServer, error) {
-		return NewFake(FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick, FirstTradeID: o.FirstTradeID})
+		return NewFake(exchangetest.ConfigFrom(o))
 	})
 }
 

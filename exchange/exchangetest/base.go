@@ -3,6 +3,8 @@ package exchangetest
 import (
 	"net/http"
 	"time"
+
+	"github.com/tickertape/tickertape/exchange"
 )
 
 // FakeConfig configures a venue's fake; zero values take defaults.
@@ -17,6 +19,14 @@ type FakeConfig struct {
 	// start above every id it made before (tickertape demo passes the clock
 	// in microseconds).
 	FirstTradeID int64
+	// OnTrade, if set, is called for every trade made, with the exact time
+	// (see SimConfig.OnTrade).
+	OnTrade func(venueSymbol string, id int64, made time.Time)
+}
+
+// ConfigFrom is the fake of a venue as exchange.FakeOptions ask for it.
+func ConfigFrom(o exchange.FakeOptions) FakeConfig {
+	return FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick, FirstTradeID: o.FirstTradeID, OnTrade: o.OnTrade}
 }
 
 // Base is the scaffolding a venue's fake embeds: the synthetic market, the
@@ -39,7 +49,7 @@ func NewBase(cfg FakeConfig, symbols []SimSymbol) (*Base, error) {
 		cfg.Symbols = symbols
 	}
 	sim, err := NewSim(SimConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick, BookDepth: cfg.BookDepth,
-		FirstTradeID: cfg.FirstTradeID})
+		FirstTradeID: cfg.FirstTradeID, OnTrade: cfg.OnTrade})
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,11 @@ type SimConfig struct {
 	// trade ids of an earlier run (a consumer de-duplicating by id would
 	// drop the new trades).
 	FirstTradeID int64
+	// OnTrade, if set, is called (holding the market's lock, so it must not
+	// block) for every trade made, with the exact time: the trade's TimeMs
+	// is whole milliseconds, as exchanges' are, which is up to a millisecond
+	// earlier than the trade was made. Latency measurements start from it.
+	OnTrade func(venueSymbol string, id int64, made time.Time)
 }
 
 // SimTrade is one synthetic trade.
@@ -217,7 +222,8 @@ func (s *Sim) Pause() { s.mu.Lock(); s.paused = true; s.mu.Unlock() }
 func (s *Sim) Resume() { s.mu.Lock(); s.paused = false; s.mu.Unlock() }
 
 func (s *Sim) step(ss *simSym, ticker bool) SimStep {
-	now := time.Now().UnixMilli()
+	made := time.Now()
+	now := made.UnixMilli()
 	ss.price = max(ss.price+int64(s.rng.IntN(7)-3), int64(s.cfg.BookDepth)+2)
 	st := SimStep{Symbol: ss.Venue, TimeMs: now, Ticker: ticker}
 	for range s.rng.IntN(s.cfg.MaxTradesPerTick + 1) {
@@ -231,6 +237,9 @@ func (s *Sim) step(ss *simSym, ticker bool) SimStep {
 			Quantity: market.NewDecimal(qty, uint8(ss.SizeScale)), QuoteQty: market.NewDecimal(price*qty, uint8(ss.PriceScale+ss.SizeScale)),
 			Side: side, TimeMs: now}
 		st.Trades = append(st.Trades, t)
+		if s.cfg.OnTrade != nil {
+			s.cfg.OnTrade(ss.Venue, t.ID, made)
+		}
 		ss.trades = append(ss.trades, t)
 		ss.high, ss.low = max(ss.high, price), min(ss.low, price)
 		ss.volume.Add(ss.volume, t.Quantity.Rat())

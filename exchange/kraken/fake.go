@@ -37,6 +37,9 @@ type FakeConfig struct {
 	// Heartbeat is the period of heartbeat frames, sent whether or not the
 	// market moves (Kraken: about one a second). Default 1s.
 	Heartbeat time.Duration
+	// OnTrade, if set, is called for every trade made, with the exact time
+	// (see exchangetest.SimConfig.OnTrade).
+	OnTrade func(venueSymbol string, id int64, made time.Time)
 }
 
 // DefaultFakeSymbols are two markets with Kraken's precisions.
@@ -57,7 +60,7 @@ var _ exchangetest.Fake = (*Fake)(nil)
 // NewFake starts a fake Kraken on a free loopback port.
 func NewFake(cfg FakeConfig) (*Fake, error) {
 	b, err := exchangetest.NewBase(exchangetest.FakeConfig{Seed: cfg.Seed, Symbols: cfg.Symbols, Tick: cfg.Tick, MaxTradesPerTick: cfg.MaxTradesPerTick,
-		FirstTradeID: cfg.FirstTradeID, BookDepth: 10}, DefaultFakeSymbols)
+		FirstTradeID: cfg.FirstTradeID, BookDepth: 10, OnTrade: cfg.OnTrade}, DefaultFakeSymbols)
 	if err != nil {
 		return nil, err
 	}

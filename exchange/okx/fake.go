@@ -43,10 +43,6 @@ var DefaultFakeSymbols = []exchangetest.SimSymbol{
 	{Venue: "ETH-USDT", Base: "ETH", Quote: "USDT", StartPrice: "3399.01", PriceScale: 2, SizeScale: 6},
 }
 
-func exchangetestConfig(o exchange.FakeOptions) exchangetest.FakeConfig {
-	return exchangetest.FakeConfig{Seed: o.Seed, Tick: o.Tick, MaxTradesPerTick: o.TradesPerTick, FirstTradeID: o.FirstTradeID}
-}
-
 // Fake is a running fake OKX.
 type Fake struct {
 	*exchangetest.Base

@@ -26,6 +26,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/tickertape/tickertape/exchange"
+	"github.com/tickertape/tickertape/exchange/exchangetest"
 	"github.com/tickertape/tickertape/market"
 )
 
@@ -86,7 +87,7 @@ func init() {
 		return New(Config{WSURL: o.WSURL, RESTURL: o.RESTURL, Exchange: o.Exchange, HTTPClient: o.HTTPClient, Logger: o.Logger}), nil
 	})
 	exchange.RegisterFake(Name, func(o exchange.FakeOptions) (exchange.FakeServer, error) {
-		return NewFake(FakeConfig{FakeConfig: exchangetestConfig(o)})
+		return NewFake(FakeConfig{FakeConfig: exchangetest.ConfigFrom(o)})
 	})
 }
 
