@@ -46,6 +46,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"time"
 
@@ -56,6 +57,7 @@ import (
 	"github.com/tickertape/tickertape/app"
 	"github.com/tickertape/tickertape/bench/internal/latency"
 	"github.com/tickertape/tickertape/broker"
+	"github.com/tickertape/tickertape/commitlog"
 	"github.com/tickertape/tickertape/market"
 	"github.com/tickertape/tickertape/pipeline"
 	"github.com/tickertape/tickertape/serde"
@@ -69,12 +71,16 @@ func main() {
 	eos := flag.String("exactly-once", "auto", "the candle processor's mode: auto (transactions, as the embedded broker has them), on or off (at-least-once)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole process to this file")
 	stampHops := flag.Bool("hops", true, "stamp records per hop (franz-go hooks; -hops=false measures their cost)")
+	linger := flag.Duration("linger", -1, "experiment: a producer linger for every pipeline client (default: each client's own)")
+	fsync := flag.String("fsync", "always", "the broker's fsync policy: always, never or interval=<dur> (never measures what durability costs)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage: e2e [flags]\n\nExamples:\n  e2e                                  demo pace, exactly-once\n  e2e -exactly-once off                demo pace, at-least-once\n  e2e -tick 1ms -trades 40 -duration 20s   full speed\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	mode, err := stream.ParseEOSMode(*eos)
+	must(err)
+	policy, err := commitlog.ParseFsyncPolicy(*fsync)
 	must(err)
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -87,13 +93,17 @@ func main() {
 	defer os.RemoveAll(dir)
 	ivs, _ := stream.ParseIntervals("1s,1m")
 	h := newHops()
+	mt := &madeTimes{at: map[madeKey]time.Time{}}
 	var kafkaOpts []kgo.Opt
 	if *stampHops {
 		kafkaOpts = append(kafkaOpts, kgo.WithHooks(h))
 	}
+	if *linger >= 0 {
+		kafkaOpts = append(kafkaOpts, kgo.ProducerLinger(*linger))
+	}
 	p, err := pipeline.New(pipeline.Config{
-		Stack:     app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet, Broker: broker.Config{DataDir: dir, Logger: quiet}},
-		Venues:    []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Fake: true, Seed: 1, FakeTick: *tick, FakeTradesPerTick: *trades}},
+		Stack:     app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Logger: quiet, Broker: broker.Config{DataDir: dir, Logger: quiet, Fsync: policy}},
+		Venues:    []pipeline.VenueConfig{{Name: "poloniex", Symbols: []string{"BTC_USDT", "ETH_USDT"}, Fake: true, Seed: 1, FakeTick: *tick, FakeTradesPerTick: *trades, FakeOnTrade: mt.record}},
 		Candles:   &pipeline.CandleConfig{Intervals: ivs, Lateness: time.Second, UpdateEvery: time.Millisecond, IdleAfter: time.Second, ExactlyOnce: mode},
 		KafkaOpts: kafkaOpts,
 		Logger:    quiet})
@@ -126,8 +136,9 @@ func main() {
 	defer cl.Close()
 	sd := serde.New(srcl)
 	type trade struct {
-		timeUs, receivedUs int64
-		off                offset
+		made       time.Time // exactly (the trade's own time is whole ms)
+		receivedUs int64
+		off        offset
 	}
 	type wk struct {
 		sym   string
@@ -175,7 +186,12 @@ func main() {
 					continue
 				}
 				k := wk{t.Symbol, t.ExchangeTimeUs / 1e6 * 1e6}
-				tradeTimes[k] = append(tradeTimes[k], trade{t.ExchangeTimeUs, t.ReceivedTimeUs, offset{r.Topic, r.Partition, r.Offset}})
+				tid, _ := strconv.ParseInt(t.TradeID, 10, 64)
+				made, ok := mt.take(t.VenueSymbol, tid)
+				if !ok { // not made by this run's fake (cannot happen): measured from its own time
+					made = time.UnixMicro(t.ExchangeTimeUs)
+				}
+				tradeTimes[k] = append(tradeTimes[k], trade{made, t.ReceivedTimeUs, offset{r.Topic, r.Partition, r.Offset}})
 				continue
 			}
 			if sd.Decode(ctx, r.Value, market.CandleSchema, &m) != nil {
@@ -190,7 +206,7 @@ func main() {
 				continue
 			}
 			t := ts[c.TradeCount-1]
-			sent := time.UnixMicro(t.timeUs)
+			sent := t.made
 			lat = append(lat, now.Sub(sent))
 			if st, ok := h.stamps(t.off, offset{r.Topic, r.Partition, r.Offset}); ok {
 				recv := time.UnixMicro(t.receivedUs)
@@ -219,6 +235,32 @@ func main() {
 		"trades": snap.Venues[0].Trades, "tick": tick.String(), "max_trades_per_tick": *trades, "exactly_once": exactlyOnce,
 		"behind_end": behind, "hops": hopOut, "hops_measured": len(hops[0])})
 	fmt.Println(string(out))
+}
+
+// madeTimes holds the exact time the fake made each trade (its OnTrade
+// hook), until the consumer reads the trade.
+type madeTimes struct {
+	mu sync.Mutex
+	at map[madeKey]time.Time
+}
+
+type madeKey struct {
+	sym string
+	id  int64
+}
+
+func (m *madeTimes) record(sym string, id int64, at time.Time) {
+	m.mu.Lock()
+	m.at[madeKey{sym, id}] = at
+	m.mu.Unlock()
+}
+
+func (m *madeTimes) take(sym string, id int64) (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.at[madeKey{sym, id}]
+	delete(m.at, madeKey{sym, id})
+	return at, ok
 }
 
 var hopNames = []string{"fake_to_connector", "connector_to_ingest", "ingest_produce", "ack_to_processor", "processor", "candle_produce", "ack_to_consumer"}

@@ -6,7 +6,9 @@
 // With -batch-records N it produces synchronously instead: batches of N
 // records, each to one partition in turn, the next batch sent when the last is
 // acknowledged; with -txn-batches K as well, a transaction commits every K
-// batches (K=0: idempotent, the baseline). With -tls-ca the client speaks TLS
+// batches (K=0: idempotent, the baseline); with -pause P as well, it sleeps P
+// before each batch (or transaction), which measures a produce that starts
+// on an idle machine, as at the pipeline's demo pace. With -tls-ca the client speaks TLS
 // and trusts that CA.
 package main
 
@@ -59,8 +61,12 @@ func main() {
 	tlsCA := flag.String("tls-ca", "", "speak TLS to the brokers, trusting this PEM CA")
 	batch := flag.Int("batch-records", 0, "produce synchronously in batches of this many records, one partition per batch (0 = asynchronously, the default)")
 	serverPid := flag.Int("server-pid", 0, "the broker's process id: report its CPU seconds per GB produced and consumed (from /proc)")
+	pause := flag.Duration("pause", 0, "with -batch-records: sleep this long before each unit (batch or transaction), so each starts on an idle machine, as at a demo pace")
 	txnBatches := flag.Int("txn-batches", 0, "with -batch-records: commit a transaction every this many batches (0 = idempotent, no transactions)")
 	flag.Parse()
+	if *pause > 0 && *batch == 0 {
+		must(fmt.Errorf("-pause needs -batch-records"))
+	}
 	if *txnBatches > 0 && *batch == 0 {
 		must(fmt.Errorf("-txn-batches needs -batch-records"))
 	}
@@ -94,7 +100,7 @@ func main() {
 		value[i] = byte('a' + i%26)
 	}
 	if *batch > 0 {
-		res := produceBatches(ctx, cl, value, *partitions, *batch, *txnBatches, *warmup, *dur)
+		res := produceBatches(ctx, cl, value, *partitions, *batch, *txnBatches, *pause, *warmup, *dur)
 		cl.Close()
 		json.NewEncoder(os.Stdout).Encode(res)
 		return
@@ -190,7 +196,8 @@ func main() {
 // the warm-up, then the clock starts at the next boundary and every record of
 // a unit begun within dur counts; latency is per batch, from sending it to
 // its acknowledgement (for the last batch of a transaction, to the commit).
-func produceBatches(ctx context.Context, cl *kgo.Client, value []byte, partitions, n, perTxn int, warmup, dur time.Duration) result {
+// A pause sleeps before each unit (the sleep is not counted).
+func produceBatches(ctx context.Context, cl *kgo.Client, value []byte, partitions, n, perTxn int, pause, warmup, dur time.Duration) result {
 	recs := make([]*kgo.Record, n)
 	for i := range recs {
 		recs[i] = &kgo.Record{Value: value}
@@ -204,6 +211,9 @@ func produceBatches(ctx context.Context, cl *kgo.Client, value []byte, partition
 		t0       time.Time
 	)
 	unit := func() {
+		if pause > 0 {
+			time.Sleep(pause)
+		}
 		if perTxn > 0 {
 			must(cl.BeginTransaction())
 		}
@@ -231,10 +241,12 @@ func produceBatches(ctx context.Context, cl *kgo.Client, value []byte, partition
 		unit()
 	}
 	measured, t0 = true, time.Now()
+	var slept time.Duration // records/s leaves the pauses out
 	for time.Since(t0) < dur {
 		unit()
+		slept += pause
 	}
-	elapsed := time.Since(t0).Seconds()
+	elapsed := (time.Since(t0) - slept).Seconds()
 	pct := latency.Percentiles(lats)
 	return result{
 		Records: count, Seconds: elapsed, RecordsPerSec: float64(count) / elapsed,

@@ -59,7 +59,8 @@ func TestProduceBatches(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		perTxn int
-	}{{"idempotent", 0}, {"txn-3", 3}} {
+		pause  time.Duration
+	}{{"idempotent", 0, 0}, {"txn-3", 3, 0}, {"paused", 0, 20 * time.Millisecond}} {
 		t.Run(c.name, func(t *testing.T) {
 			opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(c.name), kgo.RequiredAcks(kgo.AllISRAcks()),
 				kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0)}
@@ -76,13 +77,18 @@ func TestProduceBatches(t *testing.T) {
 				t.Fatal(err)
 			}
 			const n = 7
-			res := produceBatches(ctx, cl, make([]byte, 16), 2, n, c.perTxn, 0, 200*time.Millisecond)
+			res := produceBatches(ctx, cl, make([]byte, 16), 2, n, c.perTxn, c.pause, 0, 200*time.Millisecond)
 			unit := int64(n * max(c.perTxn, 1))
 			if res.Records == 0 || res.Records%unit != 0 {
 				t.Fatalf("counted %d records, want a positive multiple of %d (whole units)", res.Records, unit)
 			}
 			if res.Errors != 0 || res.RecordsPerSec <= 0 || res.P99Ms <= 0 {
 				t.Fatalf("result %+v", res)
+			}
+			// Paused: at most one batch per pause in the 200 ms, and records/s
+			// leaves the pauses out (the batches' own time is far shorter).
+			if c.pause > 0 && (res.Records > unit*int64(200*time.Millisecond/c.pause+1) || res.RecordsPerSec*0.2 <= float64(res.Records)) {
+				t.Fatalf("paused %v: %d records at %.0f/s", c.pause, res.Records, res.RecordsPerSec)
 			}
 			// No warm-up: every record produced was counted, and every one was committed.
 			if got := committed(t, addr, c.name, res.Records); got != res.Records {
