@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/tickertape/tickertape/commitlog"
 	"github.com/tickertape/tickertape/internal/poll"
 )
 
@@ -367,4 +370,67 @@ func recrcBatch(b []byte) []byte {
 func shortTxnAbortCheck(t *testing.T, d time.Duration) {
 	old := txnAbortCheckInterval.Swap(int64(d))
 	t.Cleanup(func() { txnAbortCheckInterval.Store(old) })
+}
+
+// A crash after a commit's markers are durable and before its
+// CompleteCommit is (here: the last batch cut from __transaction_state, as a
+// lost page cache would) leaves PrepareCommit, and the next start finishes
+// the commit: the records stay committed, read once, and the LSO is the high
+// watermark.
+func TestCommitSurvivesLosingCompleteCommit(t *testing.T) {
+	tb := startBroker(t, func(c *Config) { c.Logger = discardLogger() })
+	const topic, id = "txn-complete-lost", "tx-c"
+	if _, err := tb.admin().CreateTopic(testCtx(t), 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl := txnClient(t, tb, id, topic)
+	produceTxn(t, cl, true, "a", "b")
+	cl.Close()
+	sp, err := tb.b.txns.statePartition(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tb.cfg.DataDir, sp.dirName())
+	d, err := tb.admin().DescribeTransactions(testCtx(t), id)
+	if err != nil || d[id].State != "CompleteCommit" {
+		t.Fatalf("after the commit: %+v %v", d, err)
+	}
+	tb.stop()
+	seg := filepath.Join(dir, "00000000000000000000.log")
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last, at int // the last batch's start
+	for rest := data; ; {
+		_, r, _, ok := commitlog.NextBatch(rest)
+		if !ok {
+			break
+		}
+		last, at = at, len(data)-len(r)
+		rest = r
+	}
+	if at != len(data) || last == 0 {
+		t.Fatalf("segment of %d bytes: batches end at %d, the last starts at %d", len(data), at, last)
+	}
+	var v kmsg.TxnMetadataValue
+	recs, err := commitlog.Records(data[last:])
+	if err != nil || len(recs) != 1 || v.ReadFrom(recs[0].Value) != nil || v.State != 4 { // 4: CompleteCommit
+		t.Fatalf("the last state record is not CompleteCommit: %v %+v", err, v)
+	}
+	if err := os.Truncate(seg, int64(last)); err != nil {
+		t.Fatal(err)
+	}
+	tb.start(tb.addr)
+	d, err = tb.admin().DescribeTransactions(testCtx(t), id)
+	if err != nil || d[id].State != "CompleteCommit" {
+		t.Fatalf("after the restart: %+v %v", d, err)
+	}
+	p := tb.b.partitionOf(tb.b.lookup(topic), 0)
+	if l, h := p.log.LastStableOffset(), p.log.HighWatermark(); l != h {
+		t.Fatalf("after the restart: LSO %d, HW %d", l, h)
+	}
+	if got := readIsolated(t, tb, topic, kgo.ReadCommitted(), 2); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("read_committed after the restart: %v", got)
+	}
 }
