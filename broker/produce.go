@@ -133,11 +133,12 @@ func handleProduce(c *conn, kreq kmsg.Request) reply {
 			if code == 0 {
 				code, msg = checkTxnBatch(rpReq.Records, txn, topicPartition{t.name, rpReq.Partition})
 			}
+			var checked commitlog.Checked
 			if code == 0 {
-				code, msg = validateRecords(rpReq.Records, p, now)
+				checked, code, msg = validateRecords(rpReq.Records, p, now)
 			}
 			if code == 0 {
-				res, err := p.log.AppendOwned(rpReq.Records) // the request buffer is ours (conn.go reads produce frames into pooled buffers)
+				res, err := p.log.AppendChecked(checked) // the request buffer is ours (conn.go reads produce frames into pooled buffers)
 				if err != nil {
 					code, msg = logErrorCode(err), err.Error()
 					if code == errKafkaStorage {
@@ -224,9 +225,9 @@ func setDurableResult(w producedPartition, err error) {
 
 // validateRecords walks every record of the batch as Kafka's log validator
 // does (see commitlog.ValidateRecords), with the topic's timestamp bounds.
-func validateRecords(records []byte, p *partition, now time.Time) (int16, string) {
+func validateRecords(records []byte, p *partition, now time.Time) (commitlog.Checked, int16, string) {
 	maxBytes := p.topic.maxMessageBytes.Load()
-	err := commitlog.ValidateRecords(records, commitlog.Limits{
+	c, err := commitlog.CheckRecords(records, commitlog.Limits{
 		NowMs:                now.UnixMilli(),
 		TimestampBeforeMaxMs: p.topic.tsBeforeMaxMs.Load(),
 		TimestampAfterMaxMs:  p.topic.tsAfterMaxMs.Load(),
@@ -235,9 +236,9 @@ func validateRecords(records []byte, p *partition, now time.Time) (int16, string
 		MaxInflatedBytes:     maxInflated(maxBytes),
 	})
 	if err != nil {
-		return logErrorCode(err), err.Error()
+		return c, logErrorCode(err), err.Error()
 	}
-	return 0, ""
+	return c, 0, ""
 }
 
 // inflationFactor bounds what a compressed batch may inflate to, relative to

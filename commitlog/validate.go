@@ -64,10 +64,32 @@ const minRecordBytes = 7
 // ones are inflated as a stream through a small buffer, so memory stays near
 // the largest single record however far the batch would inflate.
 func ValidateRecords(batch []byte, lim Limits) error {
+	_, err := CheckRecords(batch, lim)
+	return err
+}
+
+// Checked is a batch CheckRecords accepted, for AppendChecked.
+type Checked struct {
+	b []byte
+	h batchHeader
+}
+
+// CheckRecords is ValidateRecords returning the batch it accepted, so that
+// Log.AppendChecked stores it without checking its CRC32C a second time.
+func CheckRecords(batch []byte, lim Limits) (Checked, error) {
 	h, err := validateBatch(batch)
 	if err != nil {
-		return err
+		return Checked{}, err
 	}
+	if err := validateRecordsOf(batch, h, lim); err != nil {
+		return Checked{}, err
+	}
+	return Checked{batch, h}, nil
+}
+
+// validateRecordsOf checks batch's records and what ValidateRecords checks
+// beyond validateBatch; h is batch's header.
+func validateRecordsOf(batch []byte, h batchHeader, lim Limits) error {
 	if h.producerID >= 0 && h.baseSeq < 0 {
 		return fmt.Errorf("%w: sequence number %d in a batch of producer id %d", ErrInvalidRecord, h.baseSeq, h.producerID)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"runtime"
@@ -188,5 +189,53 @@ func TestOffsetForTimestampStreamsCompressedBatches(t *testing.T) {
 	}
 	if grown := after.TotalAlloc - before.TotalAlloc; grown > 16<<20 {
 		t.Fatalf("the lookup allocated %d MiB", grown>>20)
+	}
+}
+
+// AppendChecked stores what CheckRecords accepted exactly as Append would
+// (offsets assigned, the bytes read back the same); it refuses a Checked
+// that CheckRecords did not make, and CheckRecords refuses what
+// ValidateRecords refuses.
+func TestAppendCheckedStoresWhatAppendWould(t *testing.T) {
+	a, b := openLog(t, t.TempDir()), openLog(t, t.TempDir())
+	for i := range 5 {
+		batch := batchtest.Build(batchtest.Spec{ProducerID: -1, TimestampMs: time.Now().UnixMilli(), StepMs: 1, Values: []string{fmt.Sprint("v", i), "w"}})
+		ra, err := a.Append(append([]byte(nil), batch...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := CheckRecords(batch, nowLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := b.AppendChecked(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ra.BaseOffset != rb.BaseOffset || ra.LastOffset != rb.LastOffset {
+			t.Fatalf("batch %d: Append gave %+v, AppendChecked %+v", i, ra, rb)
+		}
+	}
+	if err := a.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	da, _ := a.Read(0, 1<<20)
+	db, _ := b.Read(0, 1<<20)
+	if len(da) == 0 || !bytes.Equal(da, db) {
+		t.Fatalf("the two logs hold different bytes (%d and %d)", len(da), len(db))
+	}
+	if _, err := b.AppendChecked(Checked{}); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("a zero Checked: %v", err)
+	}
+	bad := batchtest.Build(batchtest.Spec{ProducerID: -1, TimestampMs: time.Now().UnixMilli(), Values: []string{"x"}})
+	bad[len(bad)-1] ^= 1 // the CRC no longer matches
+	if _, err := CheckRecords(bad, nowLimits()); !errors.Is(err, ErrCorruptBatch) {
+		t.Fatalf("a batch with a wrong CRC: %v", err)
+	}
+	if err := ValidateRecords(bad, nowLimits()); !errors.Is(err, ErrCorruptBatch) {
+		t.Fatalf("ValidateRecords of a batch with a wrong CRC: %v", err)
 	}
 }
