@@ -4,8 +4,9 @@
 // market.candles.
 //
 // Latency: for every candle update consumed, the time from the fake making
-// (and sending) the newest trade the update includes to the update being
-// consumed. The update's trade_count says how many of the window's trades
+// the newest trade the update includes (the exact time, reported by the
+// fake's OnTrade hook: the trade's own time is whole milliseconds, as
+// Poloniex's is) to the update being consumed. The update's trade_count says how many of the window's trades
 // it includes; the fake sends trades in order, so that is the window's
 // trade_count-th trade as read from market.events.
 //
@@ -16,8 +17,7 @@
 // consumer's receipt and the trade's own received_time that splits the
 // total into seven hops:
 //
-//	fake_to_connector    the trade made and sent → the connector has read its frame (WebSocket; the fake's
-//	                     times are whole milliseconds, as Poloniex's are: this hop includes 0–1 ms of that)
+//	fake_to_connector    the trade made → the connector has read its frame (the fake's JSON and WebSocket)
 //	connector_to_ingest  read → ingest's Produce call (parse, de-duplicate, Avro encode)
 //	ingest_produce       Produce → broker ack (linger, request, append, fsync)
 //	ack_to_processor     ack → the processor's fetch holds it (fetch wait; can be negative: the broker
