@@ -5,18 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/tickertape/tickertape/app"
-	"github.com/tickertape/tickertape/broker"
 	"github.com/tickertape/tickertape/market"
 	"github.com/tickertape/tickertape/serde"
 )
@@ -62,18 +57,9 @@ func TestWaitCommitRedirtiesWhatFailed(t *testing.T) {
 // graceful stop still waits for the last one, so the group's committed
 // metadata records every record read, per partition.
 func TestAtLeastOnceStopCommitsEverythingRead(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet}, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s, srcl, quiet := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srcl, err := sr.NewClient(sr.URLs(s.RegistryURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	sd := serde.New(srcl)
 	id, err := sd.Register(ctx, market.SubjectFor("market.events", market.TradeName), market.TradeSchema)
 	if err != nil {

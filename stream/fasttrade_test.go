@@ -22,18 +22,9 @@ import (
 // (its records go through market.DecodeTrade), and a Trade schema that
 // differs only in a decimal's scale (the same bytes, another meaning) is not.
 func TestOurTradeSchemaTakesTheFastPath(t *testing.T) {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet}, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s, cl, quiet := startStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := sr.NewClient(sr.URLs(s.RegistryURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	writer := serde.New(cl)
 	ours, err := writer.Register(ctx, "ours-value", market.TradeSchema)
 	if err != nil {
@@ -64,4 +55,21 @@ func TestOurTradeSchemaTakesTheFastPath(t *testing.T) {
 	if p.writtenAsOurTrade(otherID, w) {
 		t.Fatal("a Trade with another price scale was taken for ours")
 	}
+}
+
+// startStack starts the embedded broker and registry for one test (closed by
+// its cleanup) and returns them, a registry client and a quiet logger.
+func startStack(t *testing.T) (*app.Stack, *sr.Client, *slog.Logger) {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := app.Start(app.Config{KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Broker: broker.Config{DataDir: t.TempDir(), Logger: quiet}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	cl, err := sr.NewClient(sr.URLs(s.RegistryURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, cl, quiet
 }
