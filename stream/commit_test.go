@@ -138,3 +138,26 @@ func waitRead(t *testing.T, ctx context.Context, p *Processor, done <-chan error
 		}
 	}
 }
+
+// ExactlyOnce, which a pipeline's Snapshot calls from any goroutine, does not
+// wait for a batch (which holds p.mu while it waits for the brokers: a commit
+// to a coordinator that just died can take seconds).
+func TestExactlyOnceDoesNotWaitForABatch(t *testing.T) {
+	p, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Serde: serde.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.eosShown.Store(true)
+	p.mu.Lock() // a batch in progress
+	defer p.mu.Unlock()
+	got := make(chan bool, 1)
+	go func() { got <- p.ExactlyOnce() }()
+	select {
+	case eos := <-got:
+		if !eos {
+			t.Fatal("ExactlyOnce is false for a processor in exactly-once mode")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ExactlyOnce waited for the batch's lock")
+	}
+}

@@ -46,11 +46,7 @@ const (
 func ParseEOSMode(s string) (EOSMode, error) { return txn.ParseMode(s) }
 
 // ExactlyOnce reports whether the running processor uses transactions.
-func (p *Processor) ExactlyOnce() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.eos
-}
+func (p *Processor) ExactlyOnce() bool { return p.eosShown.Load() }
 
 // useTransactions decides the mode from the config and the brokers.
 func (p *Processor) useTransactions(ctx context.Context) (bool, error) {

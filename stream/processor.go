@@ -131,6 +131,10 @@ type Processor struct {
 	killed   atomic.Bool
 	closer   atomic.Pointer[kclose.Closer] // set once the client exists; the rebalance callbacks lock through it
 	eos      bool                          // transactions in use (decided in Run)
+	// eosShown is eos for ExactlyOnce, which other goroutines call (a
+	// pipeline's Snapshot): never p.mu, which a batch holds while it waits
+	// for the brokers (a commit to a coordinator that died can take seconds).
+	eosShown atomic.Bool
 	// ourTrade: per writer schema id, whether it is market.TradeSchema
 	// (decoded by market.DecodeTrade); the poll loop's alone.
 	ourTrade map[int]bool
@@ -250,9 +254,10 @@ func (p *Processor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.mu.Lock() // ExactlyOnce reads it from other goroutines (Snapshot)
+	p.mu.Lock()
 	p.eos = eos
 	p.mu.Unlock()
+	p.eosShown.Store(eos)
 	if eos {
 		opts = append(opts, p.eosOpts()...)
 		p.log.Info("exactly-once mode: outputs and offsets commit in one transaction per batch", "transactional_id", p.cfg.TransactionalID)
