@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/tickertape/tickertape/internal/avroparse"
 )
 
 // maxReferenceDepth bounds chains of references (a → b → c …), which also
@@ -36,7 +38,7 @@ func parseAvro(text string, refs []Reference, resolve resolver) (avro.Schema, er
 	if err := loadReferences(cache, refs, resolve, 0); err != nil {
 		return nil, err
 	}
-	s, err := avro.ParseWithCache(text, "", cache)
+	s, err := avroparse.Parse(text, cache)
 	if err != nil {
 		return nil, errors.New(strings.TrimPrefix(err.Error(), "avro: "))
 	}
@@ -58,7 +60,7 @@ func loadReferences(cache *avro.SchemaCache, refs []Reference, resolve resolver,
 		if err := loadReferences(cache, e.References, resolve, depth+1); err != nil {
 			return err
 		}
-		if _, err := avro.ParseWithCache(e.Schema, "", cache); err != nil {
+		if _, err := avroparse.Parse(e.Schema, cache); err != nil {
 			return fmt.Errorf("reference %q (subject %q version %d): %v", r.Name, r.Subject, r.Version, err)
 		}
 	}

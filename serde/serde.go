@@ -28,6 +28,8 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/tickertape/tickertape/internal/avroparse"
 )
 
 // Errors a decoder reports for bytes it cannot decode; use errors.Is. A
@@ -164,11 +166,11 @@ func (s *Serde) WriterSchema(ctx context.Context, id int) (avro.Schema, error) {
 		if err != nil {
 			return nil, fmt.Errorf("serde: fetching reference %s of schema %d: %w", ref.Name, id, err)
 		}
-		if _, err := avro.ParseWithCache(rs.Schema.Schema, "", cache); err != nil {
+		if _, err := avroparse.Parse(rs.Schema.Schema, cache); err != nil {
 			return nil, fmt.Errorf("serde: reference %s of schema %d: %w", ref.Name, id, err)
 		}
 	}
-	sch, err = avro.ParseWithCache(got.Schema, "", cache)
+	sch, err = avroparse.Parse(got.Schema, cache)
 	if err != nil {
 		return nil, fmt.Errorf("%w: schema %d does not parse: %v", ErrUndecodable, id, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/tickertape/tickertape/internal/avroparse"
 	"github.com/tickertape/tickertape/serde"
 )
 
@@ -67,7 +68,7 @@ func runProduce(args []string, stdout, stderr io.Writer) error {
 	}
 	var schema avro.Schema
 	if st == sr.TypeAvro {
-		if schema, err = avro.ParseWithCache(string(text), "", &avro.SchemaCache{}); err != nil {
+		if schema, err = avroparse.Parse(string(text), &avro.SchemaCache{}); err != nil {
 			return fmt.Errorf("%s: %w", schemaFile, err)
 		}
 	}
