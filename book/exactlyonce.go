@@ -28,11 +28,7 @@ import (
 )
 
 // ExactlyOnce reports whether the running builder uses transactions.
-func (p *Processor) ExactlyOnce() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.eos
-}
+func (p *Processor) ExactlyOnce() bool { return p.eosShown.Load() }
 
 // commitMetadata is stored with each offset committed in exactly-once mode.
 type commitMetadata struct {

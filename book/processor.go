@@ -150,7 +150,10 @@ type Processor struct {
 	killed atomic.Bool
 	closer atomic.Pointer[kclose.Closer] // set once the client exists; the rebalance callbacks lock through it
 
-	eos      bool // transactions in use (decided in Run)
+	eos bool // transactions in use (decided in Run, before the client exists)
+	// eosShown is eos for ExactlyOnce, which other goroutines call: never
+	// p.mu, which a batch holds while it waits for the brokers.
+	eosShown atomic.Bool
 	topicIDs map[string][16]byte
 }
 
@@ -236,6 +239,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		"a crash of the book builder may republish books (identical)", p.log.Info); err != nil {
 		return err
 	}
+	p.eosShown.Store(p.eos)
 	p.cfg.TransactionalID, p.cfg.TransactionTimeout = ts.ID, ts.Timeout
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(p.cfg.Brokers...),

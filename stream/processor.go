@@ -254,9 +254,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	p.eos = eos
-	p.mu.Unlock()
+	p.eos = eos // before the client exists: its callbacks read it without p.mu
 	p.eosShown.Store(eos)
 	if eos {
 		opts = append(opts, p.eosOpts()...)
