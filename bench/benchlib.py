@@ -120,3 +120,31 @@ def stop(proc, timeout=30):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def settle_disk(path, quiet_s=3.0, slow_ms=20.0, timeout=30.0):
+    """Waits until the filesystem under path is quiet after the previous run's
+    files were deleted, so that no run pays for another's cleanup: it syncs,
+    then appends 4 KiB to a probe file and fdatasyncs it every few
+    milliseconds until none has taken over slow_ms for quiet_s. This machine's
+    root filesystem is mounted with `discard`: after a 2.5 GB file is deleted,
+    such probes stall for 90-270 ms again and again over the next 6 s (3-12 ms
+    before the delete), which would land in the next system's measured window.
+    Returns the seconds waited."""
+    t0 = time.time()
+    os.sync()
+    probe = os.path.join(path, ".settle-probe")
+    fd = os.open(probe, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    try:
+        quiet_since = time.time()
+        while time.time() - quiet_since < quiet_s and time.time() - t0 < timeout:
+            s = time.perf_counter()
+            os.write(fd, b"\0" * 4096)
+            os.fdatasync(fd)
+            if (time.perf_counter() - s) * 1000 > slow_ms:
+                quiet_since = time.time()
+            time.sleep(0.005)
+    finally:
+        os.close(fd)
+        os.remove(probe)
+    return time.time() - t0
