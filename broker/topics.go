@@ -174,6 +174,7 @@ func (b *Broker) openPartition(t *topic, i int32) (*partition, error) {
 		Logger:      b.log,
 		OnFsync:     b.metrics.fsynced,
 		Preallocate: b.cfg.Preallocate,
+		Remover:     b.remover,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition %s: %w", p.dirName(), err)

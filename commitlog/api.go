@@ -57,6 +57,10 @@ type Options struct {
 	// Preallocate says how the active segment's file is grown ahead of the
 	// appends (prealloc.go); the zero value is PreallocOff.
 	Preallocate Prealloc
+	// Remover, if set, deletes the segment files retention drops in the
+	// background at a bounded rate (remover.go); without it they are deleted
+	// at once, under the log's lock.
+	Remover *Remover
 }
 
 // FsyncRound describes one fsync round: how long the fsyncs took and how

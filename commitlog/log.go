@@ -98,6 +98,7 @@ type Log struct {
 	scratch   []byte   // Append's copy of the caller's batch, reused under mu
 	failed    error    // sticky: an fsync failed, so what the page cache holds is unknown
 	prealloc  Prealloc // resolved mode; set to PreallocOff if preallocating fails
+	remover   *Remover // nil: dropped segments are deleted at once
 
 	endA atomic.Int64 // copy of end, for lock-free reads
 
@@ -150,6 +151,7 @@ func Open(opts Options) (*Log, error) {
 		txn:      txnState{open: map[int64]int64{}},
 		snapAt:   -1,
 		prealloc: opts.Preallocate.resolve(opts.Fsync),
+		remover:  opts.Remover,
 	}
 	if err := l.recover(); err != nil {
 		l.closeFiles()
@@ -191,6 +193,8 @@ func (l *Log) recover() error {
 		switch {
 		case strings.HasSuffix(name, ".tmp"):
 			os.Remove(filepath.Join(l.dir, name)) // an interrupted atomic write
+		case isDeleted(name):
+			l.removeDropped(filepath.Join(l.dir, name)) // dropped, not yet deleted when the broker stopped
 		case (strings.HasSuffix(name, ".index") || strings.HasSuffix(name, ".timeindex") || strings.HasSuffix(name, ".txnindex")) && len(name) > 20 && !logs[name[:20]]:
 			os.Remove(filepath.Join(l.dir, name)) // indexes of a segment that is gone
 		}

@@ -67,7 +67,13 @@ func (l *Log) deleteSegmentsLocked(del func(s *segment, total int64) bool) (int,
 	}
 	for _, s := range l.segs[:n] {
 		s.f.Close()
-		for _, ext := range []string{".log", ".index", ".timeindex", ".txnindex"} {
+		name := segmentName(l.dir, s.base, ".log")
+		if l.remover != nil && os.Rename(name, name+DeletedSuffix) == nil {
+			l.remover.Remove(name + DeletedSuffix)
+		} else {
+			os.Remove(name)
+		}
+		for _, ext := range []string{".index", ".timeindex", ".txnindex"} {
 			os.Remove(segmentName(l.dir, s.base, ext))
 		}
 	}
@@ -111,4 +117,14 @@ func (l *Log) ApplyRetention() (deleted int, err error) {
 		}
 		return cfg.RetentionBytes >= 0 && total-s.size >= cfg.RetentionBytes
 	})
+}
+
+// removeDropped deletes a dropped segment's file through the Remover, or at
+// once without one.
+func (l *Log) removeDropped(path string) {
+	if l.remover != nil {
+		l.remover.Remove(path)
+		return
+	}
+	os.Remove(path)
 }

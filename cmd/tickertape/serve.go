@@ -38,6 +38,7 @@ type stackFlags struct {
 	certs                           *certs.Reloader // loaded by config, reloaded on SIGHUP
 	fsync                           string
 	prealloc                        string
+	deleteRate                      int64
 	noAutoCreate                    bool
 	partitions                      int
 	maxRequestBytes                 int
@@ -65,6 +66,7 @@ func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.prealloc, "preallocate", "off", "grow segment files ahead of the appends so an fsync has less metadata to commit: zero (zeros written ahead in the background), fallocate (Kafka's file.preallocate) or off; neither beat off on ext4 over virtio (docs/BENCHMARKS.md)")
 	fs.BoolVar(&f.noAutoCreate, "no-auto-create-topics", false, "refuse produce and metadata requests for unknown topics instead of creating them")
 	fs.IntVar(&f.partitions, "default-partitions", 1, "partitions of auto-created topics")
+	fs.Int64Var(&f.deleteRate, "delete-rate", broker.DefaultDeleteRate, "bytes a second at which the segment files retention drops are deleted, in the background (on a filesystem mounted with discard a big delete stalls every fsync, and so every ack); 0 deletes them at once")
 	fs.IntVar(&f.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error; debug logs every Kafka request (API, version, client id, error code; at most 100 lines a second)")
 	fs.IntVar(&f.maxConns, "max-connections", 0, "most client connections open at once; at the cap new ones wait to be accepted (Kafka: max.connections); 0 for no cap")
@@ -88,6 +90,13 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 	if err != nil {
 		return app.Config{}, nil, usageError{fmt.Errorf("--preallocate: %v", err)}
 	}
+	deleteRate := f.deleteRate
+	switch {
+	case deleteRate < 0:
+		return app.Config{}, nil, usageError{fmt.Errorf("--delete-rate %d: give bytes a second, or 0 to delete at once", f.deleteRate)}
+	case deleteRate == 0:
+		deleteRate = -1 // broker.Config: at once
+	}
 	if f.partitions < 1 {
 		return app.Config{}, nil, usageError{fmt.Errorf("--default-partitions %d: must be at least 1", f.partitions)}
 	}
@@ -98,6 +107,7 @@ func (f *stackFlags) config(stderr io.Writer) (app.Config, *slog.Logger, error) 
 		DataDir:           f.dataDir,
 		Fsync:             policy,
 		Preallocate:       prealloc,
+		DeleteRate:        deleteRate,
 		DisableAutoCreate: f.noAutoCreate,
 		DefaultPartitions: int32(f.partitions),
 		MaxRequestBytes:   int32(f.maxRequestBytes),
