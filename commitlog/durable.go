@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -225,7 +227,10 @@ func (l *Log) Close() error {
 	return errors.Join(errs...)
 }
 
-// Delete closes the log without flushing and removes its directory.
+// Delete closes the log without flushing and removes its directory. With a
+// Remover the segment files are first moved up beside the directory (as
+// "<dir>.<segment>.log.deleted", which the owner of the parent directory
+// hands to a Remover again on its next start) and deleted at its rate.
 func (l *Log) Delete() error {
 	l.mu.Lock()
 	l.closed = true
@@ -237,8 +242,31 @@ func (l *Log) Delete() error {
 	l.mu.Lock()
 	l.closeFiles()
 	l.mu.Unlock()
+	if l.remover != nil {
+		l.moveOutSegments()
+	}
 	if err := os.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("commitlog: delete %s: %w", l.dir, err)
 	}
 	return nil
+}
+
+// moveOutSegments moves the log's segment files (and dropped ones) out of
+// its directory, to be deleted by the Remover.
+func (l *Log) moveOutSegments() {
+	ents, err := os.ReadDir(l.dir)
+	if err != nil {
+		return
+	}
+	parent, base := filepath.Dir(l.dir), filepath.Base(l.dir)
+	for _, e := range ents {
+		name := strings.TrimSuffix(e.Name(), DeletedSuffix)
+		if !strings.HasSuffix(name, ".log") {
+			continue
+		}
+		dst := filepath.Join(parent, base+"."+name+DeletedSuffix)
+		if os.Rename(filepath.Join(l.dir, e.Name()), dst) == nil {
+			l.remover.Remove(dst)
+		}
+	}
 }
