@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickertape/tickertape/internal/poll"
 	"github.com/tickertape/tickertape/serde"
 )
 
@@ -17,14 +18,7 @@ func TestExactlyOnceDoesNotWaitForABatch(t *testing.T) {
 	p.eosShown.Store(true)
 	p.mu.Lock() // a batch in progress
 	defer p.mu.Unlock()
-	got := make(chan bool, 1)
-	go func() { got <- p.ExactlyOnce() }()
-	select {
-	case eos := <-got:
-		if !eos {
-			t.Fatal("ExactlyOnce is false for a builder in exactly-once mode")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("ExactlyOnce waited for the batch's lock")
+	if !poll.Returns(t, 5*time.Second, "ExactlyOnce while a batch holds the lock", p.ExactlyOnce) {
+		t.Fatal("ExactlyOnce is false for a builder in exactly-once mode")
 	}
 }

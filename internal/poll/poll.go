@@ -45,3 +45,19 @@ func Wait(timeout time.Duration, cond func() bool) error {
 		time.Sleep(Interval)
 	}
 }
+
+// Returns calls f in a goroutine and returns its result, failing t if f has
+// not returned within d: for what must not wait (for a lock, a peer, I/O).
+func Returns[T any](t TB, d time.Duration, what string, f func() T) T {
+	t.Helper()
+	got := make(chan T, 1)
+	go func() { got <- f() }()
+	select {
+	case v := <-got:
+		return v
+	case <-time.After(d):
+		t.Fatalf("%s: still waiting after %v", what, d)
+		var zero T
+		return zero
+	}
+}

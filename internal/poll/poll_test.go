@@ -24,3 +24,16 @@ func TestUntil(t *testing.T) {
 		t.Fatalf("failure message %q", r.msg)
 	}
 }
+
+func TestReturns(t *testing.T) {
+	var r recorder
+	if v := Returns(&r, time.Second, "quick", func() int { return 7 }); v != 7 || r.msg != "" {
+		t.Fatalf("got %d with %q", v, r.msg)
+	}
+	block := make(chan struct{})
+	defer close(block)
+	Returns(&r, 30*time.Millisecond, "blocked read", func() int { <-block; return 1 })
+	if !strings.Contains(r.msg, "blocked read") {
+		t.Fatalf("failure message %q", r.msg)
+	}
+}
