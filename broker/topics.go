@@ -131,12 +131,7 @@ func (b *Broker) loadCatalogue() error {
 	for _, e := range entries {
 		if !e.IsDir() && strings.HasSuffix(e.Name(), commitlog.DeletedSuffix) {
 			// A deleted topic's segment, moved out to be deleted at --delete-rate.
-			path := filepath.Join(b.cfg.DataDir, e.Name())
-			if b.remover != nil {
-				b.remover.Remove(path)
-			} else {
-				os.Remove(path)
-			}
+			b.remover.Remove(filepath.Join(b.cfg.DataDir, e.Name()))
 			continue
 		}
 		if !e.IsDir() || owned[e.Name()] || !looksLikePartitionDir(e.Name()) {

@@ -194,7 +194,7 @@ func (l *Log) recover() error {
 		case strings.HasSuffix(name, ".tmp"):
 			os.Remove(filepath.Join(l.dir, name)) // an interrupted atomic write
 		case isDeleted(name):
-			l.removeDropped(filepath.Join(l.dir, name)) // dropped, not yet deleted when the broker stopped
+			l.remover.Remove(filepath.Join(l.dir, name)) // dropped, not yet deleted when the broker stopped
 		case (strings.HasSuffix(name, ".index") || strings.HasSuffix(name, ".timeindex") || strings.HasSuffix(name, ".txnindex")) && len(name) > 20 && !logs[name[:20]]:
 			os.Remove(filepath.Join(l.dir, name)) // indexes of a segment that is gone
 		}

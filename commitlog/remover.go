@@ -60,8 +60,13 @@ func NewRemover(rate, backlog int64, log *slog.Logger) *Remover {
 }
 
 // Remove queues path, a file no live name points to any more (renamed to
-// end with DeletedSuffix), for deletion. After Close it deletes at once.
+// end with DeletedSuffix), for deletion. A nil Remover, or one closed,
+// deletes it at once.
 func (r *Remover) Remove(path string) {
+	if r == nil {
+		os.Remove(path)
+		return
+	}
 	var size int64
 	if fi, err := os.Stat(path); err == nil {
 		size = fi.Size()

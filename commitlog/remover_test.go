@@ -133,3 +133,14 @@ func TestRetentionLeavesDroppedSegmentsToTheRemover(t *testing.T) {
 	}
 	waitFor(t, "the dropped files to go", func() bool { return len(dropped()) == 0 })
 }
+
+// Without a Remover (a log opened without one) a dropped file goes at once.
+func TestNilRemoverDeletesAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.log"+DeletedSuffix)
+	bigFile(t, path, removeStep+1)
+	var r *Remover
+	r.Remove(path)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("a nil Remover left the file: %v", err)
+	}
+}

@@ -118,13 +118,3 @@ func (l *Log) ApplyRetention() (deleted int, err error) {
 		return cfg.RetentionBytes >= 0 && total-s.size >= cfg.RetentionBytes
 	})
 }
-
-// removeDropped deletes a dropped segment's file through the Remover, or at
-// once without one.
-func (l *Log) removeDropped(path string) {
-	if l.remover != nil {
-		l.remover.Remove(path)
-		return
-	}
-	os.Remove(path)
-}
