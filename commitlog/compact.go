@@ -15,13 +15,25 @@ import (
 // offsets (gaps are allowed inside, as in Kafka); a batch whose records all
 // survive is kept byte for byte, a partly cleaned one is rewritten
 // uncompressed, and an emptied one is dropped unless it is its producer's
-// latest batch (kept whole, so idempotent retries are still recognised).
+// latest batch (then its header stays with no records, as in Kafka, so
+// idempotent retries are still recognised).
+//
+// Transactions are cleaned as Kafka's cleaner does: records of committed
+// transactions count like any others (a rewritten batch keeps its
+// transactional bit and producer fields); records of aborted transactions go
+// at once and never supersede anything; a transaction whose marker is not in
+// the cleanable segments yet is kept whole and supersedes nothing. A marker
+// goes once no record of its transaction is left and it is older than
+// deleteRetention (an abort marker takes its aborted-transaction entry with
+// it), unless it is its producer's last batch.
 // Each rewritten segment replaces the old file with an atomic rename. The
 // active segment is never touched. It returns how many records it removed.
 //
-// Only closed segments that are wholly fsynced are read or cleaned, so a record
-// is never removed in favour of one that a crash could still lose (Kafka's
-// cleaner likewise stops below the active segment). A call that finds nothing
+// Only closed segments that are wholly fsynced and below the first offset of
+// an open transaction are read or cleaned, so a record is never removed in
+// favour of one that a crash could still lose or that a read_committed
+// consumer cannot read yet (Kafka's cleaner likewise stops below the active
+// segment and the first unstable offset). A call that finds nothing
 // new since the previous one (no segment closed, no tombstone old enough to
 // drop) returns at once, so callers may call it on every retention tick.
 //
@@ -34,8 +46,13 @@ func (l *Log) Compact(deleteRetention time.Duration) (int, error) {
 		return 0, ErrClosed
 	}
 	durable := l.durable.Load()
-	n := 0 // closed, durable segments
-	for n < len(l.segs)-1 && l.segs[n].next <= durable {
+	// Closed, durable segments below the first offset of an open transaction
+	// (Kafka's cleaner stops there too): a read_committed consumer reads up
+	// to that offset, so a key's latest record below it must stay until the
+	// records after it are decided.
+	unstable := l.txn.firstUnstable()
+	n := 0
+	for n < len(l.segs)-1 && l.segs[n].next <= durable && (unstable < 0 || l.segs[n].next <= unstable) {
 		n++
 	}
 	now := l.now()
@@ -44,24 +61,140 @@ func (l *Log) Compact(deleteRetention time.Duration) (int, error) {
 		return 0, nil
 	}
 	segs := l.segs[:n]
-	// The latest offset of every key in the cleanable part.
-	latest := map[string]int64{}
-	for _, s := range segs {
-		if err := eachRecord(s, func(h batchHeader, r Record) { latest[string(r.Key)] = r.Offset }); err != nil {
-			return 0, err
-		}
+	sv, err := surveySegments(segs)
+	if err != nil {
+		return 0, err
 	}
+	c := &cleaning{survey: sv, horizon: horizon, remaining: map[int64]bool{}, droppedAborts: map[int64]bool{}}
 	removed := 0
 	l.tombstoneTs = 0
 	for _, s := range segs {
-		n, err := l.compactSegment(s, latest, horizon)
+		n, err := l.compactSegment(s, c)
 		if err != nil {
 			return removed, fmt.Errorf("commitlog: compact %s: %w", segmentName(l.dir, s.base, ".log"), err)
 		}
 		removed += n
 	}
+	if len(c.droppedAborts) > 0 {
+		kept := l.txn.aborted[:0]
+		for _, a := range l.txn.aborted {
+			if !c.droppedAborts[a.LastOffset] {
+				kept = append(kept, a)
+			}
+		}
+		l.txn.aborted = kept
+		l.writeTxnIndexes()
+	}
 	l.compactedSegs = n
 	return removed, nil
+}
+
+// survey is what compaction learns from the cleanable segments before it
+// removes anything.
+type survey struct {
+	// latest is the offset of each key's latest record that counts: records
+	// of plain batches and of committed transactions. An aborted record
+	// never supersedes one, and neither does a record whose transaction is
+	// not decided within the cleanable segments.
+	latest map[string]int64
+	// fate is ControlCommit or ControlAbort for every transactional data
+	// batch (by base offset) whose marker is in the cleanable segments.
+	fate map[int64]int16
+	// lastOf is the base offset of each producer's last batch there.
+	lastOf map[int64]int64
+	// undecided holds the keys of records whose transaction is not decided
+	// there: they are kept, so a tombstone of one of them must stay too,
+	// or the record would come back.
+	undecided map[string]bool
+}
+
+// cleaning is the state of one compaction pass over the segments, in order.
+type cleaning struct {
+	survey
+	horizon int64 // tombstones and markers older than this (ms) may go
+	// remaining marks the producers with records left of the transaction
+	// whose marker comes next: a marker goes only once none are left.
+	remaining map[int64]bool
+	// droppedAborts holds the offsets of the abort markers removed.
+	droppedAborts map[int64]bool
+}
+
+// surveySegments reads the cleanable segments once: every key's latest
+// record that counts and what became of each transaction.
+func surveySegments(segs []*segment) (survey, error) {
+	sv := survey{latest: map[string]int64{}, fate: map[int64]int16{}, lastOf: map[int64]int64{}, undecided: map[string]bool{}}
+	type keyAt struct {
+		key string
+		off int64
+	}
+	type openTxn struct {
+		batches []int64
+		keys    []keyAt
+	}
+	see := func(k string, off int64) {
+		if o, ok := sv.latest[k]; !ok || off > o {
+			sv.latest[k] = off
+		}
+	}
+	open := map[int64]*openTxn{}
+	for _, s := range segs {
+		err := eachBatch(s, func(h batchHeader, _ []byte, recs []Record) {
+			pid := h.producerID
+			if pid >= 0 {
+				sv.lastOf[pid] = h.base
+			}
+			switch {
+			case h.attrs&attrControl != 0:
+				t := open[pid]
+				delete(open, pid)
+				if t == nil || len(recs) != 1 {
+					return
+				}
+				typ, err := ControlType(recs[0].Key)
+				if err != nil || (typ != ControlCommit && typ != ControlAbort) {
+					return // its batches stay undecided, and are kept whole
+				}
+				for _, b := range t.batches {
+					sv.fate[b] = typ
+				}
+				if typ == ControlCommit {
+					for _, k := range t.keys {
+						see(k.key, k.off)
+					}
+				}
+			case h.attrs&attrTransactional != 0:
+				if pid < 0 {
+					return // never decided: kept whole
+				}
+				t := open[pid]
+				if t == nil {
+					t = &openTxn{}
+					open[pid] = t
+				}
+				t.batches = append(t.batches, h.base)
+				for _, r := range recs {
+					if r.Key != nil {
+						t.keys = append(t.keys, keyAt{string(r.Key), r.Offset})
+					}
+				}
+			default:
+				for _, r := range recs {
+					if r.Key != nil {
+						see(string(r.Key), r.Offset)
+					}
+				}
+			}
+		})
+		if err != nil {
+			return survey{}, err
+		}
+	}
+	for _, t := range open {
+		for _, k := range t.keys {
+			sv.undecided[k.key] = true
+		}
+	}
+	return sv, nil
 }
 
 // eachBatch decodes every batch of a segment, stopping at the first error.
@@ -81,53 +214,81 @@ func eachBatch(s *segment, fn func(h batchHeader, raw []byte, recs []Record)) er
 	return errors.Join(err, ferr)
 }
 
-// eachRecord calls fn with every keyed record of a segment.
-func eachRecord(s *segment, fn func(h batchHeader, r Record)) error {
-	return eachBatch(s, func(h batchHeader, _ []byte, recs []Record) {
-		if h.attrs&(attrTransactional|attrControl) != 0 {
-			return // transactional batches and markers are kept whole (see compactSegment)
-		}
-		for _, r := range recs {
-			if r.Key != nil {
-				fn(h, r)
-			}
-		}
-	})
-}
-
-func (l *Log) compactSegment(s *segment, latest map[string]int64, horizon int64) (int, error) {
+func (l *Log) compactSegment(s *segment, c *cleaning) (int, error) {
 	var out []byte
 	removed := 0
+	noteExpiry := func(ts int64) { // something here may go once ts is past the horizon
+		if l.tombstoneTs == 0 || ts < l.tombstoneTs {
+			l.tombstoneTs = max(ts, 1)
+		}
+	}
 	err := eachBatch(s, func(h batchHeader, raw []byte, recs []Record) {
-		if h.attrs&(attrTransactional|attrControl) != 0 {
-			// Rewriting would drop the transactional bit or a marker; the
-			// cleaner keeps them (Kafka removes them only once the whole
-			// transaction is below the cleaning point, which we do not do).
+		pid := h.producerID
+		if h.attrs&attrControl != 0 {
+			// A marker goes once no record of its transaction is left and it
+			// is older than delete.retention.ms, as in Kafka: a consumer
+			// that read the transaction's records meanwhile still finds it.
+			// A producer's last batch stays, for its epoch.
+			empty := !c.remaining[pid] && c.lastOf[pid] != h.base && len(recs) == 1
+			delete(c.remaining, pid)
+			if empty {
+				typ, err := ControlType(recs[0].Key)
+				switch {
+				case err != nil:
+				case h.maxTs < c.horizon:
+					if typ == ControlAbort {
+						c.droppedAborts[h.last()] = true
+					}
+					removed++
+					return
+				default:
+					noteExpiry(h.maxTs)
+				}
+			}
 			out = append(out, raw...)
 			return
 		}
+		if h.attrs&attrTransactional != 0 {
+			fate, decided := c.fate[h.base]
+			switch {
+			case !decided: // its marker is not in the cleanable part yet
+				c.remaining[pid] = true
+				out = append(out, raw...)
+				return
+			case fate == ControlAbort: // aborted records go at once, as in Kafka
+				removed += len(recs)
+				if l.isLatestProducerBatch(h) {
+					out = append(out, encodeBatch(h, int32(binary.BigEndian.Uint32(raw[offLeaderEpoch:])), nil)...)
+				}
+				return
+			}
+		}
 		kept := recs[:0:0]
 		for _, r := range recs {
-			superseded := r.Key != nil && latest[string(r.Key)] != r.Offset
+			superseded := r.Key != nil && c.latest[string(r.Key)] != r.Offset
 			tombstone := r.Key != nil && r.Value == nil
-			expired := tombstone && h.maxTs < horizon
+			expired := tombstone && h.maxTs < c.horizon && !c.undecided[string(r.Key)]
 			if !superseded && !expired {
 				kept = append(kept, r)
-				if tombstone && (l.tombstoneTs == 0 || h.maxTs < l.tombstoneTs) {
-					l.tombstoneTs = max(h.maxTs, 1)
+				if tombstone {
+					noteExpiry(h.maxTs)
 				}
 			}
 		}
 		removed += len(recs) - len(kept)
 		switch {
-		case len(kept) == len(recs), len(kept) == 0 && l.isLatestProducerBatch(h):
-			if len(kept) == 0 {
-				removed -= len(recs)
-			}
+		case len(kept) == len(recs):
 			out = append(out, raw...)
-		case len(kept) == 0:
+		case len(kept) == 0 && !l.isLatestProducerBatch(h):
 		default:
+			// Partly cleaned, or emptied but its producer's last batch: Kafka
+			// keeps such a batch's header with no records, so the producer's
+			// sequence is still known, and nothing it held comes back when a
+			// tombstone that superseded it expires.
 			out = append(out, encodeBatch(h, int32(binary.BigEndian.Uint32(raw[offLeaderEpoch:])), kept)...)
+		}
+		if h.attrs&attrTransactional != 0 && len(kept) > 0 {
+			c.remaining[pid] = true
 		}
 	})
 	if err != nil || removed == 0 {

@@ -1,12 +1,18 @@
 package commitlog
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/tickertape/tickertape/internal/batchtest"
 )
@@ -126,4 +132,147 @@ func FuzzValidateRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzCompact appends the operations its input spells (plain records and
+// tombstones of four keys, transactional records of two producers, their
+// commits and aborts), compacts, and checks that what a read_committed
+// consumer makes of the log is unchanged: every key's latest value below the
+// last stable offset. So are the LSO and the open transactions, after tombstones
+// and markers expire too, and after a reopen; every batch left is valid.
+func FuzzCompact(f *testing.F) {
+	f.Add([]byte{0, 5, 2, 7, 3, 12, 4, 0, 1, 2, 3, 10, 17, 8})
+	f.Add([]byte{2, 2, 7, 4, 0, 0, 5, 2, 3, 1, 6, 9, 14, 2})
+	f.Add([]byte{0, 2, 12, 7, 3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 300 {
+			ops = ops[:300]
+		}
+		dir := t.TempDir()
+		now := time.Now()
+		ms := now.UnixMilli()
+		opts := Options{Dir: dir, Fsync: FsyncPolicy{Mode: FsyncAlways}, Logger: quiet(), Config: Config{SegmentBytes: 200},
+			Now: func() time.Time { return now }}
+		l, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { l.Close() }()
+		seq := map[int64]int32{}
+		for i, b := range ops {
+			kind, arg := b%5, int(b/5)
+			key := fmt.Sprintf("k%d", arg%4)
+			val := fmt.Sprintf("v%d", i)
+			var err error
+			switch kind {
+			case 0:
+				_, err = l.Append(keyed(ms, key+"="+val))
+			case 1:
+				_, err = l.Append(EncodeBatch(ms, []Record{{TimestampMs: ms, Key: []byte(key)}}))
+			case 2:
+				pid := int64(1 + arg%2)
+				_, err = l.Append(keyedTxn(pid, 0, seq[pid], ms, fmt.Sprintf("k%d=%s", (arg/2)%4, val)))
+				seq[pid]++
+			case 3, 4:
+				_, err = l.AppendMarker(int64(1+arg%2), 0, kind == 3, 0)
+			}
+			if err != nil {
+				t.Fatalf("op %d: %v", i, err)
+			}
+		}
+		if err := l.WaitDurable(context.Background(), l.EndOffset()); err != nil {
+			t.Fatal(err)
+		}
+		want, lso, open := committedView(t, l), l.LastStableOffset(), l.OpenTxns()
+		check := func(l *Log, when string) {
+			t.Helper()
+			if got := committedView(t, l); !maps.Equal(got, want) {
+				t.Fatalf("%s: read_committed view\n got %v\nwant %v", when, got, want)
+			}
+			if got := l.LastStableOffset(); got != lso {
+				t.Fatalf("%s: LSO %d, want %d", when, got, lso)
+			}
+			if got := l.OpenTxns(); !maps.Equal(got, open) {
+				t.Fatalf("%s: open transactions %v, want %v", when, got, open)
+			}
+		}
+		if _, err := l.Compact(24 * time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		check(l, "compacted")
+		now = now.Add(48 * time.Hour)
+		if _, err := l.Compact(24 * time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		check(l, "compacted past delete.retention.ms")
+		l.Close()
+		if l, err = Open(opts); err != nil {
+			t.Fatal(err)
+		}
+		check(l, "reopened")
+	})
+}
+
+// committedView is what a read_committed consumer reading the whole log
+// makes of it, Kafka's way: batches up to the LSO, skipping a producer's
+// transactional batches from the first offset of each aborted transaction
+// the log lists (in order of first offset) until that producer's abort marker; the latest value of each
+// key (a tombstone deletes). Every batch read must be valid.
+func committedView(t *testing.T, l *Log) map[string]string {
+	t.Helper()
+	lso := l.LastStableOffset()
+	aborted := l.AbortedTxns(l.StartOffset(), lso)
+	slices.SortFunc(aborted, func(a, b AbortedTxn) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) }) // as the consumer queues them
+	skipping := map[int64]bool{}
+	out := map[string]string{}
+	prev := int64(-1)
+	for off := l.StartOffset(); off < lso; {
+		data, err := l.Read(off, 1<<20)
+		if err != nil || len(data) == 0 {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+		for len(data) > 0 && off < lso {
+			b, rest, next, ok := NextBatch(data)
+			if !ok {
+				break
+			}
+			h := parseHeader(b)
+			if h.size() != int64(len(b)) || b[offMagic] != 2 || binary.BigEndian.Uint32(b[offCRC:]) != crc32.Checksum(b[offAttributes:], castagnoli) ||
+				h.count < 0 || (h.count > 0 && h.lastDelta < h.count-1) {
+				t.Fatalf("invalid batch at %d: %+v", off, h)
+			}
+			if h.base <= prev {
+				t.Fatalf("batch at %d after one ending at %d", h.base, prev)
+			}
+			prev = h.last()
+			for len(aborted) > 0 && aborted[0].FirstOffset <= h.last() {
+				skipping[aborted[0].ProducerID] = true
+				aborted = aborted[1:]
+			}
+			recs, err := Records(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case h.attrs&attrControl != 0:
+				if typ, _ := ControlType(recs[0].Key); typ == ControlAbort {
+					delete(skipping, h.producerID)
+				}
+			case h.attrs&attrTransactional != 0 && skipping[h.producerID]:
+			default:
+				for _, r := range recs {
+					if r.Offset >= lso {
+						break
+					}
+					if r.Value == nil {
+						delete(out, string(r.Key))
+					} else {
+						out[string(r.Key)] = string(r.Value)
+					}
+				}
+			}
+			off, data = next, rest
+		}
+	}
+	return out
 }

@@ -215,7 +215,7 @@ func EncodeBatch(timestampMs int64, recs []Record) []byte {
 
 // encodeBatch writes an uncompressed batch with h's header fields (base offset,
 // last offset delta, timestamps, producer fields; the timestamp-type bit of
-// h.attrs) holding recs at their own offsets, which may leave gaps, as after
+// h.attrs and its transactional bit) holding recs at their own offsets, which may leave gaps, as after
 // compaction.
 func encodeBatch(h batchHeader, leaderEpoch int32, recs []Record) []byte {
 	b := make([]byte, batchHeaderSize, batchHeaderSize+64*len(recs))
@@ -238,7 +238,7 @@ func encodeBatch(h batchHeader, leaderEpoch int32, recs []Record) []byte {
 	binary.BigEndian.PutUint32(b[offLength:], uint32(len(b)-12))
 	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(leaderEpoch))
 	b[offMagic] = 2
-	binary.BigEndian.PutUint16(b[offAttributes:], h.attrs&0x08)
+	binary.BigEndian.PutUint16(b[offAttributes:], h.attrs&(0x08|attrTransactional))
 	binary.BigEndian.PutUint32(b[offLastDelta:], uint32(h.lastDelta))
 	binary.BigEndian.PutUint64(b[offFirstTs:], uint64(h.firstTs))
 	binary.BigEndian.PutUint64(b[offMaxTs:], uint64(h.maxTs))

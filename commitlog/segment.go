@@ -257,7 +257,9 @@ func scanSegment(f *os.File, size int64, expectBase int64, full bool, fn func(h 
 			return pos, fmt.Errorf("batch at position %d has magic %d", pos, hdr[offMagic])
 		case h.length < batchHeaderSize-12 || pos+h.size() > size:
 			return pos, fmt.Errorf("batch at position %d has length %d past the end of the file", pos, h.length)
-		case h.base < next || h.lastDelta < 0 || h.count < 1 || h.last()-expectBase > math.MaxInt32:
+		case h.base < next || h.lastDelta < 0 || h.count < 0 || h.last()-expectBase > math.MaxInt32:
+			// (A batch of no records is compaction's: a producer's last
+			// batch keeps its header, as Kafka's cleaner keeps it.)
 			return pos, fmt.Errorf("batch at position %d has offsets %d-%d, expected a start at %d or later", pos, h.base, h.last(), next)
 		}
 		var raw []byte
