@@ -91,6 +91,11 @@ type committedOffset struct {
 	leaderEpoch int32
 	metadata    string
 	commitMs    int64
+	// recordOffset is where the commit's record is in __consumer_offsets.
+	// When a transaction's offsets are committed, a partition keeps whichever
+	// commit was written later, as in Kafka: compaction keeps only the later
+	// record, so a replay after it agrees.
+	recordOffset int64
 }
 
 // coordinator owns every group; mu guards all of them.

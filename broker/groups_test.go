@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tickertape/tickertape/commitlog"
 	"github.com/tickertape/tickertape/internal/poll"
@@ -355,4 +357,132 @@ func TestOffsetsTopicCompaction(t *testing.T) {
 			t.Fatalf("committed offset for src-%d after compaction and restart: %+v, want %d", part, o, want)
 		}
 	}
+}
+
+// TestTransactionalOffsetsCompaction: an exactly-once processor commits its
+// offsets in transactions, many a second; __consumer_offsets must still
+// compact (aborted commits and superseded committed ones go, and so do the
+// markers of emptied transactions past delete.retention.ms), and the group's
+// offsets must be the same live, after compaction and after a restart. A
+// plain commit written after a transaction's offsets, before its EndTxn,
+// wins, as in Kafka (the later record).
+func TestTransactionalOffsetsCompaction(t *testing.T) {
+	tb := startBroker(t)
+	ctx := testCtx(t)
+	adm := tb.admin()
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "src"); err != nil {
+		t.Fatal(err)
+	}
+	plain := func(part int32, at int64) {
+		t.Helper()
+		os := kadm.Offsets{}
+		os.Add(kadm.Offset{Topic: "src", Partition: part, At: at, LeaderEpoch: -1})
+		if r, err := adm.CommitOffsets(ctx, "g", os); err != nil || r.Error() != nil {
+			t.Fatalf("commit: %v %v", err, r.Error())
+		}
+	}
+	plain(0, 0) // creates __consumer_offsets
+	for name, v := range map[string]string{"segment.bytes": "1024", "delete.retention.ms": "1"} {
+		if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: kgoStr(v)}}, offsetsTopic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pid, epoch := initTxn(t, tb, "eos")
+	retry := func(what string, send func() int16) {
+		t.Helper()
+		for i := 0; ; i++ {
+			code := send()
+			if code == 0 {
+				return
+			}
+			if code != kerr.ConcurrentTransactions.Code || i == 100 {
+				t.Fatalf("%s: %v", what, kerr.ErrorForCode(code))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	txnCommit := func(part int32, at int64) {
+		t.Helper()
+		retry("AddOffsetsToTxn", func() int16 {
+			req := kmsg.NewPtrAddOffsetsToTxnRequest()
+			req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group = "eos", pid, epoch, "g"
+			return rawReq[*kmsg.AddOffsetsToTxnResponse](t, tb, req).ErrorCode
+		})
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch, req.Generation = "eos", "g", pid, epoch, -1
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = "src"
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch = part, at, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		if code := rawReq[*kmsg.TxnOffsetCommitResponse](t, tb, req).Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("TxnOffsetCommit: %v", kerr.ErrorForCode(code))
+		}
+	}
+	end := func(commit bool) {
+		t.Helper()
+		retry("EndTxn", func() int16 { return endTxn(t, tb, "eos", pid, epoch, commit) })
+	}
+	const n = 120
+	for i := 1; i <= n; i++ {
+		txnCommit(0, int64(i))
+		end(i%3 != 0) // every third transaction aborts
+	}
+	// A plain commit after the transaction's offsets, before its end, wins.
+	txnCommit(1, 1000)
+	plain(1, 5)
+	end(true)
+	want := map[int32]int64{0: n - 1, 1: 5} // n is a multiple of 3: its transaction aborted
+	check := func(when string) {
+		t.Helper()
+		fetched, err := tb.admin().FetchOffsets(ctx, "g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for part, at := range want {
+			if o, ok := fetched.Lookup("src", part); !ok || o.At != at {
+				t.Fatalf("%s: committed offset of src-%d is %+v, want %d", when, part, o, at)
+			}
+		}
+	}
+	check("live")
+	p, err := tb.b.groups.offsetsPartition("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() (records, markers int) {
+		for off := p.log.StartOffset(); off < p.log.HighWatermark(); {
+			data, err := p.log.Read(off, 1<<20)
+			if err != nil || len(data) == 0 {
+				t.Fatalf("read __consumer_offsets at %d: %v", off, err)
+			}
+			for {
+				b, rest, next, ok := commitlog.NextBatch(data)
+				if !ok {
+					break
+				}
+				recs, err := commitlog.Records(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info, _ := commitlog.Info(b); info.Control {
+					markers++
+				}
+				records += len(recs)
+				off, data = next, rest
+			}
+		}
+		return records, markers
+	}
+	beforeRecs, beforeMarkers := count()
+	time.Sleep(5 * time.Millisecond) // past delete.retention.ms
+	tb.b.ApplyRetention()
+	afterRecs, afterMarkers := count()
+	if beforeMarkers < n || afterMarkers > beforeMarkers/10 || afterRecs > beforeRecs/10 {
+		t.Fatalf("__consumer_offsets: %d records (%d markers) before compaction, %d (%d) after", beforeRecs, beforeMarkers, afterRecs, afterMarkers)
+	}
+	check("after compaction")
+	tb.restart()
+	check("after compaction and a restart")
 }

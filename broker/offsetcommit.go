@@ -116,7 +116,9 @@ func handleOffsetCommit(c *conn, kreq kmsg.Request) reply {
 	}
 	p, end, err := co.appendRecords(req.Group, recs)
 	if err == nil {
-		for _, u := range updates {
+		base := end - int64(len(recs))
+		for i, u := range updates {
+			u.o.recordOffset = base + int64(i)
 			g.offsets[u.tp] = u.o
 		}
 	}

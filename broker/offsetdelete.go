@@ -59,6 +59,7 @@ func handleOffsetDelete(c *conn, kreq kmsg.Request) reply {
 				sp.ErrorCode = errGroupSubscribedToTopic
 			} else if _, ok := g.offsets[topicPartition{rt.Topic, rp.Partition}]; ok {
 				delete(g.offsets, topicPartition{rt.Topic, rp.Partition})
+				co.dropPendingLocked(g.id, topicPartition{rt.Topic, rp.Partition})
 				recs = append(recs, commitlog.Record{Key: offsetKey(g.id, rt.Topic, rp.Partition)})
 			}
 			st.Partitions = append(st.Partitions, sp)

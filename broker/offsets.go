@@ -141,6 +141,9 @@ func (co *coordinator) deleteGroupLocked(g *group) error {
 	if _, _, err := co.appendRecords(g.id, recs); err != nil {
 		return err
 	}
+	for tp := range g.offsets {
+		co.dropPendingLocked(g.id, tp)
+	}
 	g.setState(groupDead)
 	delete(co.groups, g.id)
 	return nil
@@ -191,7 +194,7 @@ func (co *coordinator) load() error {
 					co.replayTxnOffsets(info.ProducerID, recs)
 				default:
 					for _, r := range recs {
-						co.applyRecord(r.Key, r.Value)
+						co.applyRecord(r.Key, r.Value, r.Offset)
 					}
 				}
 				off, data = next, rest
@@ -210,8 +213,9 @@ func (co *coordinator) load() error {
 }
 
 // applyRecord applies one __consumer_offsets record; unknown or malformed
-// records are skipped (they may come from a newer format).
-func (co *coordinator) applyRecord(key, value []byte) {
+// records are skipped (they may come from a newer format). at is the
+// record's offset in __consumer_offsets.
+func (co *coordinator) applyRecord(key, value []byte, at int64) {
 	if len(key) < 2 {
 		return
 	}
@@ -226,13 +230,14 @@ func (co *coordinator) applyRecord(key, value []byte) {
 			if g := co.groups[k.Group]; g != nil {
 				delete(g.offsets, tp)
 			}
+			co.dropPendingLocked(k.Group, tp)
 			return
 		}
 		var v kmsg.OffsetCommitValue
 		if v.ReadFrom(value) != nil {
 			return
 		}
-		co.getGroup(k.Group, true).offsets[tp] = committedOffset{offset: v.Offset, leaderEpoch: v.LeaderEpoch, metadata: v.Metadata, commitMs: v.CommitTimestamp}
+		co.getGroup(k.Group, true).offsets[tp] = committedOffset{offset: v.Offset, leaderEpoch: v.LeaderEpoch, metadata: v.Metadata, commitMs: v.CommitTimestamp, recordOffset: at}
 	case 2:
 		var k kmsg.GroupMetadataKey
 		if k.ReadFrom(key) != nil {
@@ -267,6 +272,9 @@ func (co *coordinator) expireOffsets(now time.Time) {
 		if _, _, err := co.appendRecords(g.id, recs); err != nil {
 			co.b.log.Warn("expiring offsets failed", "group", g.id, "err", err)
 			continue
+		}
+		for tp := range g.offsets {
+			co.dropPendingLocked(g.id, tp)
 		}
 		g.offsets = map[topicPartition]committedOffset{}
 	}

@@ -15,8 +15,8 @@ func FuzzOffsetsRecord(f *testing.F) {
 	f.Add([]byte{0, 9, 1, 2}, []byte{1})
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		co := &coordinator{groups: map[string]*group{}}
-		co.applyRecord(key, value)
-		co.applyRecord(offsetKey("ok", "t", 0), offsetValue(committedOffset{offset: 7, commitMs: time.Now().UnixMilli()}))
+		co.applyRecord(key, value, 0)
+		co.applyRecord(offsetKey("ok", "t", 0), offsetValue(committedOffset{offset: 7, commitMs: time.Now().UnixMilli()}), 1)
 		if g := co.groups["ok"]; g == nil || g.offsets[topicPartition{"t", 0}].offset != 7 {
 			t.Fatal("a valid record after a malformed one was not applied")
 		}

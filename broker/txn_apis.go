@@ -548,6 +548,7 @@ func handleTxnOffsetCommit(c *conn, kreq kmsg.Request) reply {
 		res, err := p.log.AppendUnsequenced(commitlog.EncodeProducerBatch(now, t.pid, t.epoch, true, recs))
 		if err == nil {
 			for i, tp := range tps {
+				offs[i].recordOffset = res.BaseOffset + int64(i)
 				co.addTxnOffsetLocked(t.pid, req.Group, tp, offs[i])
 			}
 		}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -433,4 +435,61 @@ func TestCommitSurvivesLosingCompleteCommit(t *testing.T) {
 	if got := readIsolated(t, tb, topic, kgo.ReadCommitted(), 2); !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("read_committed after the restart: %v", got)
 	}
+}
+
+// TestCompactedTopicWithTransactions: a compacted topic written in
+// transactions, a quarter of them aborted, keeps each key's last committed
+// value and nothing aborted once cleaned, for read_committed and
+// read_uncommitted consumers alike, before and after a restart.
+func TestCompactedTopicWithTransactions(t *testing.T) {
+	tb := startBroker(t)
+	ctx := testCtx(t)
+	const topic = "latest"
+	if _, err := tb.admin().CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": kmsg.StringPtr("compact"), "segment.bytes": kmsg.StringPtr("1024")}, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl := txnClient(t, tb, "compacting", topic)
+	txn := func(commit bool, recs ...*kgo.Record) {
+		t.Helper()
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 40
+	for i := 0; i < n; i++ {
+		var recs []*kgo.Record
+		for k := 0; k < 3; k++ {
+			recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprintf("k%d", k)), Value: []byte(fmt.Sprintf("%d:k%d", i, k))})
+		}
+		txn(i%4 != 3, recs...)
+	}
+	for i := 0; i < 30; i++ { // rolls the segments holding the above
+		txn(true, &kgo.Record{Key: []byte("f"), Value: []byte(fmt.Sprintf("f%d", i))})
+	}
+	before := readIsolated(t, tb, topic, kgo.ReadUncommitted(), 3*n+30)
+	tb.b.ApplyRetention()
+	check := func(when string) {
+		t.Helper()
+		for _, level := range []kgo.IsolationLevel{kgo.ReadCommitted(), kgo.ReadUncommitted()} {
+			var got []string
+			for _, v := range readIsolated(t, tb, topic, level, 1) {
+				if !strings.HasPrefix(v, "f") {
+					got = append(got, v)
+				}
+			}
+			// n-1 is a multiple of 4 minus one: aborted; n-2 is the last commit.
+			if want := []string{"38:k0", "38:k1", "38:k2"}; !slices.Equal(got, want) {
+				t.Fatalf("%s, %v: %v, want %v (%d records before compaction)", when, level, got, want, len(before))
+			}
+		}
+	}
+	check("compacted")
+	tb.restart()
+	check("compacted, restarted")
 }

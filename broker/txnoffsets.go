@@ -53,13 +53,35 @@ func (co *coordinator) completeTxnOffsetsLocked(pid int64, commit bool, inPartit
 		if commit {
 			g := co.getGroup(group, true)
 			for tp, o := range offs {
-				g.offsets[tp] = o
+				if cur, ok := g.offsets[tp]; !ok || cur.recordOffset < o.recordOffset {
+					g.offsets[tp] = o
+				}
 			}
 		}
 		delete(byGroup, group)
 	}
 	if len(byGroup) == 0 {
 		delete(co.txnOffsets, pid)
+	}
+}
+
+// dropPendingLocked forgets every transaction's pending offset for a group's
+// partition: an offset tombstone (OffsetDelete, DeleteGroups, expiry) ends
+// them, as in Kafka, so that what a replay finds after compaction removed the
+// pending records matches.
+func (co *coordinator) dropPendingLocked(group string, tp topicPartition) {
+	for pid, byGroup := range co.txnOffsets {
+		offs := byGroup[group]
+		if _, ok := offs[tp]; !ok {
+			continue
+		}
+		delete(offs, tp)
+		if len(offs) == 0 {
+			delete(byGroup, group)
+		}
+		if len(byGroup) == 0 {
+			delete(co.txnOffsets, pid)
+		}
 	}
 }
 
@@ -84,7 +106,7 @@ func (co *coordinator) replayTxnOffsets(pid int64, recs []commitlog.Record) {
 			continue
 		}
 		co.addTxnOffsetLocked(pid, k.Group, topicPartition{k.Topic, k.Partition},
-			committedOffset{offset: v.Offset, leaderEpoch: v.LeaderEpoch, metadata: v.Metadata, commitMs: v.CommitTimestamp})
+			committedOffset{offset: v.Offset, leaderEpoch: v.LeaderEpoch, metadata: v.Metadata, commitMs: v.CommitTimestamp, recordOffset: r.Offset})
 	}
 }
 
