@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -37,8 +40,13 @@ import (
 // new since the previous one (no segment closed, no tombstone old enough to
 // drop) returns at once, so callers may call it on every retention tick.
 //
+// Cleaned segments are then merged, each run of consecutive ones whose bytes
+// together fit in segment.bytes into the first of the run (Kafka's cleaner
+// groups them the same way), so a compacted log does not keep a file, its
+// indexes and an open descriptor for every segment it ever rolled.
+//
 // Compact holds the log's lock while it works, so appends wait; segments are
-// bounded by segment.bytes. Segments are not merged.
+// bounded by segment.bytes.
 func (l *Log) Compact(deleteRetention time.Duration) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -75,7 +83,11 @@ func (l *Log) Compact(deleteRetention time.Duration) (int, error) {
 		}
 		removed += n
 	}
-	if len(c.droppedAborts) > 0 {
+	merged, err := l.mergeSegmentsLocked(n)
+	if err != nil {
+		return removed, fmt.Errorf("commitlog: compact %s: merging segments: %w", l.dir, err)
+	}
+	if len(c.droppedAborts) > 0 || merged < n {
 		kept := l.txn.aborted[:0]
 		for _, a := range l.txn.aborted {
 			if !c.droppedAborts[a.LastOffset] {
@@ -85,7 +97,7 @@ func (l *Log) Compact(deleteRetention time.Duration) (int, error) {
 		l.txn.aborted = kept
 		l.writeTxnIndexes()
 	}
-	l.compactedSegs = n
+	l.compactedSegs = merged
 	return removed, nil
 }
 
@@ -340,4 +352,185 @@ func (l *Log) isLatestProducerBatch(h batchHeader) bool {
 	}
 	ps := l.producers[h.producerID]
 	return ps != nil && len(ps.Batches) > 0 && ps.Batches[len(ps.Batches)-1].Last == h.last()
+}
+
+// mergeSegmentsLocked merges the runs of consecutive segments among the first
+// n whose sizes add up to at most segment.bytes (and whose offsets stay within
+// an index's 32-bit reach). It returns how many segments the first n became.
+func (l *Log) mergeSegmentsLocked(n int) (int, error) {
+	limit := int64(l.cfg.SegmentBytes)
+	out := make([]*segment, 0, n)
+	for i := 0; i < n; {
+		j, size := i+1, l.segs[i].size
+		for j < n && size+l.segs[j].size <= limit && max(l.segs[j].next, l.segs[j].base+1)-1-l.segs[i].base <= math.MaxInt32 {
+			size += l.segs[j].size
+			j++
+		}
+		if j-i == 1 {
+			out = append(out, l.segs[i])
+			i = j
+			continue
+		}
+		m, err := l.mergeRun(l.segs[i:j])
+		if err != nil {
+			l.segs = append(out, l.segs[i:]...)
+			return len(out), err
+		}
+		out = append(out, m)
+		i = j
+	}
+	if len(out) < n {
+		l.segs = append(out, l.segs[n:]...)
+	}
+	return len(out), nil
+}
+
+// mergeRun writes the segments of run, in order, into one file that takes the
+// first one's name. Its commit point is the rename of the fsynced file to
+// <first>.log.swap: from there, Open finishes a merge a crash interrupted
+// (finishMerge). The files it replaces are not closed, as in compactSegment:
+// a reader that took one still reads it.
+func (l *Log) mergeRun(run []*segment) (*segment, error) {
+	first := run[0]
+	path := segmentName(l.dir, first.base, ".log")
+	tmp, swap := path+".merged.tmp", path+swapSuffix
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	var size int64
+	for _, s := range run { // copied file to file: a run may be up to segment.bytes
+		var n int64
+		n, err = io.Copy(f, io.NewSectionReader(s.f, 0, s.size))
+		size += n
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp, swap)
+	}
+	if err == nil {
+		err = syncDir(l.dir)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		os.Remove(swap)
+		return nil, err
+	}
+	for _, s := range run[1:] {
+		removeSegmentFiles(l.dir, s.base)
+	}
+	if err := os.Rename(swap, path); err != nil {
+		// The merged segment stays as the .swap; the next Open finishes it.
+		f.Close()
+		return nil, err
+	}
+	syncDir(l.dir)
+	ns := newSegment(first.base, f)
+	if _, err := scanSegment(f, size, first.base, false, func(h batchHeader, pos int64, _ []byte) {
+		ns.addIndex(h, pos, l.cfg.IndexIntervalBytes)
+		ns.next = h.last() + 1
+	}); err != nil {
+		return nil, err
+	}
+	ns.seal()
+	ns.size, ns.synced, ns.created = size, size, first.created
+	rebuildIndexes(l.dir, ns)
+	return ns, nil
+}
+
+// swapSuffix marks a merged segment written and fsynced, whose segments
+// are not all gone yet (Kafka's name for it).
+const swapSuffix = ".swap"
+
+// segmentEnd is the offset after the last whole batch of a segment file.
+func segmentEnd(dir string, base int64) (int64, error) {
+	f, err := os.Open(segmentName(dir, base, ".log"))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end := base
+	_, err = scanSegment(f, st.Size(), base, false, func(h batchHeader, _ int64, _ []byte) { end = h.last() + 1 })
+	return end, err
+}
+
+// removeSegmentFiles deletes a segment's log and indexes.
+func removeSegmentFiles(dir string, base int64) {
+	for _, ext := range []string{".log", ".index", ".timeindex", ".txnindex"} {
+		os.Remove(segmentName(dir, base, ext))
+	}
+}
+
+// finishMerge completes a merge that a crash cut after its commit point: the
+// segments whose offsets <base>.log.swap's batches cover wholly go, and the
+// swap file becomes <base>.log. A segment file it covers only in part (past
+// a tear in the swap file, which the fsync before its rename rules out short
+// of damage) stays, and the swap file is cut where that segment begins, so
+// nothing is lost that a file still holds. logs are the base offsets of the
+// segment files present, in order.
+func (l *Log) finishMerge(base int64, logs []int64) error {
+	swap := segmentName(l.dir, base, ".log") + swapSuffix
+	f, err := os.OpenFile(swap, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	type batchAt struct{ base, pos int64 }
+	var batches []batchAt
+	next := base
+	good, scanErr := scanSegment(f, st.Size(), base, true, func(h batchHeader, pos int64, _ []byte) {
+		batches = append(batches, batchAt{h.base, pos})
+		next = h.last() + 1
+	})
+	if scanErr != nil || good < st.Size() {
+		l.log.Warn("commitlog: a merged segment left by a crash is torn; keeping its whole batches", "dir", l.dir, "file", filepath.Base(swap), "bytes_cut", st.Size()-good, "reason", scanErr)
+	}
+	cut := good // bytes of the swap file kept
+	var gone []int64
+	for _, b := range logs {
+		if b <= base || b >= next {
+			continue
+		}
+		if end, err := segmentEnd(l.dir, b); err == nil && end <= next {
+			gone = append(gone, b) // every batch it holds is in the swap file
+			continue
+		}
+		for _, bt := range batches { // in part: it stays, and the swap file ends where it begins
+			if bt.base >= b {
+				cut = bt.pos
+				break
+			}
+		}
+		break
+	}
+	if cut < st.Size() {
+		if err := f.Truncate(cut); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	for _, b := range gone {
+		removeSegmentFiles(l.dir, b)
+	}
+	if err := os.Rename(swap, segmentName(l.dir, base, ".log")); err != nil {
+		return err
+	}
+	l.log.Info("commitlog: finished merging segments after a crash", "dir", l.dir, "segment", filepath.Base(swap), "up_to_offset", next)
+	return syncDir(l.dir)
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -329,4 +331,125 @@ func TestCompactKeepsAnEmptiedProducerBatchAsAHeader(t *testing.T) {
 		t.Fatalf("sequence 5 after 0: %v, want ErrOutOfOrderSequence", err)
 	}
 	mustAppend(t, l, idem(1, "k1=c"))
+}
+
+// TestCompactMergesSegments: cleaned segments are merged up to segment.bytes,
+// so the files on disk are few; records, reads from the middle and a reopen
+// agree, and the log goes on taking appends and compactions.
+func TestCompactMergesSegments(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	ms := now.UnixMilli()
+	l := openLog(t, dir, func(o *Options) { o.Config.SegmentBytes = 1000; o.Now = func() time.Time { return now } })
+	latest := map[string]int64{}
+	for i := 0; i < 300; i++ {
+		k := fmt.Sprintf("k%d", i%7)
+		latest[k] = mustAppend(t, l, keyed(ms, fmt.Sprintf("%s=%d", k, i))).BaseOffset
+	}
+	segsBefore := len(l.segs)
+	if _, err := l.Compact(24 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	logs := func() int {
+		m, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+		return len(m)
+	}
+	if len(l.segs) > 3 || logs() != len(l.segs) {
+		t.Fatalf("%d segments before compaction, %d after (%d .log files)", segsBefore, len(l.segs), logs())
+	}
+	check := func(l *Log, when string) {
+		t.Helper()
+		got := map[string]int64{}
+		for _, r := range readAll(t, l) {
+			if prev, ok := got[string(r.Key)]; ok && string(r.Key) != "k6" && prev >= r.Offset {
+				t.Fatalf("%s: offsets out of order for %s", when, r.Key)
+			}
+			got[string(r.Key)] = r.Offset
+		}
+		if !maps.Equal(got, latest) {
+			t.Fatalf("%s: latest offsets %v, want %v", when, got, latest)
+		}
+		for k, off := range latest { // reads that start at a kept record find it first
+			data, err := l.Read(off, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _, _, _ := NextBatch(data)
+			if info, _ := Info(b); info.BaseOffset > off || info.LastOffset < off {
+				t.Fatalf("%s: read at %d (%s) returned the batch %d-%d", when, off, k, info.BaseOffset, info.LastOffset)
+			}
+		}
+	}
+	check(l, "merged")
+	l.Close()
+	l = openLog(t, dir, func(o *Options) { o.Config.SegmentBytes = 1000; o.Now = func() time.Time { return now } })
+	check(l, "reopened")
+	for i := 300; i < 400; i++ {
+		k := fmt.Sprintf("k%d", i%7)
+		latest[k] = mustAppend(t, l, keyed(ms, fmt.Sprintf("%s=%d", k, i))).BaseOffset
+	}
+	if _, err := l.Compact(24 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	check(l, "appended and compacted again")
+	if logs() != len(l.segs) || len(l.segs) > 4 {
+		t.Fatalf("%d segments, %d .log files", len(l.segs), logs())
+	}
+}
+
+// TestOpenFinishesAnInterruptedMerge: a crash after a merged segment was
+// fsynced and renamed to .swap, with some of the segments it replaces already
+// deleted, is finished by Open; a torn .swap keeps its whole batches and the
+// segments past them.
+func TestOpenFinishesAnInterruptedMerge(t *testing.T) {
+	for _, torn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("torn=%v", torn), func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, func(o *Options) { o.Config.SegmentBytes = 300 })
+			for i := 0; i < 40; i++ {
+				mustAppend(t, l, batch(fmt.Sprintf("v%d", i)))
+			}
+			want := readAll(t, l)
+			var bases []int64
+			for _, s := range l.segs {
+				bases = append(bases, s.base)
+			}
+			l.Close()
+			if len(bases) < 6 {
+				t.Fatalf("only %d segments", len(bases))
+			}
+			// The merge of segments 1-3 reached its commit point; segment 2 is
+			// already gone.
+			var swap []byte
+			for _, b := range bases[1:4] {
+				data, err := os.ReadFile(segmentName(dir, b, ".log"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				swap = append(swap, data...)
+			}
+			if torn {
+				swap = swap[:len(swap)-7] // the last batch of segment 3 is cut
+			} else {
+				removeSegmentFiles(dir, bases[2])
+			}
+			if err := os.WriteFile(segmentName(dir, bases[1], ".log")+swapSuffix, swap, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			l = openLog(t, dir)
+			if got := readAll(t, l); !reflect.DeepEqual(got, want) {
+				t.Fatalf("after the interrupted merge: %d records, want %d", len(got), len(want))
+			}
+			if m, _ := filepath.Glob(filepath.Join(dir, "*"+swapSuffix)); len(m) != 0 {
+				t.Fatalf("left behind: %v", m)
+			}
+			wantSegs := len(bases) - 2 // segments 1-3 became one
+			if torn {
+				wantSegs = len(bases) - 1 // segment 3 stays whole: the swap file lost a batch of it
+			}
+			if len(l.segs) != wantSegs {
+				t.Fatalf("%d segments after finishing the merge, want %d", len(l.segs), wantSegs)
+			}
+		})
+	}
 }

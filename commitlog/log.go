@@ -173,19 +173,26 @@ func Open(opts Options) (*Log, error) {
 }
 
 func (l *Log) recover() error {
-	entries, err := os.ReadDir(l.dir)
+	entries, bases, logs, err := l.listSegments()
 	if err != nil {
 		return err
 	}
-	var bases []int64
-	logs := map[string]bool{}
+	// Merges of compacted segments that a crash cut after their commit point.
+	swapped := false
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasSuffix(name, ".log") && len(name) == 24 {
-			if b, err := strconv.ParseInt(strings.TrimSuffix(name, ".log"), 10, 64); err == nil && b >= 0 {
-				bases = append(bases, b)
-				logs[name[:20]] = true
+		if strings.HasSuffix(name, ".log"+swapSuffix) && len(name) == 24+len(swapSuffix) {
+			if b, err := strconv.ParseInt(name[:20], 10, 64); err == nil && b >= 0 {
+				if err := l.finishMerge(b, bases); err != nil {
+					return fmt.Errorf("commitlog: finishing the merge of %s: %w", name, err)
+				}
+				swapped = true
 			}
+		}
+	}
+	if swapped {
+		if entries, bases, logs, err = l.listSegments(); err != nil {
+			return err
 		}
 	}
 	for _, e := range entries {
@@ -297,6 +304,27 @@ func (l *Log) recover() error {
 	l.dropAbortedBeforeLocked(l.start)
 	l.writeTxnIndexes()
 	return l.loadProducers()
+}
+
+// listSegments reads the log's directory: its entries, the base offsets of
+// its segments, and their names without extension.
+func (l *Log) listSegments() ([]os.DirEntry, []int64, map[string]bool, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var bases []int64
+	logs := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".log") && len(name) == 24 {
+			if b, err := strconv.ParseInt(strings.TrimSuffix(name, ".log"), 10, 64); err == nil && b >= 0 {
+				bases = append(bases, b)
+				logs[name[:20]] = true
+			}
+		}
+	}
+	return entries, bases, logs, nil
 }
 
 // recoverTxn replays one batch found by recovery into the transaction state.
