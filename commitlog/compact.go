@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -150,7 +151,7 @@ func surveySegments(segs []*segment) (survey, error) {
 	}
 	open := map[int64]*openTxn{}
 	for _, s := range segs {
-		err := eachBatch(s, func(h batchHeader, _ []byte, recs []Record) {
+		err := eachBatch(s, func(h batchHeader, _ int64, _ []byte, recs []Record) {
 			pid := h.producerID
 			if pid >= 0 {
 				sv.lastOf[pid] = h.base
@@ -210,9 +211,9 @@ func surveySegments(segs []*segment) (survey, error) {
 }
 
 // eachBatch decodes every batch of a segment, stopping at the first error.
-func eachBatch(s *segment, fn func(h batchHeader, raw []byte, recs []Record)) error {
+func eachBatch(s *segment, fn func(h batchHeader, pos int64, raw []byte, recs []Record)) error {
 	var ferr error
-	_, err := scanSegment(s.f, s.size, s.base, true, func(h batchHeader, _ int64, raw []byte) {
+	_, err := scanSegment(s.f, s.size, s.base, true, func(h batchHeader, pos int64, raw []byte) {
 		if ferr != nil {
 			return
 		}
@@ -221,21 +222,24 @@ func eachBatch(s *segment, fn func(h batchHeader, raw []byte, recs []Record)) er
 			ferr = err
 			return
 		}
-		fn(h, raw, recs)
+		fn(h, pos, raw, recs)
 	})
 	return errors.Join(err, ferr)
 }
 
 func (l *Log) compactSegment(s *segment, c *cleaning) (int, error) {
-	var out []byte
+	path := segmentName(l.dir, s.base, ".log")
+	out := &cleanedWriter{src: s.f, path: path + ".cleaned.tmp"}
+	defer out.abandon()
 	removed := 0
 	noteExpiry := func(ts int64) { // something here may go once ts is past the horizon
 		if l.tombstoneTs == 0 || ts < l.tombstoneTs {
 			l.tombstoneTs = max(ts, 1)
 		}
 	}
-	err := eachBatch(s, func(h batchHeader, raw []byte, recs []Record) {
+	err := eachBatch(s, func(h batchHeader, pos int64, raw []byte, recs []Record) {
 		pid := h.producerID
+		leaderEpoch := int32(binary.BigEndian.Uint32(raw[offLeaderEpoch:]))
 		if h.attrs&attrControl != 0 {
 			// A marker goes once no record of its transaction is left and it
 			// is older than delete.retention.ms, as in Kafka: a consumer
@@ -252,12 +256,13 @@ func (l *Log) compactSegment(s *segment, c *cleaning) (int, error) {
 						c.droppedAborts[h.last()] = true
 					}
 					removed++
+					out.change(pos)
 					return
 				default:
 					noteExpiry(h.maxTs)
 				}
 			}
-			out = append(out, raw...)
+			out.keep(pos, raw)
 			return
 		}
 		if h.attrs&attrTransactional != 0 {
@@ -265,12 +270,13 @@ func (l *Log) compactSegment(s *segment, c *cleaning) (int, error) {
 			switch {
 			case !decided: // its marker is not in the cleanable part yet
 				c.remaining[pid] = true
-				out = append(out, raw...)
+				out.keep(pos, raw)
 				return
 			case fate == ControlAbort: // aborted records go at once, as in Kafka
 				removed += len(recs)
+				out.change(pos)
 				if l.isLatestProducerBatch(h) {
-					out = append(out, encodeBatch(h, int32(binary.BigEndian.Uint32(raw[offLeaderEpoch:])), nil)...)
+					out.write(encodeBatch(h, leaderEpoch, nil))
 				}
 				return
 			}
@@ -290,14 +296,16 @@ func (l *Log) compactSegment(s *segment, c *cleaning) (int, error) {
 		removed += len(recs) - len(kept)
 		switch {
 		case len(kept) == len(recs):
-			out = append(out, raw...)
+			out.keep(pos, raw)
 		case len(kept) == 0 && !l.isLatestProducerBatch(h):
+			out.change(pos)
 		default:
 			// Partly cleaned, or emptied but its producer's last batch: Kafka
 			// keeps such a batch's header with no records, so the producer's
 			// sequence is still known, and nothing it held comes back when a
 			// tombstone that superseded it expires.
-			out = append(out, encodeBatch(h, int32(binary.BigEndian.Uint32(raw[offLeaderEpoch:])), kept)...)
+			out.change(pos)
+			out.write(encodeBatch(h, leaderEpoch, kept))
 		}
 		if h.attrs&attrTransactional != 0 && len(kept) > 0 {
 			c.remaining[pid] = true
@@ -306,30 +314,21 @@ func (l *Log) compactSegment(s *segment, c *cleaning) (int, error) {
 	if err != nil || removed == 0 {
 		return 0, err
 	}
-	path := segmentName(l.dir, s.base, ".log")
-	tmp := path + ".cleaned.tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := f.Write(out); err == nil {
-		err = f.Sync()
-	}
+	f, size, err := out.finish()
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = os.Rename(out.path, path)
 	}
 	if err != nil {
-		f.Close()
-		os.Remove(tmp)
 		return 0, err
 	}
+	out.f = nil // renamed: it is the segment now
 	syncDir(l.dir)
 	// The old handle is not closed: a reader that took it before this point
 	// still reads the old (unlinked, equally valid) file, and os.File's
 	// finalizer closes it once no reader holds it. Closing it here would turn
 	// such a read into OFFSET_OUT_OF_RANGE and reset the client's position.
 	ns := newSegment(s.base, f)
-	if _, err := scanSegment(f, int64(len(out)), s.base, false, func(h batchHeader, pos int64, _ []byte) {
+	if _, err := scanSegment(f, size, s.base, false, func(h batchHeader, pos int64, _ []byte) {
 		ns.addIndex(h, pos, l.cfg.IndexIntervalBytes)
 		ns.next = h.last() + 1
 	}); err != nil {
@@ -337,7 +336,7 @@ func (l *Log) compactSegment(s *segment, c *cleaning) (int, error) {
 	}
 	ns.seal()
 	// next shrinks when trailing batches went, so readers move on to the next segment.
-	s.f, s.size, s.synced, s.next = f, int64(len(out)), int64(len(out)), ns.next
+	s.f, s.size, s.synced, s.next = f, size, size, ns.next
 	s.index, s.times, s.sinceIx = ns.index, ns.times, ns.sinceIx
 	s.maxTs, s.maxTsLast, s.maxTsAt = ns.maxTs, ns.maxTsLast, ns.maxTsAt
 	rebuildIndexes(l.dir, s)
@@ -352,6 +351,75 @@ func (l *Log) isLatestProducerBatch(h batchHeader) bool {
 	}
 	ps := l.producers[h.producerID]
 	return ps != nil && len(ps.Batches) > 0 && ps.Batches[len(ps.Batches)-1].Last == h.last()
+}
+
+// cleanedWriter writes the cleaned copy of a segment. Batches kept as they
+// are cost nothing until the first change; then the unchanged prefix is
+// copied file to file and the rest streams through a buffer, so a segment of
+// up to segment.bytes never sits in memory whole.
+type cleanedWriter struct {
+	src    *os.File
+	path   string
+	f      *os.File
+	bw     *bufio.Writer
+	prefix int64 // bytes at the start of src kept as they are
+	size   int64
+	err    error
+}
+
+// keep takes the batch at pos unchanged.
+func (w *cleanedWriter) keep(pos int64, raw []byte) {
+	if w.f == nil && w.err == nil {
+		w.prefix = pos + int64(len(raw))
+		return
+	}
+	w.write(raw)
+}
+
+// change marks the batch at pos as rewritten or dropped.
+func (w *cleanedWriter) change(pos int64) {
+	if w.f != nil || w.err != nil {
+		return
+	}
+	if w.f, w.err = os.OpenFile(w.path, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644); w.err != nil {
+		return
+	}
+	w.bw = bufio.NewWriterSize(w.f, 1<<20)
+	var n int64
+	n, w.err = io.Copy(w.bw, io.NewSectionReader(w.src, 0, min(w.prefix, pos)))
+	w.size += n
+}
+
+// write appends bytes after a change.
+func (w *cleanedWriter) write(b []byte) {
+	if w.err != nil || w.f == nil {
+		return
+	}
+	var n int
+	n, w.err = w.bw.Write(b)
+	w.size += int64(n)
+}
+
+// finish flushes and fsyncs the copy.
+func (w *cleanedWriter) finish() (*os.File, int64, error) {
+	if w.err == nil && w.f == nil {
+		w.err = errors.New("nothing was changed")
+	}
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	if w.err == nil {
+		w.err = w.f.Sync()
+	}
+	return w.f, w.size, w.err
+}
+
+// abandon removes a copy that did not become the segment.
+func (w *cleanedWriter) abandon() {
+	if w.f != nil {
+		w.f.Close()
+		os.Remove(w.path)
+	}
 }
 
 // mergeSegmentsLocked merges the runs of consecutive segments among the first
