@@ -319,31 +319,9 @@ func TestOffsetsTopicCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	records := func() int {
-		count := 0
-		for off := p.log.StartOffset(); off < p.log.HighWatermark(); {
-			data, err := p.log.Read(off, 1<<20)
-			if err != nil || len(data) == 0 {
-				t.Fatalf("read __consumer_offsets at %d: %v", off, err)
-			}
-			for {
-				b, rest, next, ok := commitlog.NextBatch(data)
-				if !ok {
-					break
-				}
-				recs, err := commitlog.Records(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				count += len(recs)
-				off, data = next, rest
-			}
-		}
-		return count
-	}
-	before := records()
+	before, _ := countRecords(t, p)
 	tb.b.ApplyRetention()
-	after := records()
+	after, _ := countRecords(t, p)
 	if after >= before/4 {
 		t.Fatalf("__consumer_offsets holds %d records after compaction, %d before", after, before)
 	}
@@ -451,38 +429,42 @@ func TestTransactionalOffsetsCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := func() (records, markers int) {
-		for off := p.log.StartOffset(); off < p.log.HighWatermark(); {
-			data, err := p.log.Read(off, 1<<20)
-			if err != nil || len(data) == 0 {
-				t.Fatalf("read __consumer_offsets at %d: %v", off, err)
-			}
-			for {
-				b, rest, next, ok := commitlog.NextBatch(data)
-				if !ok {
-					break
-				}
-				recs, err := commitlog.Records(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if info, _ := commitlog.Info(b); info.Control {
-					markers++
-				}
-				records += len(recs)
-				off, data = next, rest
-			}
-		}
-		return records, markers
-	}
-	beforeRecs, beforeMarkers := count()
+	beforeRecs, beforeMarkers := countRecords(t, p)
 	time.Sleep(5 * time.Millisecond) // past delete.retention.ms
 	tb.b.ApplyRetention()
-	afterRecs, afterMarkers := count()
+	afterRecs, afterMarkers := countRecords(t, p)
 	if beforeMarkers < n || afterMarkers > beforeMarkers/10 || afterRecs > beforeRecs/10 {
 		t.Fatalf("__consumer_offsets: %d records (%d markers) before compaction, %d (%d) after", beforeRecs, beforeMarkers, afterRecs, afterMarkers)
 	}
 	check("after compaction")
 	tb.restart()
 	check("after compaction and a restart")
+}
+
+// countRecords counts the records of a partition's log, and its transaction
+// markers among them.
+func countRecords(t *testing.T, p *partition) (records, markers int) {
+	t.Helper()
+	for off := p.log.StartOffset(); off < p.log.HighWatermark(); {
+		data, err := p.log.Read(off, 1<<20)
+		if err != nil || len(data) == 0 {
+			t.Fatalf("read %s at %d: %v", p, off, err)
+		}
+		for {
+			b, rest, next, ok := commitlog.NextBatch(data)
+			if !ok {
+				break
+			}
+			recs, err := commitlog.Records(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info, _ := commitlog.Info(b); info.Control {
+				markers++
+			}
+			records += len(recs)
+			off, data = next, rest
+		}
+	}
+	return records, markers
 }
