@@ -88,7 +88,7 @@ func (l *Log) Compact(deleteRetention time.Duration) (int, error) {
 	if err != nil {
 		return removed, fmt.Errorf("commitlog: compact %s: merging segments: %w", l.dir, err)
 	}
-	if len(c.droppedAborts) > 0 || merged < n {
+	if len(c.droppedAborts) > 0 {
 		kept := l.txn.aborted[:0]
 		for _, a := range l.txn.aborted {
 			if !c.droppedAborts[a.LastOffset] {
@@ -96,6 +96,8 @@ func (l *Log) Compact(deleteRetention time.Duration) (int, error) {
 			}
 		}
 		l.txn.aborted = kept
+	}
+	if len(c.droppedAborts) > 0 || merged < n { // entries left or moved into a merged segment
 		l.writeTxnIndexes()
 	}
 	l.compactedSegs = merged
@@ -327,14 +329,10 @@ func (l *Log) compactSegment(s *segment, c *cleaning) (int, error) {
 	// still reads the old (unlinked, equally valid) file, and os.File's
 	// finalizer closes it once no reader holds it. Closing it here would turn
 	// such a read into OFFSET_OUT_OF_RANGE and reset the client's position.
-	ns := newSegment(s.base, f)
-	if _, err := scanSegment(f, size, s.base, false, func(h batchHeader, pos int64, _ []byte) {
-		ns.addIndex(h, pos, l.cfg.IndexIntervalBytes)
-		ns.next = h.last() + 1
-	}); err != nil {
+	ns, err := l.closedSegment(s.base, f, size)
+	if err != nil {
 		return 0, err
 	}
-	ns.seal()
 	// next shrinks when trailing batches went, so readers move on to the next segment.
 	s.f, s.size, s.synced, s.next = f, size, size, ns.next
 	s.index, s.times, s.sinceIx = ns.index, ns.times, ns.sinceIx
@@ -499,16 +497,27 @@ func (l *Log) mergeRun(run []*segment) (*segment, error) {
 		return nil, err
 	}
 	syncDir(l.dir)
-	ns := newSegment(first.base, f)
-	if _, err := scanSegment(f, size, first.base, false, func(h batchHeader, pos int64, _ []byte) {
+	ns, err := l.closedSegment(first.base, f, size)
+	if err != nil {
+		return nil, err
+	}
+	ns.created = first.created
+	rebuildIndexes(l.dir, ns)
+	return ns, nil
+}
+
+// closedSegment indexes the size bytes of f, a fsynced segment file that
+// compaction wrote, as a closed segment.
+func (l *Log) closedSegment(base int64, f *os.File, size int64) (*segment, error) {
+	ns := newSegment(base, f)
+	if _, err := scanSegment(f, size, base, false, func(h batchHeader, pos int64, _ []byte) {
 		ns.addIndex(h, pos, l.cfg.IndexIntervalBytes)
 		ns.next = h.last() + 1
 	}); err != nil {
 		return nil, err
 	}
 	ns.seal()
-	ns.size, ns.synced, ns.created = size, size, first.created
-	rebuildIndexes(l.dir, ns)
+	ns.size, ns.synced = size, size
 	return ns, nil
 }
 

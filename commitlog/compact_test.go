@@ -97,12 +97,7 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 // keyedTxn is a transactional batch of producer pid at sequence seq holding
 // key=value pairs ("k=v").
 func keyedTxn(pid int64, epoch int16, seq int32, tsMs int64, kvs ...string) []byte {
-	var recs []Record
-	for _, kv := range kvs {
-		k, v, _ := strings.Cut(kv, "=")
-		recs = append(recs, Record{TimestampMs: tsMs, Key: []byte(k), Value: []byte(v)})
-	}
-	b := EncodeBatch(tsMs, recs)
+	b := keyed(tsMs, kvs...)
 	binary.BigEndian.PutUint64(b[offProducerID:], uint64(pid))
 	binary.BigEndian.PutUint16(b[offEpoch:], uint16(epoch))
 	binary.BigEndian.PutUint32(b[offBaseSeq:], uint32(seq))
@@ -110,6 +105,7 @@ func keyedTxn(pid int64, epoch int16, seq int32, tsMs int64, kvs ...string) []by
 	return withCRC(b)
 }
 
+// keyed is a plain batch holding key=value pairs ("k=v").
 func keyed(tsMs int64, kvs ...string) []byte {
 	var recs []Record
 	for _, kv := range kvs {

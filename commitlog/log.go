@@ -274,9 +274,7 @@ func (l *Log) recover() error {
 				return err
 			}
 			for _, later := range dropped {
-				for _, ext := range []string{".log", ".index", ".timeindex", ".txnindex"} {
-					os.Remove(segmentName(l.dir, later, ext))
-				}
+				removeSegmentFiles(l.dir, later)
 			}
 			if len(dropped) > 0 {
 				if err := syncDir(l.dir); err != nil {
