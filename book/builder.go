@@ -1,6 +1,7 @@
 package book
 
 import (
+	"maps"
 	"sort"
 
 	"github.com/tickertape/tickertape/market"
@@ -103,20 +104,32 @@ func (b *Builder) AssignPublished(part int32, from, liveFrom int64, pub map[stri
 	b.parts[part].pub = pub
 }
 
-// Published returns, per book key of a partition, the source offset of its
-// last published record (books never published are left out).
-func (b *Builder) Published(part int32) map[string]int64 {
+// Published is what a commit of a partition read up to next records as
+// published (exactly-once mode): the outputs of records before end are
+// committed, and pub holds per book key the source offset of its last
+// published record (books never published are left out). A partition still
+// replaying has published nothing yet: the previous owner's claim is carried
+// over whole (committing next as the end would tell the next owner that the
+// outputs of the rest of the replay are not published, and it would publish
+// them again); ok is false when there was no claim, and the next owner then
+// replays as this one does.
+func (b *Builder) Published(part int32, next int64) (end int64, pub map[string]int64, ok bool) {
 	p := b.parts[part]
-	if p == nil {
-		return nil
+	switch {
+	case p == nil:
+		return next, map[string]int64{}, true
+	case !p.live && p.pub == nil:
+		return 0, nil, false
+	case !p.live:
+		return p.liveFrom, maps.Clone(p.pub), true
 	}
-	out := map[string]int64{}
+	pub = map[string]int64{}
 	for k, bk := range p.keys {
 		if bk.pubOffset >= 0 {
-			out[k] = bk.pubOffset
+			pub[k] = bk.pubOffset
 		}
 	}
-	return out
+	return next, pub, true
 }
 
 // Advance tells the builder that a partition was read up to (not

@@ -217,9 +217,9 @@ func TestAssignPublished(t *testing.T) {
 	if len(out.Books) != 1 || len(out.BBOs) != 1 {
 		t.Fatalf("previous owner published %d books and %d BBOs, want 1 and 1", len(out.Books), len(out.BBOs))
 	}
-	pub := prev.Published(0)
-	if pub["v:A-B"] != 0 || len(pub) != 1 {
-		t.Fatalf("Published = %v, want v:A-B at 0", pub)
+	end, pub, ok := prev.Published(0, 3)
+	if !ok || end != 3 || pub["v:A-B"] != 0 || len(pub) != 1 {
+		t.Fatalf("Published = %d %v %v, want 3, v:A-B at 0", end, pub, ok)
 	}
 
 	replay := func(assign func(b *Builder)) Outputs {
@@ -254,5 +254,117 @@ func TestAssignPublished(t *testing.T) {
 	o = replay(func(b *Builder) { b.Assign(0, 0, 3) })
 	if len(o.Books) != 1 || len(o.BBOs) != 1 {
 		t.Fatalf("plain assignment: %d books and %d BBOs, want 1 and 1", len(o.Books), len(o.BBOs))
+	}
+}
+
+// TestPublishedDuringTheReplay: an owner that commits while it still
+// replays (a poll returned only part of the replay, and another partition's
+// outputs made a transaction) has published nothing of the partition, so it
+// commits the previous owner's claim, not its own read position: the next
+// owner then publishes nothing the first one published. Committing the
+// position made a read_committed consumer see BBOs twice when the builder
+// was starved of CPU.
+func TestPublishedDuringTheReplay(t *testing.T) {
+	msgs := []msg{
+		{snap: true, chained: true, seq: 10, prev: 10, bids: "100@1", asks: "101@1"},
+		{chained: true, seq: 11, prev: 10, bids: "100@2"},
+		{chained: true, seq: 12, prev: 11, asks: "101@3"},
+		{chained: true, seq: 13, prev: 12, bids: "100@4"},
+	}
+	// The first owner publishes every change and commits after offset 3.
+	first := NewBuilder(5, 0)
+	first.Assign(0, 0, 0)
+	var out Outputs
+	for i, m := range msgs {
+		first.Apply(m.update(), 0, int64(i), int64(i), &out)
+		first.Advance(0, int64(i)+1, int64(i), &out)
+		first.Tick(int64(i), &out)
+	}
+	if len(out.Books) != 4 || len(out.BBOs) != 4 {
+		t.Fatalf("first owner published %d books and %d BBOs, want 4 and 4", len(out.Books), len(out.BBOs))
+	}
+	end, pub, ok := first.Published(0, 4)
+	if !ok || end != 4 {
+		t.Fatalf("first owner's claim %d %v %v", end, pub, ok)
+	}
+	from := first.CommitOffset(0, 4)
+
+	// The second owner replays two records, commits, and dies.
+	second := NewBuilder(5, 0)
+	second.AssignPublished(0, from, end, pub)
+	out = Outputs{}
+	for i := from; i < 2; i++ {
+		second.Apply(msgs[i].update(), 0, i, 10, &out)
+		second.Advance(0, i+1, 10, &out)
+	}
+	if !out.empty() {
+		t.Fatalf("published during the replay: %+v", out)
+	}
+	end2, pub2, ok := second.Published(0, 2)
+	if !ok || end2 != end || len(pub2) != len(pub) || pub2["v:A-B"] != pub["v:A-B"] {
+		t.Fatalf("mid-replay claim %d %v %v, want the first owner's %d %v", end2, pub2, ok, end, pub)
+	}
+	from2 := second.CommitOffset(0, 2)
+
+	// The third owner replays from there and publishes nothing: the first
+	// owner published the state it ends in.
+	third := NewBuilder(5, 0)
+	third.AssignPublished(0, from2, end2, pub2)
+	out = Outputs{}
+	for i := from2; i < int64(len(msgs)); i++ {
+		third.Apply(msgs[i].update(), 0, i, 20, &out)
+		third.Advance(0, i+1, 20, &out)
+	}
+	if !out.empty() {
+		t.Fatalf("the third owner published again %d books and %d BBOs", len(out.Books), len(out.BBOs))
+	}
+
+	// Without a claim to carry over (plain assignment), a replaying
+	// partition commits none.
+	plain := NewBuilder(5, 0)
+	plain.Assign(0, 0, 4)
+	plain.Apply(msgs[0].update(), 0, 0, 0, &out)
+	if _, _, ok := plain.Published(0, 1); ok {
+		t.Fatal("a replay without a claim made one up")
+	}
+}
+
+// TestConsolidatorPublishedDuringTheReplay is TestPublishedDuringTheReplay
+// for the consolidated BBO.
+func TestConsolidatorPublishedDuringTheReplay(t *testing.T) {
+	d := market.MustDecimal
+	q := func(venue, bid string) *market.BBO {
+		return &market.BBO{Symbol: "A-B", Exchange: venue, BidExchange: venue, BidPrice: d(bid), BidSize: d("1"), HasBid: true}
+	}
+	in := []*market.BBO{q("x", "10"), q("y", "11"), q("x", "12"), q("y", "13")}
+	first := NewConsolidator()
+	first.Assign(0, 0, 0)
+	var out []market.BBO
+	for i, r := range in {
+		first.Apply(r, 0, int64(i), 0, &out)
+	}
+	if len(out) != 3 {
+		t.Fatalf("first owner published %d, want 3", len(out))
+	}
+	end, pub, _ := first.Published(0, 4)
+	from := first.CommitOffset(0, 4)
+
+	second := NewConsolidator()
+	second.AssignPublished(0, from, end, pub)
+	out = nil
+	second.Apply(in[from], 0, from, 0, &out)
+	second.Advance(0, from+1, 0, &out)
+	end2, pub2, ok := second.Published(0, from+1)
+	if !ok || end2 != end || pub2["A-B"] != pub["A-B"] {
+		t.Fatalf("mid-replay claim %d %v, want %d %v", end2, pub2, end, pub)
+	}
+	third := NewConsolidator()
+	third.AssignPublished(0, second.CommitOffset(0, from+1), end2, pub2)
+	for i := second.CommitOffset(0, from+1); i < 4; i++ {
+		third.Apply(in[i], 0, i, 0, &out)
+		third.Advance(0, i+1, 0, &out)
+	}
+	if len(out) != 0 {
+		t.Fatalf("published again: %+v", out)
 	}
 }

@@ -1,6 +1,7 @@
 package book
 
 import (
+	"maps"
 	"sort"
 
 	"github.com/tickertape/tickertape/market"
@@ -57,20 +58,28 @@ func (c *Consolidator) AssignPublished(part int32, from, liveFrom int64, pub map
 	c.parts[part].pub = pub
 }
 
-// Published returns, per symbol of a partition, the newest market.bbo
-// offset its last published consolidated record was computed from.
-func (c *Consolidator) Published(part int32) map[string]int64 {
+// Published is what a commit of a market.bbo partition read up to next
+// records as published: the outputs of records before end are committed,
+// and pub holds per symbol the newest market.bbo offset its last published
+// consolidated record was computed from. A partition still replaying
+// carries the previous owner's claim over whole, as Builder.Published does.
+func (c *Consolidator) Published(part int32, next int64) (end int64, pub map[string]int64, ok bool) {
 	p := c.parts[part]
-	if p == nil {
-		return nil
+	switch {
+	case p == nil:
+		return next, map[string]int64{}, true
+	case !p.live && p.pub == nil:
+		return 0, nil, false
+	case !p.live:
+		return p.liveFrom, maps.Clone(p.pub), true
 	}
-	out := map[string]int64{}
+	pub = map[string]int64{}
 	for sym, s := range p.syms {
 		if s.havePub {
-			out[sym] = s.pubOffset
+			pub[sym] = s.pubOffset
 		}
 	}
-	return out
+	return next, pub, true
 }
 
 func (s *csym) newest() int64 {

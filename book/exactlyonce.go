@@ -5,7 +5,10 @@ package book
 // commit every read partition's replay point (AddOffsetsToTxn,
 // TxnOffsetCommit with the member and generation) with, in its metadata,
 // the offset the batch read to and the source offset of each book's (or
-// consolidated symbol's) last published record, then EndTxn. A new owner
+// consolidated symbol's) last published record, then EndTxn. A partition
+// still replaying when a batch commits (a poll returned part of its replay)
+// commits the previous owner's claim unchanged: this owner has published
+// nothing of it yet. A new owner
 // replays from the replay point as before, but knows which outputs are
 // already committed: at the end of its replay it publishes only the books
 // that changed since, so that a read_committed consumer never sees a book
@@ -80,23 +83,30 @@ func (p *Processor) transact(ctx context.Context, recs []*kgo.Record) (bool, err
 }
 
 // txnTopics are the offsets and metadata to commit: per read partition its
-// replay point.
+// replay point, and what is published of it (none for a partition whose
+// replay has no claim of a previous owner to carry over).
 func (p *Processor) txnTopics() []txn.Topic {
 	var out []txn.Topic
 	for _, topic := range []string{p.cfg.Topics.Events, p.cfg.Topics.BBO} {
 		t := txn.Topic{Name: topic, ID: p.topicIDs[topic]}
 		for part, next := range p.next[topic] {
-			md := commitMetadata{V: 1, End: next}
 			var at int64
+			md := commitMetadata{V: 1}
+			var ok bool
 			if topic == p.cfg.Topics.Events {
-				at, md.Pub = p.b.CommitOffset(part, next), p.b.Published(part)
+				at = p.b.CommitOffset(part, next)
+				md.End, md.Pub, ok = p.b.Published(part, next)
 			} else {
-				at, md.Pub = p.c.CommitOffset(part, next), p.c.Published(part)
+				at = p.c.CommitOffset(part, next)
+				md.End, md.Pub, ok = p.c.Published(part, next)
 			}
-			b, _ := json.Marshal(md)
+			var b []byte
+			if ok {
+				b, _ = json.Marshal(md)
+			}
 			if len(b) > maxMetadata {
 				p.log.Warn("too many books in one partition to store what was published with the offset; a new owner republishes them", "topic", topic, "partition", part, "bytes", len(b))
-				b, _ = json.Marshal(commitMetadata{V: 1, End: next})
+				b, _ = json.Marshal(commitMetadata{V: 1, End: md.End})
 			}
 			t.Offsets = append(t.Offsets, txn.Offset{Partition: part, At: at, Metadata: string(b)})
 		}
