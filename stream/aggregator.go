@@ -368,6 +368,22 @@ func (a *Aggregator) CommitState(partition int32, processed int64) (offset int64
 	return offset, watermarks
 }
 
+// ReplayEnd is the offset below which a partition's trades were processed
+// by an earlier owner (the End restored with its keys), 0 when none was
+// restored. A commit made while the replay is still below it must keep it
+// as its End: committing the read position instead would tell the next
+// owner that the rest of the replay was never processed, and it would
+// report those trades' late outputs again.
+func (a *Aggregator) ReplayEnd(partition int32) int64 {
+	end := int64(0)
+	for _, ks := range a.keys {
+		if ks.partition == partition {
+			end = max(end, ks.replayEnd)
+		}
+	}
+	return end
+}
+
 // Drop forgets every key of a partition (after it was revoked or lost).
 func (a *Aggregator) Drop(partition int32) {
 	for k, ks := range a.keys {

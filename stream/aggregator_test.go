@@ -72,6 +72,18 @@ func TestAggregatorWindowsLatenessAndOrder(t *testing.T) {
 	if outs := b.Add(trade("12", 1500, "10", "1"), 0, 0, now); len(outs) != 0 {
 		t.Fatalf("replayed trade produced %v", outs)
 	}
+	// b commits after replaying one trade: the replay end it carries over
+	// is a's, so that r, restored from b's commit, does not report the late
+	// trade a already reported (offset 5) a second time.
+	if end := b.ReplayEnd(0); end != 6 {
+		t.Fatalf("replay end %d, want the restored 6", end)
+	}
+	_, wmb := b.CommitState(0, 1)
+	r := NewAggregator(ivs, 500*time.Millisecond, 0, 500*time.Millisecond)
+	r.Restore("x:A-B", 0, wmb["x:A-B"], max(1, b.ReplayEnd(0)))
+	if outs := r.Add(trade("16", 1950, "100", "1"), 0, 5, now); len(outs) != 0 {
+		t.Fatalf("a late trade reported before was reported again after a commit mid-replay: %v", outs)
+	}
 	if outs := b.Add(trade("17", 1500, "10", "1"), 0, 7, now); len(outs) != 1 || outs[0].Late == nil {
 		t.Fatalf("new late trade after restart: %v", outs)
 	}
