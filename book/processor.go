@@ -556,7 +556,8 @@ func (p *Processor) commit(ctx context.Context) error {
 
 // assigned sets up newly assigned partitions: each is replayed from its
 // committed offset (or its start) to the end offset it has now, and only
-// then published.
+// then published. Without the committed state it cannot know what the
+// previous owner published, so it waits for it.
 func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	if len(assigned) == 0 {
 		return
@@ -565,9 +566,13 @@ func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[st
 	for t := range assigned {
 		ts = append(ts, t)
 	}
-	committed, starts, ends, err := p.replayState(ctx, ts)
-	if err != nil {
-		p.log.Warn("cannot read the committed and end offsets; books are published without waiting for the replay", "err", err)
+	var committed kadm.OffsetResponses
+	var starts, ends kadm.ListedOffsets
+	if err := txn.Retry(ctx, p.log, "the committed and end offsets of newly assigned partitions", func(ctx context.Context) (err error) {
+		committed, starts, ends, err = p.replayState(ctx, ts)
+		return err
+	}); err != nil {
+		return // the client is closing
 	}
 	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
 		return

@@ -44,6 +44,7 @@ import (
 
 	"github.com/tickertape/tickertape/internal/kclose"
 	"github.com/tickertape/tickertape/internal/topics"
+	"github.com/tickertape/tickertape/internal/txn"
 	"github.com/tickertape/tickertape/market"
 	"github.com/tickertape/tickertape/serde"
 )
@@ -670,10 +671,14 @@ func (p *Processor) assigned(ctx context.Context, _ *kgo.Client, assigned map[st
 	if len(parts) == 0 {
 		return
 	}
-	offs, err := p.fetchCommitted(ctx)
-	if err != nil {
-		p.log.Warn("cannot read committed state; windows start empty", "err", err)
-		return
+	// Without the committed watermarks, replayed trades would close the
+	// windows the previous owner closed a second time: wait for them.
+	var offs kadm.OffsetResponses
+	if err := txn.Retry(ctx, p.log, "the committed state of newly assigned partitions", func(ctx context.Context) (err error) {
+		offs, err = p.fetchCommitted(ctx)
+		return err
+	}); err != nil {
+		return // the client is closing
 	}
 	if !p.closer.Load().Lock(&p.mu) { // the client is closing under a stuck batch
 		return

@@ -337,3 +337,37 @@ func FetchStable(ctx context.Context, cl *kgo.Client, group string, wait time.Du
 		}
 	}
 }
+
+// Retry calls read until it succeeds or ctx is done (then it returns ctx's
+// error), waiting from 100 ms up to 2 s between attempts; what names the
+// state read in the warning logged at the first failure and every 30 s
+// after. A new owner of partitions uses it for the committed state it
+// rebuilds from: going on without it would publish again what the previous
+// owner published (or regress it).
+func Retry(ctx context.Context, log *slog.Logger, what string, read func(context.Context) error) error {
+	wait, warned := 100*time.Millisecond, time.Time{}
+	for attempt := 1; ; attempt++ {
+		err := read(ctx)
+		if err == nil {
+			if attempt > 1 {
+				log.Info("read "+what+" after retrying", "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Since(warned) >= 30*time.Second {
+			log.Warn("cannot read "+what+"; retrying until it can (the partitions wait)", "attempt", attempt, "err", err)
+			warned = time.Now()
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
