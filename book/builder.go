@@ -115,20 +115,30 @@ func (b *Builder) AssignPublished(part int32, from, liveFrom int64, pub map[stri
 // replays as this one does.
 func (b *Builder) Published(part int32, next int64) (end int64, pub map[string]int64, ok bool) {
 	p := b.parts[part]
-	switch {
-	case p == nil:
+	if p == nil {
 		return next, map[string]int64{}, true
-	case !p.live && p.pub == nil:
+	}
+	return claim(p.live, p.liveFrom, next, p.pub, func(pub map[string]int64) {
+		for k, bk := range p.keys {
+			if bk.pubOffset >= 0 {
+				pub[k] = bk.pubOffset
+			}
+		}
+	})
+}
+
+// claim is what a partition commits as published (Builder.Published,
+// Consolidator.Published): while it replays, the previous owner's claim
+// prev (none when prev is nil); once live, next and what own adds.
+func claim(live bool, liveFrom, next int64, prev map[string]int64, own func(map[string]int64)) (end int64, pub map[string]int64, ok bool) {
+	switch {
+	case !live && prev == nil:
 		return 0, nil, false
-	case !p.live:
-		return p.liveFrom, maps.Clone(p.pub), true
+	case !live:
+		return liveFrom, maps.Clone(prev), true
 	}
 	pub = map[string]int64{}
-	for k, bk := range p.keys {
-		if bk.pubOffset >= 0 {
-			pub[k] = bk.pubOffset
-		}
-	}
+	own(pub)
 	return next, pub, true
 }
 

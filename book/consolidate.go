@@ -1,7 +1,6 @@
 package book
 
 import (
-	"maps"
 	"sort"
 
 	"github.com/tickertape/tickertape/market"
@@ -65,21 +64,16 @@ func (c *Consolidator) AssignPublished(part int32, from, liveFrom int64, pub map
 // carries the previous owner's claim over whole, as Builder.Published does.
 func (c *Consolidator) Published(part int32, next int64) (end int64, pub map[string]int64, ok bool) {
 	p := c.parts[part]
-	switch {
-	case p == nil:
+	if p == nil {
 		return next, map[string]int64{}, true
-	case !p.live && p.pub == nil:
-		return 0, nil, false
-	case !p.live:
-		return p.liveFrom, maps.Clone(p.pub), true
 	}
-	pub = map[string]int64{}
-	for sym, s := range p.syms {
-		if s.havePub {
-			pub[sym] = s.pubOffset
+	return claim(p.live, p.liveFrom, next, p.pub, func(pub map[string]int64) {
+		for sym, s := range p.syms {
+			if s.havePub {
+				pub[sym] = s.pubOffset
+			}
 		}
-	}
-	return next, pub, true
+	})
 }
 
 func (s *csym) newest() int64 {

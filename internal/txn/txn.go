@@ -328,13 +328,21 @@ func FetchStable(ctx context.Context, cl *kgo.Client, group string, wait time.Du
 		if time.Now().After(deadline) {
 			return nil, errors.New("committed offsets stayed unstable (a transaction holds them) past the transaction timeout")
 		}
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// sleep waits d or until ctx is done, then returns ctx's error.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -361,12 +369,8 @@ func Retry(ctx context.Context, log *slog.Logger, what string, read func(context
 			log.Warn("cannot read "+what+"; retrying until it can (the partitions wait)", "attempt", attempt, "err", err)
 			warned = time.Now()
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return err
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
