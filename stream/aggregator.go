@@ -351,37 +351,27 @@ func roundFit(r *big.Rat) market.Decimal {
 
 // CommitState is what must be committed for a partition so that a restart
 // neither loses nor double-counts: resume at Offset (the first trade of the
-// oldest open window, or processed if none is open), and per key the
-// watermark (windows ending at or before it were already emitted).
-func (a *Aggregator) CommitState(partition int32, processed int64) (offset int64, watermarks map[string]int64) {
-	offset = processed
+// oldest open window, or processed if none is open); end, the offset below
+// which its trades are processed: processed, or while a replay is still
+// below the End restored with its keys, that End (committing the read
+// position instead would tell the next owner that the rest of the replay
+// was never processed, and it would report those trades' late outputs
+// again); and per key the watermark (windows ending at or before it were
+// already emitted).
+func (a *Aggregator) CommitState(partition int32, processed int64) (offset, end int64, watermarks map[string]int64) {
+	offset, end = processed, processed
 	watermarks = map[string]int64{}
 	for k, ks := range a.keys {
 		if ks.partition != partition {
 			continue
 		}
 		watermarks[k] = ks.watermark
+		end = max(end, ks.replayEnd)
 		for _, w := range ks.windows {
 			offset = min(offset, w.firstOffset)
 		}
 	}
-	return offset, watermarks
-}
-
-// ReplayEnd is the offset below which a partition's trades were processed
-// by an earlier owner (the End restored with its keys), 0 when none was
-// restored. A commit made while the replay is still below it must keep it
-// as its End: committing the read position instead would tell the next
-// owner that the rest of the replay was never processed, and it would
-// report those trades' late outputs again.
-func (a *Aggregator) ReplayEnd(partition int32) int64 {
-	end := int64(0)
-	for _, ks := range a.keys {
-		if ks.partition == partition {
-			end = max(end, ks.replayEnd)
-		}
-	}
-	return end
+	return offset, end, watermarks
 }
 
 // Drop forgets every key of a partition (after it was revoked or lost).

@@ -124,7 +124,7 @@ func runAggregatorScript(t *testing.T, path string) {
 		case "tick":
 			got = formatOutputs(a.Tick(ms("now", "0") * 1000))
 		case "commit":
-			off, wm := a.CommitState(int32(ms("p", "0")), ms("end", "0"))
+			off, _, wm := a.CommitState(int32(ms("p", "0")), ms("end", "0"))
 			keys := make([]string, 0, len(wm))
 			for k := range wm {
 				keys = append(keys, k)

@@ -61,9 +61,9 @@ func TestAggregatorWindowsLatenessAndOrder(t *testing.T) {
 	}
 	// Commit state: nothing open, so the offset is the processed end, and
 	// the watermark is recorded.
-	off, wm := a.CommitState(0, 6)
-	if off != 6 || wm["x:A-B"] < 3_000_000 {
-		t.Fatalf("commit state %d %v", off, wm)
+	off, end, wm := a.CommitState(0, 6)
+	if off != 6 || end != 6 || wm["x:A-B"] < 3_000_000 {
+		t.Fatalf("commit state %d %d %v", off, end, wm)
 	}
 	// A restarted aggregator restored from that state skips replayed trades
 	// of closed windows without reporting them late, and reports new ones.
@@ -72,15 +72,15 @@ func TestAggregatorWindowsLatenessAndOrder(t *testing.T) {
 	if outs := b.Add(trade("12", 1500, "10", "1"), 0, 0, now); len(outs) != 0 {
 		t.Fatalf("replayed trade produced %v", outs)
 	}
-	// b commits after replaying one trade: the replay end it carries over
-	// is a's, so that r, restored from b's commit, does not report the late
-	// trade a already reported (offset 5) a second time.
-	if end := b.ReplayEnd(0); end != 6 {
-		t.Fatalf("replay end %d, want the restored 6", end)
+	// b commits after replaying one trade: the end it commits is a's, so
+	// that r, restored from b's commit, does not report the late trade a
+	// already reported (offset 5) a second time.
+	_, endb, wmb := b.CommitState(0, 1)
+	if endb != 6 {
+		t.Fatalf("end committed mid-replay %d, want the restored 6", endb)
 	}
-	_, wmb := b.CommitState(0, 1)
 	r := NewAggregator(ivs, 500*time.Millisecond, 0, 500*time.Millisecond)
-	r.Restore("x:A-B", 0, wmb["x:A-B"], max(1, b.ReplayEnd(0)))
+	r.Restore("x:A-B", 0, wmb["x:A-B"], endb)
 	if outs := r.Add(trade("16", 1950, "100", "1"), 0, 5, now); len(outs) != 0 {
 		t.Fatalf("a late trade reported before was reported again after a commit mid-replay: %v", outs)
 	}

@@ -653,8 +653,7 @@ func (p *Processor) commitState(fn func(part int32, off int64, md string)) {
 		if !ok {
 			continue // nothing read yet: keep the committed position
 		}
-		off, wm := p.agg.CommitState(part, end)
-		end = max(end, p.agg.ReplayEnd(part))
+		off, end, wm := p.agg.CommitState(part, end)
 		md := metadata{V: 1, End: end, WM: wm}
 		b, _ := json.Marshal(md)
 		if len(b) > maxMetadata {
